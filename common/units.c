@@ -1,0 +1,114 @@
+#include "units.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Parses "<digits>[.<digits>]" and leaves *end at the first other byte.
+ * The value is kept as an integer part and a fraction scaled to 1e6,
+ * so "1.5" with unit seconds is exact in microseconds. */
+static int
+parse_decimal(const char *s, uint64_t *whole, uint64_t *frac_e6, const char **end)
+{
+	uint64_t w = 0, f = 0, scale = 100000;
+	int digits = 0;
+
+	while (isdigit((unsigned char)*s)) {
+		if (w > (UINT64_MAX - 9) / 10)
+			return -1;
+		w = w * 10 + (uint64_t)(*s++ - '0');
+		digits++;
+	}
+	if (*s == '.') {
+		s++;
+		while (isdigit((unsigned char)*s)) {
+			f += (uint64_t)(*s++ - '0') * scale;
+			scale /= 10;
+			digits++;
+		}
+	}
+	if (digits == 0)
+		return -1;
+	*whole = w;
+	*frac_e6 = f;
+	*end = s;
+	return 0;
+}
+
+static int
+scale_value(uint64_t whole, uint64_t frac_e6, uint64_t mult, uint64_t *out)
+{
+	if (mult != 0 && whole > UINT64_MAX / mult)
+		return -1;
+	uint64_t v = whole * mult;
+	uint64_t f = mult >= 1000000 ? frac_e6 * (mult / 1000000) : frac_e6 * mult / 1000000;
+	if (v > UINT64_MAX - f)
+		return -1;
+	*out = v + f;
+	return 0;
+}
+
+static const char *
+skip_space(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+int
+units_parse_duration(const char *text, uint64_t *out_us)
+{
+	static const struct { const char *suffix; uint64_t us; } table[] = {
+		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 },
+		{ "m", 60000000 }, { "h", 3600000000ULL }, { "", 1000000 },
+	};
+	uint64_t whole, frac;
+	const char *s = skip_space(text), *end;
+
+	if (parse_decimal(s, &whole, &frac, &end) != 0)
+		return -1;
+	end = skip_space(end);
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		size_t n = strlen(table[i].suffix);
+		if (strncmp(end, table[i].suffix, n) != 0 || *skip_space(end + n) != '\0')
+			continue;
+		return scale_value(whole, frac, table[i].us, out_us);
+	}
+	return -1;
+}
+
+int
+units_parse_size(const char *text, uint64_t *out_bytes)
+{
+	static const struct { const char *suffix; uint64_t mult; } table[] = {
+		{ "", 1 }, { "k", 1024 }, { "K", 1024 }, { "M", 1048576 },
+		{ "G", 1073741824ULL },
+	};
+	uint64_t whole, frac;
+	const char *s = skip_space(text), *end;
+
+	if (parse_decimal(s, &whole, &frac, &end) != 0)
+		return -1;
+	end = skip_space(end);
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+		size_t n = strlen(table[i].suffix);
+		if (strncmp(end, table[i].suffix, n) != 0 || *skip_space(end + n) != '\0')
+			continue;
+		if (frac != 0 && table[i].mult == 1)
+			return -1;	/* "1.5" bytes is not a size */
+		return scale_value(whole, frac, table[i].mult, out_bytes);
+	}
+	return -1;
+}
+
+void
+units_format_duration(uint64_t us, char *buf, size_t len)
+{
+	if (us < 1000)
+		snprintf(buf, len, "%lluus", (unsigned long long)us);
+	else if (us < 1000000)
+		snprintf(buf, len, "%.1fms", (double)us / 1000.0);
+	else
+		snprintf(buf, len, "%.3fs", (double)us / 1000000.0);
+}
