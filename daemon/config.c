@@ -1,0 +1,319 @@
+#include "config.h"
+
+#include <ini.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "units.h"
+
+enum conf_type { T_UINT, T_DURATION, T_SIZE, T_STRING, T_ENUM };
+
+struct conf_key {
+	const char *section;
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+	size_t size;		/* T_STRING: buffer size */
+	uint64_t min, max;	/* numbers, durations (us), sizes (bytes) */
+	const char *def;	/* default, parsed like any value */
+	const char *const *names;	/* T_ENUM: value i is names[i] */
+};
+
+static const char *const plog_names[] = { "none", "minimum", "medium", "maximum", NULL };
+static const char *const format_names[] = { "text", "json", NULL };
+static const char *const sink_names[] = { "discard", "maildir", NULL };
+static const char *const pregreet_names[] = { "allow", "reject", NULL };
+static const char *const dispatch_names[] = { "least-loaded", "round-robin", NULL };
+
+#define OFF(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define S	1000000ULL
+#define DAY	(86400ULL * S)
+
+/* The one place where a key, its type, bounds and default live.
+ * conf/bannerd.conf and bannerd.conf(5) document each of them. */
+static const struct conf_key conf_keys[] = {
+	{ "listen", "address", T_STRING, OFF(listen_address), 0, 0, "127.0.0.1:2525", NULL },
+	{ "listen", "backlog", T_UINT, OFF(listen_backlog), 1, 1048576, "4096", NULL },
+	{ "listen", "max_sessions", T_UINT, OFF(listen_max_sessions), 1, 1000000, "1000", NULL },
+	{ "listen", "accept_retry", T_DURATION, OFF(listen_accept_retry_us), 1000, 60 * S, "100ms", NULL },
+	{ "pool", "workers", T_UINT, OFF(pool_workers), 1, 256, "2", NULL },
+	{ "pool", "dispatch", T_ENUM, OFF(pool_dispatch), 0, 0, "least-loaded", dispatch_names },
+	{ "banner", "hostname", T_STRING, OFF(banner_hostname), 0, 0, "", NULL },
+	{ "banner", "text", T_STRING, OFF(banner_text), 0, 0, "ESMTP bannerd", NULL },
+	{ "banner", "delay", T_DURATION, OFF(banner_delay_us), 0, DAY, "0", NULL },
+	{ "banner", "delay_jitter", T_DURATION, OFF(banner_delay_jitter_us), 0, DAY, "0", NULL },
+	{ "banner", "pregreet", T_ENUM, OFF(banner_pregreet), 0, 0, "allow", pregreet_names },
+	{ "smtp", "max_message_size", T_SIZE, OFF(smtp_max_message_size), 1024, 1ULL << 40, "10M", NULL },
+	{ "smtp", "max_recipients", T_UINT, OFF(smtp_max_recipients), 1, 100000, "100", NULL },
+	{ "smtp", "max_line", T_SIZE, OFF(smtp_max_line), 512, 65536, "512", NULL },
+	{ "smtp", "max_errors", T_UINT, OFF(smtp_max_errors), 1, 10000, "20", NULL },
+	{ "smtp", "timeout_command", T_DURATION, OFF(smtp_timeout_command_us), 1000, DAY, "5m", NULL },
+	{ "smtp", "timeout_data", T_DURATION, OFF(smtp_timeout_data_us), 1000, DAY, "3m", NULL },
+	{ "smtp", "sink", T_ENUM, OFF(smtp_sink), 0, 0, "discard", sink_names },
+	{ "smtp", "maildir", T_STRING, OFF(smtp_maildir), 0, 0, "", NULL },
+	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },
+	{ "log", "format", T_ENUM, OFF(log_format), 0, 0, "text", format_names },
+	{ "log", "target", T_STRING, OFF(log_target), 0, 0, "stderr", NULL },
+	{ "server", "shutdown_timeout", T_DURATION, OFF(server_shutdown_timeout_us), 0, DAY, "10s", NULL },
+	{ "server", "user", T_STRING, OFF(server_user), 0, 0, "", NULL },
+	{ "server", "pidfile", T_STRING, OFF(server_pidfile), 0, 0, "", NULL },
+};
+#define N_KEYS (sizeof conf_keys / sizeof conf_keys[0])
+
+struct load_ctx {
+	struct config *conf;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static const struct conf_key *
+key_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(conf_keys[i].section, section) == 0 &&
+		    strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+reason(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+set_number(const struct conf_key *k, const char *value, struct config *c,
+    char *why, size_t whylen)
+{
+	uint64_t v;
+	char *end;
+	int rc;
+
+	if (k->type == T_DURATION)
+		rc = units_parse_duration(value, &v);
+	else if (k->type == T_SIZE)
+		rc = units_parse_size(value, &v);
+	else {
+		rc = (*value >= '0' && *value <= '9') ? 0 : -1;
+		v = strtoull(value, &end, 10);
+		if (rc == 0 && *end != '\0')
+			rc = -1;
+	}
+	if (rc != 0)
+		return reason(why, whylen, "'%s' is not %s", value,
+		    k->type == T_DURATION ? "a duration (e.g. 250ms, 3s, 5m)" :
+		    k->type == T_SIZE ? "a size (e.g. 512, 64k, 10M)" : "a whole number");
+	if (v < k->min || v > k->max)
+		return reason(why, whylen, "'%s' is out of range (%llu..%llu%s)", value,
+		    (unsigned long long)k->min, (unsigned long long)k->max,
+		    k->type == T_DURATION ? " us" : k->type == T_SIZE ? " bytes" : "");
+	*(uint64_t *)((char *)c + k->offset) = v;
+	return 0;
+}
+
+static int
+set_value(const struct conf_key *k, const char *value, struct config *c,
+    char *why, size_t whylen)
+{
+	char *dst = (char *)c + k->offset;
+
+	switch (k->type) {
+	case T_STRING:
+		if (strlen(value) >= k->size)
+			return reason(why, whylen, "value is longer than %zu bytes", k->size - 1);
+		if (strpbrk(value, "\r\n") != NULL)
+			return reason(why, whylen, "value contains a line break");
+		memcpy(dst, value, strlen(value) + 1);
+		return 0;
+	case T_ENUM:
+		for (int i = 0; k->names[i] != NULL; i++)
+			if (strcasecmp(value, k->names[i]) == 0) {
+				*(int *)dst = i;
+				return 0;
+			}
+		{
+			char list[256] = "";
+			for (int i = 0; k->names[i] != NULL; i++) {
+				strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
+				strncat(list, k->names[i], sizeof list - strlen(list) - 1);
+			}
+			return reason(why, whylen, "'%s' is not one of %s", value, list);
+		}
+	default:
+		return set_number(k, value, c, why, whylen);
+	}
+}
+
+static int
+config_ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+	const struct conf_key *k = key_find(section, name);
+	char why[CONF_STR_MAX];
+
+	if (ctx->failed)
+		return 1;	/* report only the first error */
+	if (k == NULL)
+		snprintf(why, sizeof why, "unknown key");
+	else if (set_value(k, value, ctx->conf, why, sizeof why) == 0)
+		return 1;
+	snprintf(ctx->err, ctx->errlen, "%s.%s: %s", section, name, why);
+	ctx->failed = 1;
+	return 0;	/* inih returns this line's number from ini_parse */
+}
+
+static int
+apply_override(struct config *c, const char *text, char *err, size_t errlen)
+{
+	char section[64], why[CONF_STR_MAX];
+	const char *dot = strchr(text, '.'), *eq = strchr(text, '=');
+	const struct conf_key *k;
+	char name[64];
+
+	if (dot == NULL || eq == NULL || dot > eq || (size_t)(dot - text) >= sizeof section ||
+	    (size_t)(eq - dot - 1) >= sizeof name) {
+		snprintf(err, errlen, "-o %s: expected section.key=value", text);
+		return -1;
+	}
+	memcpy(section, text, (size_t)(dot - text));
+	section[dot - text] = '\0';
+	memcpy(name, dot + 1, (size_t)(eq - dot - 1));
+	name[eq - dot - 1] = '\0';
+	k = key_find(section, name);
+	if (k == NULL) {
+		snprintf(err, errlen, "command line: -o %s: unknown key %s.%s", text, section, name);
+		return -1;
+	}
+	if (set_value(k, eq + 1, c, why, sizeof why) != 0) {
+		snprintf(err, errlen, "command line: -o %s.%s: %s", section, name, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Rules that involve more than one key, checked after everything is read. */
+static int
+validate(struct config *c, char *err, size_t errlen)
+{
+	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
+		return reason(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
+	if (c->listen_address[0] == '\0')
+		return reason(err, errlen, "listen.address: at least one address is needed");
+	if (c->banner_hostname[0] == '\0') {
+		if (gethostname(c->banner_hostname, sizeof c->banner_hostname - 1) != 0)
+			snprintf(c->banner_hostname, sizeof c->banner_hostname, "localhost");
+		c->banner_hostname[sizeof c->banner_hostname - 1] = '\0';
+	}
+	for (const char *p = c->banner_hostname; *p; p++)
+		if (*p <= ' ' || *p >= 127)
+			return reason(err, errlen, "banner.hostname: must be one word of printable ASCII");
+	return 0;
+}
+
+struct config *
+config_load(const char *path, char *const *overrides, size_t n_overrides,
+    char *err, size_t errlen)
+{
+	struct config *c = calloc(1, sizeof *c);
+	struct load_ctx ctx = { c, err, errlen, 0 };
+	char why[CONF_STR_MAX];
+	int line;
+
+	if (c == NULL)
+		return reason(err, errlen, "out of memory"), NULL;
+	c->refs = 1;
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (set_value(&conf_keys[i], conf_keys[i].def, c, why, sizeof why) != 0)
+			abort();	/* a default that fails its own table is a bug */
+	if (path != NULL) {
+		line = ini_parse(path, config_ini_cb, &ctx);
+		if (line == -1) {
+			snprintf(err, errlen, "%s: cannot open the configuration file", path);
+			goto fail;
+		}
+		if (line != 0) {
+			if (ctx.failed) {
+				snprintf(why, sizeof why, "%s", err);
+				snprintf(err, errlen, "%s:%d: %s", path, line, why);
+			} else
+				snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path, line);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n_overrides; i++)
+		if (apply_override(c, overrides[i], err, errlen) != 0)
+			goto fail;
+	if (validate(c, why, sizeof why) != 0) {
+		snprintf(err, errlen, "%s: %s", path ? path : "configuration", why);
+		goto fail;
+	}
+	return c;
+fail:
+	free(c);
+	return NULL;
+}
+
+struct config *
+config_ref(struct config *c)
+{
+	atomic_fetch_add_explicit((_Atomic int *)&c->refs, 1, memory_order_relaxed);
+	return c;
+}
+
+void
+config_unref(struct config *c)
+{
+	if (c != NULL && atomic_fetch_sub_explicit((_Atomic int *)&c->refs, 1, memory_order_acq_rel) == 1)
+		free(c);
+}
+
+void
+config_dump(const struct config *c, void (*emit)(void *, const char *), void *arg)
+{
+	char line[CONF_STR_MAX + 128];
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct conf_key *k = &conf_keys[i];
+		const char *p = (const char *)c + k->offset;
+		uint64_t v = 0;
+		char num[32];
+
+		if (k->type != T_STRING && k->type != T_ENUM)
+			v = *(const uint64_t *)p;
+
+		switch (k->type) {
+		case T_STRING:
+			snprintf(line, sizeof line, "%s.%s = %s", k->section, k->name, p);
+			break;
+		case T_ENUM:
+			snprintf(line, sizeof line, "%s.%s = %s", k->section, k->name, k->names[*(const int *)p]);
+			break;
+		case T_DURATION:
+			units_format_duration(v, num, sizeof num);
+			snprintf(line, sizeof line, "%s.%s = %s", k->section, k->name, num);
+			break;
+		default:
+			snprintf(line, sizeof line, "%s.%s = %llu", k->section, k->name, (unsigned long long)v);
+			break;
+		}
+		emit(arg, line);
+	}
+}
+
+const char *
+config_plog_name(int level)
+{
+	return level >= 0 && level <= PLOG_MAXIMUM ? plog_names[level] : "?";
+}

@@ -1,0 +1,72 @@
+#ifndef BANNERD_CONFIG_H
+#define BANNERD_CONFIG_H
+/* bannerd's configuration: an INI file plus "-o section.key=value"
+ * overrides, read through one typed key table and validated once at load.
+ * A loaded config is immutable; a reload builds a new one and swaps it in
+ * (see config_ref/config_unref), so a session keeps the config it
+ * started with. */
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_STR_MAX 512
+
+enum plog_level { PLOG_NONE = 0, PLOG_MINIMUM, PLOG_MEDIUM, PLOG_MAXIMUM };
+enum log_format { LOGFMT_TEXT = 0, LOGFMT_JSON };
+enum smtp_sink { SINK_DISCARD = 0, SINK_MAILDIR };
+enum pregreet_policy { PREGREET_ALLOW = 0, PREGREET_REJECT };
+enum dispatch_policy { DISPATCH_LEAST_LOADED = 0, DISPATCH_ROUND_ROBIN };
+
+struct config {
+	/* [listen] */
+	char listen_address[CONF_STR_MAX];
+	uint64_t listen_backlog;
+	uint64_t listen_max_sessions;
+	uint64_t listen_accept_retry_us;
+	/* [pool] */
+	uint64_t pool_workers;
+	int pool_dispatch;
+	/* [banner] */
+	char banner_hostname[256];
+	char banner_text[CONF_STR_MAX];
+	uint64_t banner_delay_us;
+	uint64_t banner_delay_jitter_us;
+	int banner_pregreet;
+	/* [smtp] */
+	uint64_t smtp_max_message_size;
+	uint64_t smtp_max_recipients;
+	uint64_t smtp_max_line;
+	uint64_t smtp_max_errors;
+	uint64_t smtp_timeout_command_us;
+	uint64_t smtp_timeout_data_us;
+	int smtp_sink;
+	char smtp_maildir[PATH_MAX];
+	/* [log] */
+	int log_protocol_log;
+	int log_format;
+	char log_target[PATH_MAX];
+	/* [server] */
+	uint64_t server_shutdown_timeout_us;
+	char server_user[64];
+	char server_pidfile[PATH_MAX];
+
+	int refs;	/* owned by config_ref/config_unref */
+};
+
+/* Loads defaults, then the file (path may be NULL), then the overrides
+ * ("section.key=value"). Returns a new config with one reference, or
+ * NULL with a one-line message in err naming file, line, key and reason. */
+struct config *config_load(const char *path, char *const *overrides,
+    size_t n_overrides, char *err, size_t errlen);
+
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c);
+
+/* Prints every key with its effective value, as "section.key = value",
+ * for "bannerd -t -v" and the start-up log. */
+void config_dump(const struct config *c, void (*emit)(void *arg, const char *line), void *arg);
+
+/* Names for enum values, for logs. */
+const char *config_plog_name(int level);
+
+#endif

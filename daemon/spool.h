@@ -1,0 +1,36 @@
+#ifndef BANNERD_SPOOL_H
+#define BANNERD_SPOOL_H
+/* The Maildir sink. A message is written to tmp/, fsynced, renamed into
+ * new/, and the new/ directory is fsynced; only then may the session
+ * answer 250. Any failure leaves nothing in new/ and the tmp file is
+ * removed, so the client is told 451 and nothing half-written remains. */
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct spool_msg {
+	int fd;
+	int error;		/* first errno seen while writing, 0 if none */
+	uint64_t bytes;
+	char name[256];		/* unique Maildir file name */
+	char tmp_path[PATH_MAX];
+};
+
+/* Creates DIR, DIR/tmp, DIR/new and DIR/cur if missing and removes tmp/
+ * files older than 36 hours (left by a crash). Returns 0 or -1 with err. */
+int spool_maildir_prepare(const char *dir, char *err, size_t errlen);
+
+/* A queue id for the 250 reply, unique within this process. */
+void spool_queue_id(char *buf, size_t len);
+
+int spool_begin(struct spool_msg *m, const char *dir, const char *hostname,
+    const char *queue_id);
+/* Records the first error and ignores later writes: the session keeps
+ * reading to the end of data before it can answer. */
+void spool_write(struct spool_msg *m, const void *p, size_t n);
+/* Returns 0 once the message is durable in new/, else -1 (errno kept in
+ * m->error) with the tmp file removed. */
+int spool_commit(struct spool_msg *m, const char *dir);
+void spool_abort(struct spool_msg *m);
+
+#endif
