@@ -1,0 +1,566 @@
+/* slowdns: the lab DNS server. Answers PTR, A and AAAA over UDP with
+ * libevent's evdns server API, late or wrongly on purpose (faults.h).
+ * This file is the I/O: options, the socket, the evdns callback, the
+ * delay timers, signals and the log. The answers themselves come from
+ * the pure modules (dnsname, zone, dnsanswer, faults, dnscounts). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/dns_struct.h>
+#include <event2/event.h>
+
+#include "addr.h"
+#include "dnsanswer.h"
+#include "dnscounts.h"
+#include "faults.h"
+#include "units.h"
+#include "zone.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:5353"
+#define DEFAULT_SEED 1
+#define DELAY_MAX_US (3600ULL * 1000000)	/* one hour: longer is a typo */
+#define RCVBUF_BYTES (1 << 20)	/* a burst of thousands of queries */
+#define ANSWER_TTL 0		/* no resolver in between may cache the lab */
+#define DNS_FLAG_TC 0x0200	/* not among libevent's EVDNS_FLAGS_* */
+#define LOG_LINE_MAX 2048
+
+struct options {
+	struct addr listen;
+	const char *zone_path;
+	struct fault_config faults;
+	uint64_t seed;
+	int quiet;
+};
+
+/* A reply waiting for its delay timer. The evdns request (with its
+ * records already added) stays owned by libevent until we respond or
+ * drop it; this struct owns the timer and is on the server's list so
+ * that shutdown can free what never fired. */
+struct pending {
+	struct pending *prev, *next;
+	struct server *srv;
+	struct evdns_server_request *req;
+	struct event *timer;
+	uint64_t id;
+	int rcode, truncated, mismatch;
+};
+
+struct server {
+	struct event_base *base;
+	struct evdns_server_port *port;
+	struct event *sig_term, *sig_int, *sig_usr1;
+	struct zone zone;
+	struct fault_config faults;
+	struct fault_rng rng;
+	struct dnscounts counts;
+	struct pending *pending;
+	uint64_t npending;
+	uint64_t next_id;
+	int quiet;
+};
+
+/* What the callback decided for one query: the log line and the reply. */
+struct verdict {
+	uint64_t id;
+	struct fault_choice fault;
+	struct dnsanswer answer;
+	int rcode, truncated, mismatch;
+};
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One write(2) per line, so concurrent readers of the log never see
+ * half a line. */
+static void
+log_line(const char *fmt, ...)
+{
+	char buf[LOG_LINE_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof buf - 2)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	(void)!write(STDERR_FILENO, buf, (size_t)n);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: slowdns [-hq] [-l addr:port] [-z file] [-d dur] [-j dur]\n"
+	    "               [--drop] [--servfail] [--nxdomain] [--refused]\n"
+	    "               [--truncate] [--mismatch] [-r rate] [-s seed]\n"
+	    "  -l, --listen ADDR:PORT  UDP address (default " DEFAULT_LISTEN "; port 0 = any)\n"
+	    "  -z, --zone FILE         'ADDRESS NAME' lines, '#' comments\n"
+	    "  -d, --delay DUR         answer late: 300ms, 5s, ...\n"
+	    "  -j, --jitter DUR        plus a uniform random 0..DUR\n"
+	    "      --drop              never answer\n"
+	    "      --servfail, --nxdomain, --refused   answer with that rcode\n"
+	    "      --truncate          set the TC bit, no records\n"
+	    "      --mismatch          A/AAAA answers 192.0.2.1 / 2001:db8::1\n"
+	    "  -r, --fault-rate P      apply delay and faults to a fraction P (0..1)\n"
+	    "  -s, --seed N            random seed (default %d)\n"
+	    "  -q, --quiet             no per-query log lines\n"
+	    "  -h, --help              this text\n"
+	    "SIGUSR1 prints the counts line; SIGTERM/SIGINT exit cleanly.\n",
+	    DEFAULT_SEED);
+}
+
+static void usage_error(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
+
+static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "slowdns: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\ntry 'slowdns -h' for the options\n");
+	exit(2);
+}
+
+static uint64_t
+parse_delay(const char *opt, const char *arg)
+{
+	uint64_t us;
+
+	if (units_parse_duration(arg, &us) != 0 || us > DELAY_MAX_US)
+		usage_error("bad %s '%s': expected a duration like 300ms or 5s, at most 1h",
+		    opt, arg);
+	return us;
+}
+
+static double
+parse_rate(const char *arg)
+{
+	char *end;
+	double p;
+
+	errno = 0;
+	p = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(p) || p < 0.0 || p > 1.0)
+		usage_error("bad --fault-rate '%s': expected a number from 0 to 1", arg);
+	return p;
+}
+
+static uint64_t
+parse_seed(const char *arg)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-')
+		usage_error("bad --seed '%s': expected a non-negative integer", arg);
+	return (uint64_t)v;
+}
+
+enum { OPT_FAULT = 256 };
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "zone", required_argument, NULL, 'z' },
+		{ "delay", required_argument, NULL, 'd' },
+		{ "jitter", required_argument, NULL, 'j' },
+		{ "fault-rate", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		/* Names must match the fault table (faults.c). */
+		{ "drop", no_argument, NULL, OPT_FAULT },
+		{ "servfail", no_argument, NULL, OPT_FAULT },
+		{ "nxdomain", no_argument, NULL, OPT_FAULT },
+		{ "refused", no_argument, NULL, OPT_FAULT },
+		{ "truncate", no_argument, NULL, OPT_FAULT },
+		{ "mismatch", no_argument, NULL, OPT_FAULT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *listen = DEFAULT_LISTEN;
+	int c, idx;
+
+	memset(o, 0, sizeof *o);
+	faults_config_init(&o->faults);
+	o->seed = DEFAULT_SEED;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":l:z:d:j:r:s:qh", longopts, &idx)) != -1) {
+		switch (c) {
+		case 'l': listen = optarg; break;
+		case 'z': o->zone_path = optarg; break;
+		case 'd': o->faults.delay_us = parse_delay("--delay", optarg); break;
+		case 'j': o->faults.jitter_us = parse_delay("--jitter", optarg); break;
+		case 'r': o->faults.rate = parse_rate(optarg); break;
+		case 's': o->seed = parse_seed(optarg); break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case OPT_FAULT: o->faults.flags |= faults_flag_by_name(longopts[idx].name); break;
+		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (addr_parse(listen, -1, &o->listen) != 0)
+		usage_error("bad --listen '%s': expected 127.0.0.1:5353 or [::1]:5353", listen);
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static void
+pending_unlink(struct server *srv, struct pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		srv->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	srv->npending--;
+}
+
+static void
+reply_send(struct server *srv, struct evdns_server_request *req, uint64_t id,
+    int rcode, int truncated, int mismatch)
+{
+	/* On a failed send libevent keeps the request: drop frees it. */
+	if (evdns_server_request_respond(req, rcode) < 0) {
+		evdns_server_request_drop(req);
+		srv->counts.dropped++;
+		log_line("slowdns: error id=%" PRIu64 " reply not sent: %s", id, strerror(errno));
+		return;
+	}
+	dnscounts_reply(&srv->counts, rcode, truncated, mismatch);
+}
+
+static void
+pending_free(struct pending *p)
+{
+	pending_unlink(p->srv, p);
+	event_free(p->timer);
+	free(p);
+}
+
+static void
+pending_fire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	reply_send(p->srv, p->req, p->id, p->rcode, p->truncated, p->mismatch);
+	pending_free(p);
+}
+
+static int
+reply_later(struct server *srv, struct evdns_server_request *req,
+    const struct verdict *v)
+{
+	struct pending *p = calloc(1, sizeof *p);
+	struct timeval tv = {
+		.tv_sec = (time_t)(v->fault.delay_us / 1000000),
+		.tv_usec = (suseconds_t)(v->fault.delay_us % 1000000),
+	};
+
+	if (p == NULL)
+		return -1;
+	p->timer = evtimer_new(srv->base, pending_fire_cb, p);
+	if (p->timer == NULL || evtimer_add(p->timer, &tv) != 0) {
+		if (p->timer)
+			event_free(p->timer);
+		free(p);
+		return -1;
+	}
+	p->srv = srv;
+	p->req = req;
+	p->id = v->id;
+	p->rcode = v->rcode;
+	p->truncated = v->truncated;
+	p->mismatch = v->mismatch;
+	p->next = srv->pending;
+	if (srv->pending)
+		srv->pending->prev = p;
+	srv->pending = p;
+	srv->npending++;
+	return 0;
+}
+
+static void
+add_records(struct evdns_server_request *req, const char *qname,
+    const struct dnsanswer *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct dnsanswer_rr *rr = &a->rr[i];
+
+		if (rr->type == QTYPE_PTR)
+			evdns_server_request_add_ptr_reply(req, NULL, qname, rr->host, ANSWER_TTL);
+		else if (rr->type == QTYPE_A)
+			evdns_server_request_add_a_reply(req, qname, 1, rr->addr.bytes, ANSWER_TTL);
+		else
+			evdns_server_request_add_aaaa_reply(req, qname, 1, rr->addr.bytes, ANSWER_TTL);
+	}
+}
+
+/* ---- the query callback ------------------------------------------------ */
+
+static void
+verdict_decide(struct server *srv, const struct evdns_server_question *q,
+    struct verdict *v)
+{
+	static const int outcome_rcode[] = {
+		[OUTCOME_SERVFAIL] = RCODE_SERVFAIL,
+		[OUTCOME_NXDOMAIN] = RCODE_NXDOMAIN,
+		[OUTCOME_REFUSED] = RCODE_REFUSED,
+	};
+
+	faults_pick(&srv->faults, &srv->rng, &v->fault);
+	srv->counts.faulted += v->fault.faulted != 0;
+	dnsanswer_build(&srv->zone, q->name, q->type, q->dns_question_class,
+	    v->fault.mismatch, &v->answer);
+	v->rcode = v->answer.rcode;
+	v->mismatch = v->fault.mismatch && v->answer.n > 0 &&
+	    (q->type == QTYPE_A || q->type == QTYPE_AAAA);
+	if (v->fault.outcome != OUTCOME_ANSWER && v->fault.outcome != OUTCOME_DROP) {
+		v->rcode = outcome_rcode[v->fault.outcome];
+		v->answer.n = 0;
+		v->mismatch = 0;
+	}
+	v->truncated = v->fault.truncate;
+	if (v->truncated) {
+		/* A truncated reply carries no records: a client that
+		 * ignores TC learns nothing, one that honours it retries
+		 * over TCP, which slowdns does not serve. */
+		v->answer.n = 0;
+		v->mismatch = 0;
+	}
+}
+
+static void
+verdict_log(const struct server *srv, struct evdns_server_request *req,
+    const struct evdns_server_question *q, const struct verdict *v)
+{
+	struct sockaddr_storage ss;
+	char peer[ADDR_TEXT_MAX] = "?", name[DNSNAME_BUF], fault[64], delay[32];
+	char answer[LOG_LINE_MAX / 2], tbuf[16], rbuf[16];
+
+	if (srv->quiet)
+		return;
+	if (evdns_server_request_get_requesting_addr(req, (struct sockaddr *)&ss, sizeof ss) > 0)
+		addr_format((struct sockaddr *)&ss, peer, sizeof peer);
+	dnsname_sanitize(q->name, name, sizeof name);
+	faults_describe(&v->fault, fault, sizeof fault);
+	if (v->fault.delay_us == 0)
+		snprintf(delay, sizeof delay, "0");
+	else
+		units_format_duration(v->fault.delay_us, delay, sizeof delay);
+	dnsanswer_format(&v->answer, answer, sizeof answer);
+	log_line("slowdns: query id=%" PRIu64 " peer=%s name=%s type=%s fault=%s delay=%s rcode=%s answer=%s",
+	    v->id, peer, name[0] ? name : ".", dnsanswer_type_name(q->type, tbuf, sizeof tbuf),
+	    fault, delay, v->fault.outcome == OUTCOME_DROP ? "-" :
+	    dnsanswer_rcode_name(v->rcode, rbuf, sizeof rbuf),
+	    v->fault.outcome == OUTCOME_DROP ? "-" : answer);
+}
+
+/* Only the first question is answered: resolvers send exactly one. */
+static void
+server_request_cb(struct evdns_server_request *req, void *arg)
+{
+	struct server *srv = arg;
+	const struct evdns_server_question *q;
+	struct verdict v = { .id = ++srv->next_id };
+
+	if (req->nquestions < 1) {
+		dnscounts_query(&srv->counts, -1);
+		reply_send(srv, req, v.id, RCODE_FORMERR, 0, 0);
+		return;
+	}
+	q = req->questions[0];
+	dnscounts_query(&srv->counts, q->type);
+	verdict_decide(srv, q, &v);
+	verdict_log(srv, req, q, &v);
+	if (v.fault.outcome == OUTCOME_DROP) {
+		evdns_server_request_drop(req);
+		srv->counts.dropped++;
+		return;
+	}
+	add_records(req, q->name, &v.answer);
+	evdns_server_request_set_flags(req, (req->flags & ~DNS_FLAG_TC) | EVDNS_FLAGS_AA |
+	    (v.truncated ? DNS_FLAG_TC : 0));
+	if (v.fault.delay_us > 0 && reply_later(srv, req, &v) == 0)
+		return;
+	/* No delay, or no memory for the timer: answering now is the
+	 * better failure than never answering. */
+	reply_send(srv, req, v.id, v.rcode, v.truncated, v.mismatch);
+}
+
+/* ---- start-up, signals, shutdown ---------------------------------------- */
+
+static void
+counts_print(const struct server *srv)
+{
+	char buf[LOG_LINE_MAX];
+
+	dnscounts_format(&srv->counts, srv->npending, buf, sizeof buf);
+	log_line("slowdns: counts %s", buf);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (sig == SIGUSR1) {
+		counts_print(srv);
+		return;
+	}
+	log_line("slowdns: exiting signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	event_base_loopbreak(srv->base);
+}
+
+static evutil_socket_t
+open_socket(const struct addr *a)
+{
+	int rcvbuf = RCVBUF_BYTES;
+	int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	/* Best effort: the kernel caps it at net.core.rmem_max. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static int
+server_listen(struct server *srv, const struct addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char text[ADDR_TEXT_MAX];
+	evutil_socket_t fd = open_socket(a);
+
+	addr_format((const struct sockaddr *)&a->ss, text, sizeof text);
+	if (fd < 0) {
+		fprintf(stderr, "slowdns: cannot listen on %s: %s\n", text, strerror(errno));
+		return -1;
+	}
+	srv->port = evdns_add_server_port_with_base(srv->base, fd, 0, server_request_cb, srv);
+	if (srv->port == NULL) {
+		fprintf(stderr, "slowdns: evdns_add_server_port_with_base failed on %s\n", text);
+		close(fd);
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		addr_format((struct sockaddr *)&ss, text, sizeof text);
+	log_line("slowdns: listening on %s", text);
+	return 0;
+}
+
+static int
+server_signals(struct server *srv)
+{
+	srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
+	srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+	srv->sig_usr1 = evsignal_new(srv->base, SIGUSR1, signal_cb, srv);
+	if (!srv->sig_term || !srv->sig_int || !srv->sig_usr1)
+		return -1;
+	if (evsignal_add(srv->sig_term, NULL) || evsignal_add(srv->sig_int, NULL) ||
+	    evsignal_add(srv->sig_usr1, NULL))
+		return -1;
+	return 0;
+}
+
+/* Pending requests hold a reference on the evdns port: drop them all
+ * before closing it, so the port (and its socket) is really freed. */
+static void
+server_free(struct server *srv)
+{
+	while (srv->pending) {
+		evdns_server_request_drop(srv->pending->req);
+		pending_free(srv->pending);
+	}
+	if (srv->port)
+		evdns_close_server_port(srv->port);
+	if (srv->sig_term)
+		event_free(srv->sig_term);
+	if (srv->sig_int)
+		event_free(srv->sig_int);
+	if (srv->sig_usr1)
+		event_free(srv->sig_usr1);
+	if (srv->base)
+		event_base_free(srv->base);
+	zone_free(&srv->zone);
+}
+
+static void
+config_log(const struct server *srv, const struct options *o)
+{
+	char faults[128], delay[32], jitter[32];
+
+	faults_describe_config(&o->faults, faults, sizeof faults);
+	units_format_duration(o->faults.delay_us, delay, sizeof delay);
+	units_format_duration(o->faults.jitter_us, jitter, sizeof jitter);
+	log_line("slowdns: config zone=%s entries=%zu faults=%s fault_rate=%g delay=%s jitter=%s seed=%" PRIu64,
+	    o->zone_path ? o->zone_path : "-", srv->zone.n, faults, o->faults.rate,
+	    delay, jitter, o->seed);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct server srv = { 0 };
+	char err[512];
+	int rc = 1;
+
+	parse_options(argc, argv, &o);
+	if (o.zone_path && zone_load(&srv.zone, o.zone_path, err, sizeof err) != 0) {
+		fprintf(stderr, "slowdns: bad zone file: %s\n", err);
+		return 2;
+	}
+	srv.faults = o.faults;
+	srv.quiet = o.quiet;
+	faults_rng_seed(&srv.rng, o.seed);
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv.base = event_base_new()) == NULL || server_signals(&srv) != 0) {
+		fprintf(stderr, "slowdns: cannot set up the event loop\n");
+		goto out;
+	}
+	config_log(&srv, &o);
+	if (server_listen(&srv, &o.listen) != 0)
+		goto out;
+	if (event_base_dispatch(srv.base) < 0) {
+		fprintf(stderr, "slowdns: event loop failed\n");
+		goto out;
+	}
+	counts_print(&srv);
+	rc = 0;
+out:
+	server_free(&srv);
+	libevent_global_shutdown();
+	return rc;
+}
