@@ -1,0 +1,249 @@
+#include "listener.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "monotime.h"
+#include "pool.h"
+#include "server.h"
+
+#define MAX_LISTENERS 16
+
+struct listen_sock {
+	struct listeners *set;
+	int fd;
+	char text[ADDR_TEXT_MAX];
+	struct evconnlistener *lev;
+	struct event *retry;		/* re-enables accept after EMFILE */
+	unsigned long suppressed;	/* accept errors not logged while paused */
+};
+
+struct listeners {
+	struct listen_sock socks[MAX_LISTENERS];
+	unsigned n;
+	int backlog;
+	struct server *srv;
+	struct pool *pool;
+	/* Copied from the config on the main thread, the only reader. */
+	uint64_t max_sessions;
+	uint64_t accept_retry_us;
+	char hostname[256];
+	int plog;
+};
+
+/* The kernel silently caps listen(2)'s backlog at somaxconn; the lab must
+ * know the value really in force, so it is computed and logged. */
+static int
+effective_backlog(uint64_t wanted, long *somaxconn)
+{
+	FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+
+	*somaxconn = -1;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", somaxconn) != 1)
+			*somaxconn = -1;
+		fclose(f);
+	}
+	if (*somaxconn > 0 && wanted > (uint64_t)*somaxconn)
+		return (int)*somaxconn;
+	return (int)wanted;
+}
+
+static int
+bind_one(struct listen_sock *ls, const struct addr *a, char *err, size_t errlen)
+{
+	int one = 1;
+	struct sockaddr_storage real;
+	socklen_t len = sizeof real;
+
+	ls->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ls->fd < 0)
+		goto fail;
+	setsockopt(ls->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* 127.0.0.1 and ::1 on the same port must not collide. */
+	if (a->ss.ss_family == AF_INET6)
+		setsockopt(ls->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(ls->fd, (const struct sockaddr *)&a->ss, a->len) != 0)
+		goto fail;
+	if (getsockname(ls->fd, (struct sockaddr *)&real, &len) == 0)
+		addr_format((struct sockaddr *)&real, ls->text, sizeof ls->text);
+	return 0;
+fail:
+	snprintf(err, errlen, "listen.address: cannot bind %s: %s", ls->text, strerror(errno));
+	return -1;
+}
+
+struct listeners *
+listeners_bind(const struct config *c, char *err, size_t errlen)
+{
+	struct listeners *set = calloc(1, sizeof *set);
+	char list[CONF_STR_MAX], *save = NULL, *item;
+	long somaxconn;
+
+	if (set == NULL)
+		return NULL;
+	snprintf(list, sizeof list, "%s", c->listen_address);
+	for (item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		struct listen_sock *ls = &set->socks[set->n];
+		struct addr a;
+
+		while (*item == ' ')
+			item++;
+		if (set->n == MAX_LISTENERS) {
+			snprintf(err, errlen, "listen.address: more than %d addresses", MAX_LISTENERS);
+			goto fail;
+		}
+		snprintf(ls->text, sizeof ls->text, "%s", item);
+		ls->fd = -1;
+		ls->set = set;
+		set->n++;
+		if (addr_parse(item, 25, &a) != 0) {
+			snprintf(err, errlen, "listen.address: '%s' is not ADDRESS[:PORT]", item);
+			goto fail;
+		}
+		if (bind_one(ls, &a, err, errlen) != 0)
+			goto fail;
+	}
+	set->backlog = effective_backlog(c->listen_backlog, &somaxconn);
+	listeners_set_config(set, c);
+	log_info("listen.backlog: configured %llu, kernel somaxconn %ld, in force %d",
+	    (unsigned long long)c->listen_backlog, somaxconn, set->backlog);
+	return set;
+fail:
+	listeners_close(set);
+	return NULL;
+}
+
+static void
+reject_too_many(struct listeners *set, int fd, const struct sockaddr *peer)
+{
+	char msg[512], peer_text[ADDR_TEXT_MAX];
+	struct log_line l;
+	int n;
+
+	n = snprintf(msg, sizeof msg, "421 4.3.2 %s Too many connections, try again later\r\n",
+	    set->hostname);
+	/* Best effort: the socket is fresh, its buffer has room. */
+	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		(void)0;
+	close(fd);
+	if (set->plog < PLOG_MINIMUM)
+		return;
+	addr_format(peer, peer_text, sizeof peer_text);
+	log_line_begin(&l, "reject");
+	log_line_str(&l, "peer", peer_text);
+	log_line_str(&l, "reason", "max_sessions");
+	log_line_u64(&l, "code", 421);
+	log_line_end(&l);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
+    int peerlen, void *arg)
+{
+	struct listen_sock *ls = arg;
+	struct listeners *set = ls->set;
+	uint64_t now = monotime_now_us();
+
+	if (atomic_load(&set->srv->sessions_open) >= set->max_sessions) {
+		reject_too_many(set, fd, peer);
+		return;
+	}
+	atomic_fetch_add(&set->srv->sessions_open, 1);
+	pool_dispatch(set->pool, fd, peer, (socklen_t)peerlen, now);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listen_sock *ls = arg;
+
+	if (ls->suppressed > 0)
+		log_info("accept on %s resumed (%lu further errors while paused)", ls->text,
+		    ls->suppressed);
+	ls->suppressed = 0;
+	evconnlistener_enable(ls->lev);
+}
+
+/* libevent 2.1 leaves the listener enabled after EMFILE/ENFILE, and the
+ * level-triggered listen socket then fires forever: pause it and retry
+ * from a timer, as nginx does. */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listen_sock *ls = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { (time_t)(ls->set->accept_retry_us / 1000000),
+	    (suseconds_t)(ls->set->accept_retry_us % 1000000) };
+
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+		log_error("accept on %s: %s", ls->text, strerror(e));
+		return;
+	}
+	evconnlistener_disable(lev);
+	if (!evtimer_pending(ls->retry, NULL)) {
+		log_error("accept on %s: %s; pausing accept for %llu ms", ls->text, strerror(e),
+		    (unsigned long long)(ls->set->accept_retry_us / 1000));
+		evtimer_add(ls->retry, &tv);
+	} else
+		ls->suppressed++;
+}
+
+int
+listeners_start(struct listeners *set, struct event_base *base, struct server *srv,
+    struct pool *pool, char *err, size_t errlen)
+{
+	set->srv = srv;
+	set->pool = pool;
+	for (unsigned i = 0; i < set->n; i++) {
+		struct listen_sock *ls = &set->socks[i];
+		ls->lev = evconnlistener_new(base, accept_cb, ls,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, set->backlog, ls->fd);
+		ls->retry = evtimer_new(base, retry_cb, ls);
+		if (ls->lev == NULL || ls->retry == NULL) {
+			snprintf(err, errlen, "cannot listen on %s: %s", ls->text, strerror(errno));
+			return -1;
+		}
+		ls->fd = -1;	/* owned by the evconnlistener now */
+		evconnlistener_set_error_cb(ls->lev, accept_error_cb);
+		log_info("listening on %s backlog=%d", ls->text, set->backlog);
+	}
+	return 0;
+}
+
+void
+listeners_set_config(struct listeners *set, const struct config *c)
+{
+	set->max_sessions = c->listen_max_sessions;
+	set->accept_retry_us = c->listen_accept_retry_us;
+	set->plog = c->log_protocol_log;
+	snprintf(set->hostname, sizeof set->hostname, "%s", c->banner_hostname);
+}
+
+void
+listeners_close(struct listeners *set)
+{
+	if (set == NULL)
+		return;
+	for (unsigned i = 0; i < set->n; i++) {
+		struct listen_sock *ls = &set->socks[i];
+		if (ls->lev != NULL)
+			evconnlistener_free(ls->lev);
+		if (ls->retry != NULL)
+			event_free(ls->retry);
+		if (ls->fd >= 0)
+			close(ls->fd);
+	}
+	free(set);
+}

@@ -1,0 +1,29 @@
+#ifndef BANNERD_LISTENER_H
+#define BANNERD_LISTENER_H
+/* The accept loop: one evconnlistener per listen.address, on the main
+ * thread's event_base. It enforces listen.max_sessions (421 before any
+ * allocation or lookup), survives descriptor exhaustion without spinning,
+ * and hands every accepted socket to the pool. */
+#include <stddef.h>
+
+struct config;
+struct event_base;
+struct listeners;
+struct pool;
+struct server;
+
+/* Creates and binds the sockets (no event_base yet, so this may run
+ * before daemonizing and before dropping privileges). */
+struct listeners *listeners_bind(const struct config *c, char *err, size_t errlen);
+
+/* Starts accepting on base, handing connections to pool. */
+int listeners_start(struct listeners *ls, struct event_base *base, struct server *srv,
+    struct pool *pool, char *err, size_t errlen);
+
+/* The limits in force after a reload (main thread). */
+void listeners_set_config(struct listeners *ls, const struct config *c);
+
+/* Stops accepting and closes the sockets. */
+void listeners_close(struct listeners *ls);
+
+#endif

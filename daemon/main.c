@@ -1,0 +1,317 @@
+/* bannerd: start-up, signals, reload and shutdown. Everything else lives
+ * in the modules; this file owns the process-wide state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ares.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+#include "spool.h"
+
+#define BANNERD_VERSION "0.1.0"
+#define MAX_OVERRIDES 128
+
+static struct {
+	const char *conf_path;
+	char *overrides[MAX_OVERRIDES];
+	size_t n_overrides;
+	int check_only;
+	int daemonize;
+	struct server srv;
+	struct event_base *base;
+	struct listeners *listeners;
+	struct pool *pool;
+	int stopping;
+} g;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: bannerd [-fDt] [-c file] [-o section.key=value ...]\n"
+	    "  -c file   configuration file (INI); without it, built-in defaults\n"
+	    "  -o k=v    override one key, e.g. -o listen.address=127.0.0.1:2600 (repeatable)\n"
+	    "  -t        check the configuration and exit (0 ok, 2 bad)\n"
+	    "  -f        stay in the foreground (the default)\n"
+	    "  -D        daemonize; writes server.pidfile if set\n"
+	    "  -h        this help\n"
+	    "  -V        version\n");
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:o:tfDhV")) != -1) {
+		switch (ch) {
+		case 'c':
+			g.conf_path = optarg;
+			break;
+		case 'o':
+			if (g.n_overrides == MAX_OVERRIDES) {
+				fprintf(stderr, "bannerd: more than %d -o options\n", MAX_OVERRIDES);
+				exit(2);
+			}
+			g.overrides[g.n_overrides++] = optarg;
+			break;
+		case 't':
+			g.check_only = 1;
+			break;
+		case 'f':
+			g.daemonize = 0;
+			break;
+		case 'D':
+			g.daemonize = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("bannerd %s (libevent %s, c-ares %s)\n", BANNERD_VERSION,
+			    event_get_version(), ares_version(NULL));
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "bannerd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user[0] == '\0')
+		return;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		fprintf(stderr, "bannerd: server.user: no such user '%s'\n", user);
+		exit(2);
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "bannerd: server.user: cannot become '%s': %s (start as root)\n",
+		    user, strerror(errno));
+		exit(1);
+	}
+}
+
+static void
+write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path[0] == '\0')
+		return;
+	f = fopen(path, "w");
+	if (f == NULL) {
+		log_error("server.pidfile: cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0) {
+		fprintf(stderr, "bannerd: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		exit(1);
+	if (pid > 0)
+		_exit(0);
+	/* Relative paths in the configuration stay meaningful: no chdir. */
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+static void
+reload(void)
+{
+	char err[1024];
+	struct config *old = server_config(&g.srv);
+	struct config *c = config_load(g.conf_path, g.overrides, g.n_overrides, err, sizeof err);
+
+	if (c == NULL) {
+		log_error("reload failed, the old configuration stays in force: %s", err);
+		config_unref(old);
+		return;
+	}
+	if (strcmp(c->log_target, old->log_target) != 0 || c->log_format != old->log_format) {
+		if (log_open(c->log_target, c->log_format, err, sizeof err) != 0)
+			log_error("reload: %s; keeping the old log target", err);
+	} else
+		log_reopen();
+	if (strcmp(c->listen_address, old->listen_address) != 0)
+		log_error("reload: listen.address changed; it takes effect only after a restart");
+	if (c->pool_workers != old->pool_workers)
+		log_error("reload: pool.workers changed; it takes effect only after a restart");
+	if (c->smtp_sink == SINK_MAILDIR) {
+		if (spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0)
+			log_error("reload: %s", err);
+	}
+	listeners_set_config(g.listeners, c);
+	server_config_swap(&g.srv, c);
+	log_info("reload: configuration %s loaded", g.conf_path ? g.conf_path : "(defaults)");
+	config_unref(old);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct config *c;
+
+	switch (sig) {
+	case SIGHUP:
+		reload();
+		break;
+	case SIGUSR1:
+		log_info("status sessions_open=%llu",
+		    (unsigned long long)atomic_load(&g.srv.sessions_open));
+		break;
+	default:
+		if (g.stopping)
+			return;
+		g.stopping = 1;
+		c = server_config(&g.srv);
+		log_info("shutdown: %s received, not accepting, draining %u sessions for up to %llu ms",
+		    strsignal((int)sig), pool_sessions(g.pool),
+		    (unsigned long long)(c->server_shutdown_timeout_us / 1000));
+		listeners_close(g.listeners);
+		g.listeners = NULL;
+		pool_drain(g.pool, c->server_shutdown_timeout_us);
+		config_unref(c);
+		event_base_loopbreak(g.base);
+		break;
+	}
+}
+
+static struct config *
+load_or_exit(void)
+{
+	char err[1024];
+	struct config *c = config_load(g.conf_path, g.overrides, g.n_overrides, err, sizeof err);
+
+	if (c == NULL) {
+		fprintf(stderr, "bannerd: %s\n", err);
+		exit(2);
+	}
+	if (g.check_only) {
+		printf("bannerd: configuration %s ok\n", g.conf_path ? g.conf_path : "(defaults)");
+		config_unref(c);
+		exit(0);
+	}
+	return c;
+}
+
+static void
+startup_log(const struct config *c)
+{
+	log_info("bannerd %s starting: pid=%ld workers=%llu max_sessions=%llu protocol_log=%s "
+	    "sink=%s banner.delay=%llu us", BANNERD_VERSION, (long)getpid(),
+	    (unsigned long long)c->pool_workers, (unsigned long long)c->listen_max_sessions,
+	    config_plog_name(c->log_protocol_log),
+	    c->smtp_sink == SINK_MAILDIR ? "maildir" : "discard",
+	    (unsigned long long)c->banner_delay_us);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct event *sig_ev[4];
+	char err[1024];
+	struct config *c;
+
+	parse_args(argc, argv);
+	c = load_or_exit();
+	signal(SIGPIPE, SIG_IGN);
+	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+		fprintf(stderr, "bannerd: c-ares initialisation failed\n");
+		return 1;
+	}
+	if (log_open(c->log_target, c->log_format, err, sizeof err) != 0) {
+		fprintf(stderr, "bannerd: %s\n", err);
+		return 2;
+	}
+	startup_log(c);
+	g.listeners = listeners_bind(c, err, sizeof err);
+	if (g.listeners == NULL) {
+		log_error("%s", err);
+		return 1;
+	}
+	drop_privileges(c->server_user);
+	if (c->smtp_sink == SINK_MAILDIR && spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (g.daemonize)
+		daemonize();
+	write_pidfile(c->server_pidfile);
+	server_init(&g.srv, c);
+	g.base = event_base_new();
+	g.pool = pool_start(&g.srv, (unsigned)c->pool_workers, c->pool_dispatch, err, sizeof err);
+	if (g.base == NULL || g.pool == NULL) {
+		log_error("%s", g.pool == NULL ? err : "cannot create the main event loop");
+		return 1;
+	}
+	if (listeners_start(g.listeners, g.base, &g.srv, g.pool, err, sizeof err) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		sig_ev[i] = evsignal_new(g.base, sigs[i], signal_cb, NULL);
+		evsignal_add(sig_ev[i], NULL);
+	}
+	event_base_dispatch(g.base);
+
+	pool_join(g.pool);
+	log_info("stopped");
+	for (size_t i = 0; i < 4; i++)
+		event_free(sig_ev[i]);
+	listeners_close(g.listeners);
+	event_base_free(g.base);
+	c = server_config(&g.srv);
+	if (c->server_pidfile[0] != '\0')
+		unlink(c->server_pidfile);
+	config_unref(c);
+	server_destroy(&g.srv);
+	ares_library_cleanup();
+	log_close();
+	return 0;
+}

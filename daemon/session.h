@@ -1,0 +1,37 @@
+#ifndef BANNERD_SESSION_H
+#define BANNERD_SESSION_H
+/* One SMTP connection on one worker's event loop, from accept to close:
+ * the banner path (queue, delay, banner write), the ESMTP dialogue, the
+ * DATA phase into the sink, and the close line with the stage timings.
+ * A session never leaves the thread whose event_base it was created on. */
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct server;
+struct session;
+
+TAILQ_HEAD(session_list, session);
+
+/* What the worker lends a session: its loop, its list, and a callback
+ * that runs once, when the session is freed. */
+struct session_env {
+	struct event_base *base;
+	struct server *srv;
+	struct session_list *list;
+	void (*on_close)(void *arg);
+	void *arg;
+};
+
+/* Takes ownership of fd. accept_us is the monotonic time of accept(2), so
+ * the queue stage covers the hand-off to this worker. Returns NULL (and
+ * closes fd) only when out of memory. */
+struct session *session_start(const struct session_env *env, int fd,
+    const struct sockaddr *peer, socklen_t peerlen, uint64_t accept_us);
+
+/* Server shutdown: answer "421 4.3.2 ... shutting down" and close. */
+void session_shutdown(struct session *s);
+void session_shutdown_all(struct session_list *list);
+
+#endif
