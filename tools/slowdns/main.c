@@ -283,6 +283,10 @@ reply_later(struct server *srv, struct evdns_server_request *req,
 
 	if (p == NULL)
 		return -1;
+	/* libevent schedules from the time cached at the start of this loop
+	 * iteration; a burst of queries read in one iteration would then be
+	 * answered a little early. Refresh it: the delay counts from now. */
+	event_base_update_cache_time(srv->base);
 	p->timer = evtimer_new(srv->base, pending_fire_cb, p);
 	if (p->timer == NULL || evtimer_add(p->timer, &tv) != 0) {
 		if (p->timer)
