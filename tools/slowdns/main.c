@@ -267,6 +267,8 @@ pending_fire_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pending *p = arg;
 
+	(void)fd;
+	(void)what;
 	reply_send(p->srv, p->req, p->id, p->rcode, p->truncated, p->mismatch);
 	pending_free(p);
 }
@@ -432,6 +434,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
 
+	(void)what;
 	if (sig == SIGUSR1) {
 		counts_print(srv);
 		return;
