@@ -232,6 +232,21 @@ class AnswerTests(unittest.TestCase):
                 r, _ = query(self.srv.port, name, qtype)
                 self.assertEqual((r['rcode'], r['ancount']), (RCODE['NXDOMAIN'], 0))
 
+    def test_junk_is_ignored(self):
+        # Datagrams shorter than a DNS header used to crash libevent
+        # 2.1.12's parser (slowdns now filters them in the kernel);
+        # reply-flagged, truncated and question-less packets are discarded
+        # by libevent before slowdns sees them. The server must carry on.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for junk in (b'', b'\x01', b'\x00' * 11, b'\xff' * 12, b'\x00\x01\x81\x00' + b'\x00' * 8,
+                         struct.pack('>HHHHHH', 7, 0, 1, 0, 0, 0) + b'\x3fabc',
+                         struct.pack('>HHHHHH', 9, FLAG_RD, 0, 0, 0, 0)):
+                s.sendto(junk, ('127.0.0.1', self.srv.port))
+        r, _ = query(self.srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
+        self.assertEqual(r['answer'], 'host-127-0-0-1.lab.test')
+        c = self.srv.exit_counts()
+        self.assertEqual((c['queries'], c['answered']), (1, 1), c)
+
     def test_query_log_line(self):
         query(self.srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
         m = self.srv.wait_for(r'slowdns: query id=\d+ peer=127\.0\.0\.1:\d+ '

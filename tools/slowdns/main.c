@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+
 #include <event2/dns.h>
 #include <event2/dns_struct.h>
 #include <event2/event.h>
@@ -443,6 +445,25 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv->base);
 }
 
+/* libevent 2.1.12's request parser dereferences NULL on a datagram too
+ * short for a DNS header (its error path assumes the request was
+ * allocated): one stray byte would kill the server. The kernel drops
+ * such datagrams for us with a socket filter. A UDP socket filter sees
+ * the datagram from its UDP header on, hence 8 + 12 bytes. */
+static int
+drop_short_datagrams(int fd)
+{
+	static struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 8 + 12, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffU),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { sizeof code / sizeof code[0], code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
 static evutil_socket_t
 open_socket(const struct addr *a)
 {
@@ -453,6 +474,12 @@ open_socket(const struct addr *a)
 		return -1;
 	/* Best effort: the kernel caps it at net.core.rmem_max. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	if (drop_short_datagrams(fd) != 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
 		int saved = errno;
 		close(fd);
