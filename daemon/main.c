@@ -133,7 +133,7 @@ write_pidfile(const char *path)
 }
 
 static void
-daemonize(void)
+daemonize(int keep_stderr)
 {
 	pid_t pid = fork();
 	int fd;
@@ -155,6 +155,9 @@ daemonize(void)
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
+		/* stderr stays only when it is where the log goes. */
+		if (!keep_stderr)
+			dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
@@ -281,7 +284,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (g.daemonize)
-		daemonize();
+		daemonize(strcmp(c->log_target, "stderr") == 0);
 	write_pidfile(c->server_pidfile);
 	server_init(&g.srv, c);
 	g.base = event_base_new();

@@ -1,0 +1,237 @@
+"""Helpers for the end-to-end tests: start the real programs on loopback,
+wait for events (a log line, a port, a file) with deadlines, parse the
+protocol log, and stop everything a test started, by PID, even when the
+test fails."""
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def binary(name):
+    return os.path.join(BUILD, "bin", name)
+
+
+def wait_for(predicate, timeout, what, interval=0.01):
+    """Polls predicate until it returns something true; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+_KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_text_line(line):
+    """A protocol log text line as a dict: event plus every key=value."""
+    parts = line.rstrip("\n").split(" ", 2)
+    if len(parts) < 2:
+        return None
+    rest = parts[2] if len(parts) > 2 else ""
+    d = {"event": parts[1]}
+    for k, v in _KV.findall(rest):
+        if v.startswith('"'):
+            v = bytes(v[1:-1], "ascii").decode("unicode_escape")
+        d[k] = v
+    return d
+
+
+def duration_us(text):
+    """'12us', '300.4ms', '4.100s' -> microseconds; '-' -> None."""
+    if text == "-":
+        return None
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError("not a duration: %r" % text)
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+
+
+class Bannerd:
+    """One bannerd process in the foreground, logging to a file."""
+
+    def __init__(self, test, overrides=(), conf=None, args=(), rlimit_nofile=None,
+                 address="127.0.0.1:0"):
+        self.test = test
+        self.dir = tempfile.mkdtemp(prefix="bannerd-test-")
+        self.stderrpath = os.path.join(self.dir, "bannerd.stderr")
+        self.logpath = self.stderrpath
+        for o in overrides:
+            if o.startswith("log.target=") and o != "log.target=stderr":
+                self.logpath = o.split("=", 1)[1]
+        cmd = [binary("bannerd"), "-f"]
+        if conf:
+            cmd += ["-c", conf]
+        cmd += ["-o", "listen.address=" + address, "-o", "server.shutdown_timeout=2s"]
+        for o in overrides:
+            cmd += ["-o", o]
+        cmd += list(args)
+        self.cmd = cmd
+        preexec = None
+        if rlimit_nofile:
+            import resource
+            preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
+        self.logfile = open(self.stderrpath, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.logfile, stderr=self.logfile,
+                                     stdin=subprocess.DEVNULL, preexec_fn=preexec)
+        self.stopped = False
+        test.addCleanup(self.cleanup)
+        lines = self.wait_log(r"listening on (\S+) backlog", timeout=10)
+        self.ports = []
+        for m in lines:
+            host, port = m.group(1).rsplit(":", 1)
+            self.ports.append((host.strip("[]"), int(port)))
+        self.host, self.port = self.ports[0]
+
+    # ---- the log ----
+    def log_text(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stderr_text(self):
+        with open(self.stderrpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def events(self, event=None):
+        out = []
+        for line in self.log_text().splitlines():
+            d = parse_text_line(line)
+            if d and (event is None or d["event"] == event):
+                out.append(d)
+        return out
+
+    def wait_log(self, pattern, timeout=10, count=1):
+        rx = re.compile(pattern)
+
+        def found():
+            ms = list(rx.finditer(self.log_text()))
+            if self.proc.poll() is not None and len(ms) < count:
+                raise AssertionError("bannerd exited (%s) while waiting for %r:\n%s"
+                                     % (self.proc.returncode, pattern, self.log_text()[-3000:]))
+            return ms if len(ms) >= count else None
+        return wait_for(found, timeout, "log pattern %r x%d" % (pattern, count))
+
+    def wait_event(self, event, timeout=10, count=1, **match):
+        def found():
+            es = [e for e in self.events(event)
+                  if all(e.get(k) == str(v) for k, v in match.items())]
+            if self.proc.poll() is not None and len(es) < count:
+                raise AssertionError("bannerd exited while waiting for %s" % event)
+            return es if len(es) >= count else None
+        return wait_for(found, timeout, "%d %s event(s) %r" % (count, event, match))
+
+    # ---- clients ----
+    def connect(self, timeout=10):
+        s = socket.create_connection((self.host, self.port), timeout=timeout)
+        self.test.addCleanup(s.close)
+        return s
+
+    # ---- life cycle ----
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        """SIGTERM, wait for a clean exit, and check for sanitizer reports."""
+        if self.stopped:
+            return self.proc.returncode
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("bannerd did not stop within %ss after SIGTERM" % timeout)
+        self.check_sanitizers()
+        return rc
+
+    def check_sanitizers(self):
+        text = self.stderr_text() + self.log_text()
+        for mark in SANITIZER_MARKS:
+            if mark in text:
+                raise AssertionError("sanitizer report in bannerd's log:\n" + text[-6000:])
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.logfile.close()
+        if not self.stopped:
+            # The test ended without stopping the daemon: still check it.
+            self.check_sanitizers()
+
+
+class Conversation:
+    """A raw SMTP client that sees every byte: for what smtplib hides."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def reply(self, timeout=10):
+        """Reads one complete (possibly multi-line) reply: (code, [lines])."""
+        self.sock.settimeout(timeout)
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed; partial %r" % self.buf)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("latin-1"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), lines
+
+    def cmd(self, line, timeout=10):
+        self.send(line + "\r\n")
+        return self.reply(timeout)
+
+    def closed(self, timeout=10):
+        """True once the server has closed the connection."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except ConnectionResetError:
+            return True
+
+
+def run(cmd, timeout=60, **kw):
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
+
+
+class BannerdTest(unittest.TestCase):
+    def start(self, *overrides, **kw):
+        return Bannerd(self, overrides, **kw)
+
+    def greet(self, d):
+        c = Conversation(d.connect())
+        code, lines = c.reply()
+        self.assertEqual(code, 220, lines)
+        return c

@@ -1,0 +1,259 @@
+"""bannerd as an operator sees it: configuration checks, the protocol log
+levels and formats, SIGHUP reload, SIGTERM drain, descriptor exhaustion,
+daemon mode and a Maildir that cannot be written."""
+import glob
+import json
+import os
+import shutil
+import signal
+import smtplib
+import subprocess
+import tempfile
+import time
+
+from harness import ROOT, BannerdTest, Conversation, binary, run, wait_for
+
+
+def tmpdir(test):
+    path = tempfile.mkdtemp(prefix="bannerd-lc-")
+    test.addCleanup(shutil.rmtree, path, True)
+    return path
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ConfigCheckTest(BannerdTest):
+    def test_shipped_config_and_presets_pass(self):
+        confs = [os.path.join(ROOT, "conf", "bannerd.conf")]
+        confs += glob.glob(os.path.join(ROOT, "conf", "presets", "*.conf"))
+        for conf in confs:
+            if not os.path.exists(conf):
+                continue
+            r = run([binary("bannerd"), "-t", "-c", conf])
+            self.assertEqual(r.returncode, 0, conf + r.stderr.decode())
+
+    def test_bad_config_names_file_line_and_key(self):
+        d = tmpdir(self)
+        cases = {
+            "[smtp]\nmax_line = 12x\n": ("conf:2", "smtp.max_line", "not a size"),
+            "[smtp]\n\nmax_line = 100\n": ("conf:3", "smtp.max_line", "out of range"),
+            "[banner]\ncolour = blue\n": ("conf:2", "banner.colour", "unknown key"),
+            "[log]\nprotocol_log = loud\n": ("conf:2", "log.protocol_log", "none|minimum|medium|maximum"),
+            "[smtp]\ntimeout_command = soon\n": ("conf:2", "smtp.timeout_command", "duration"),
+            "[smtp]\nsink = maildir\n": ("conf", "smtp.maildir", "must be set"),
+            "just words\n": ("conf:1", "syntax error", ""),
+        }
+        for text, (where, key, why) in cases.items():
+            path = os.path.join(d, "conf")
+            write(path, text)
+            r = run([binary("bannerd"), "-t", "-c", path])
+            err = r.stderr.decode()
+            self.assertEqual(r.returncode, 2, text)
+            self.assertIn(where, err)
+            self.assertIn(key, err)
+            self.assertIn(why, err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+
+    def test_bad_override_and_usage(self):
+        r = run([binary("bannerd"), "-t", "-o", "pool.workers=0"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("pool.workers", r.stderr.decode())
+        r = run([binary("bannerd"), "-t", "-o", "nodot"])
+        self.assertEqual(r.returncode, 2)
+        r = run([binary("bannerd"), "-Z"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(run([binary("bannerd"), "-V"]).returncode, 0)
+        self.assertEqual(run([binary("bannerd"), "-t", "-c", "/nonexistent"]).returncode, 2)
+
+    def test_units(self):
+        for v in ("250ms", "3s", "1m", "1500us", "1.5s"):
+            self.assertEqual(run([binary("bannerd"), "-t", "-o", "banner.delay=" + v]).returncode, 0, v)
+        for v in ("10M", "64k", "1048576"):
+            self.assertEqual(run([binary("bannerd"), "-t", "-o", "smtp.max_message_size=" + v]).returncode, 0, v)
+
+
+class LogTest(BannerdTest):
+    def session(self, d):
+        with smtplib.SMTP(d.host, d.port, timeout=10) as s:
+            s.ehlo("log.test")
+            s.sendmail("a@b.test", ["c@d.test"], b"Subject: x\r\n\r\nbody\r\n")
+
+    def test_levels(self):
+        expect = {
+            "none": ({"close"}, {"connect", "cmd", "reply", "raw"}),
+            "minimum": ({"connect", "close", "message"}, {"cmd", "reply", "raw"}),
+            "medium": ({"connect", "cmd", "reply", "close"}, {"raw"}),
+            "maximum": ({"connect", "cmd", "reply", "raw", "close"}, set()),
+        }
+        for level, (present, absent) in expect.items():
+            d = self.start("log.protocol_log=" + level)
+            self.session(d)
+            d.wait_event("close")
+            seen = {e["event"] for e in d.events()}
+            self.assertTrue(present <= seen, (level, seen))
+            self.assertFalse(absent & seen, (level, seen))
+            for e in d.events():
+                if e["event"] in ("connect", "cmd", "reply", "raw", "close"):
+                    self.assertIn("sid", e)
+                    self.assertIn("peer", e)
+                    self.assertIn("t_us", e)
+            d.stop()
+
+    def test_maximum_logs_escaped_raw_bytes(self):
+        d = self.start("log.protocol_log=maximum")
+        c = self.greet(d)
+        c.cmd("NOOP \x01\x7f\xff".encode("latin-1").decode("latin-1"))
+        c.send(b"NOOP \x01\xff\r\n")
+        c.reply()
+        raws = [e for e in d.wait_event("raw", count=3) if e["dir"] == "in"]
+        self.assertTrue(any("\\x01" in e["bytes"].encode("unicode_escape").decode() or "\x01" in e["bytes"]
+                            for e in raws))
+        # no raw byte ever splits a log line
+        for line in d.log_text().splitlines():
+            self.assertTrue(line.startswith("20"), repr(line))
+
+    def test_json_format_and_file_target(self):
+        path = os.path.join(tmpdir(self), "proto.log")
+        d = self.start("log.format=json", "log.protocol_log=medium", "log.target=" + path)
+        self.session(d)
+        def closes():
+            if not os.path.exists(path):
+                return None
+            objs = [json.loads(l) for l in open(path).read().splitlines()]
+            return [o for o in objs if o["event"] == "close"] and objs
+        objs = wait_for(closes, 10, "a close object in the JSON log")
+        close = [o for o in objs if o["event"] == "close"][0]
+        self.assertEqual(close["outcome"], "normal")
+        self.assertIsNone(close["rdns_us"])
+        self.assertIsInstance(close["banner_us"], int)
+        self.assertTrue(any(o["event"] == "cmd" and o["line"].upper() == "EHLO LOG.TEST" for o in objs))
+
+
+class SignalTest(BannerdTest):
+    def test_sighup_reload_applies_and_bad_file_keeps_old(self):
+        d_dir = tmpdir(self)
+        conf = os.path.join(d_dir, "bannerd.conf")
+        write(conf, "[banner]\ntext = first\n")
+        d = self.start(conf=conf)
+        held = self.greet(d)   # an established session survives the reload
+        write(conf, "[banner]\ntext = second\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload: configuration")
+        c = Conversation(d.connect())
+        self.assertIn("second", c.reply()[1][0])
+        write(conf, "[banner]\ntext = third\nbogus = 1\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload failed, the old configuration stays in force: .*banner.bogus")
+        c = Conversation(d.connect())
+        self.assertIn("second", c.reply()[1][0])
+        self.assertEqual(held.cmd("NOOP")[0], 250)
+        self.assertEqual(d.stop(), 0)
+
+    def test_sighup_reopens_the_log_file(self):
+        path = os.path.join(tmpdir(self), "b.log")
+        d = self.start("log.target=" + path)
+        wait_for(lambda: os.path.exists(path), 5, "log file")
+        os.rename(path, path + ".1")
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: os.path.exists(path), 5, "reopened log file")
+        self.greet(d).cmd("QUIT")
+        wait_for(lambda: "close" in open(path).read(), 5, "close line in the new file")
+
+    def test_sigterm_drains_then_421(self):
+        d = self.start("log.protocol_log=minimum", "server.shutdown_timeout=500ms")
+        c = self.greet(d)
+        c.cmd("EHLO drain.test")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        d.wait_log("shutdown: .* draining 1 sessions")
+        # the open session may still work during the drain
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        # new connections are refused: the listener is closed
+        with self.assertRaises(OSError):
+            s = d.connect(timeout=2)
+            Conversation(s).reply(timeout=2)
+        code, lines = c.reply(timeout=5)
+        self.assertEqual(code, 421)
+        self.assertIn("4.3.2", lines[0])
+        self.assertTrue(0.4 <= time.monotonic() - t0 < 4)
+        self.assertEqual(d.proc.wait(10), 0)
+        close = d.events("close")[0]
+        self.assertEqual((close["outcome"], close["reason"]), ("421", "shutdown"))
+        d.stop()
+
+    def test_sigterm_with_no_sessions_exits_at_once(self):
+        d = self.start()
+        t0 = time.monotonic()
+        self.assertEqual(d.stop(), 0)
+        self.assertLess(time.monotonic() - t0, 2)
+
+
+class ResourceTest(BannerdTest):
+    def test_descriptor_exhaustion_does_not_spin(self):
+        d = self.start("listen.accept_retry=100ms", "pool.workers=1", rlimit_nofile=40)
+        held = []
+        for _ in range(60):   # more than the daemon has descriptors
+            try:
+                held.append(d.connect(timeout=2))
+            except OSError:
+                break
+        d.wait_log("pausing accept")
+        cpu0, t0 = cpu_seconds(d.proc.pid), time.monotonic()
+        wait_for(lambda: time.monotonic() - t0 > 1.0, 2, "a second of wall time")
+        used = cpu_seconds(d.proc.pid) - cpu0
+        self.assertLess(used, 0.5, "accept loop spins: %.2f s CPU in 1 s" % used)
+        for s in held:
+            s.close()
+        # once descriptors are free again, it serves by itself
+        def banner():
+            try:
+                c = Conversation(d.connect(timeout=2))
+                return c.reply(timeout=2)[0] == 220
+            except (OSError, EOFError):
+                return False
+        wait_for(banner, 10, "a banner after recovery", interval=0.2)
+        self.assertEqual(d.stop(), 0)
+
+    def test_daemon_mode_writes_pidfile(self):
+        dd = tmpdir(self)
+        pidfile = os.path.join(dd, "bannerd.pid")
+        log = os.path.join(dd, "b.log")
+        r = run([binary("bannerd"), "-D", "-o", "listen.address=127.0.0.1:0",
+                 "-o", "server.pidfile=" + pidfile, "-o", "log.target=" + log], timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pid = int(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 5, "pidfile"))
+        def cleanup():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(cleanup)
+        wait_for(lambda: os.path.exists(log) and "listening on" in open(log).read(), 5, "listening")
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists(pidfile), 10, "pidfile removed at exit")
+        self.assertIn("stopped", open(log).read())
+
+    def test_unwritable_maildir_gives_451_and_nothing_in_new(self):
+        md = os.path.join(tmpdir(self), "md")
+        d = self.start("smtp.sink=maildir", "smtp.maildir=" + md)
+        # tmp/ replaced by a file: open(2) fails even for root
+        os.rmdir(os.path.join(md, "tmp"))
+        write(os.path.join(md, "tmp"), "not a directory")
+        with smtplib.SMTP(d.host, d.port, timeout=10) as s:
+            s.ehlo("x.test")
+            s.mail("a@b.test")
+            s.rcpt("c@d.test")
+            code, msg = s.data(b"Subject: x\r\n\r\nbody\r\n")
+            self.assertEqual(code, 451, msg)
+            self.assertIn(b"4.3.0", msg)
+        self.assertEqual(os.listdir(os.path.join(md, "new")), [])
+        d.wait_log("maildir write failed")

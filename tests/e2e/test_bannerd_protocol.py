@@ -1,0 +1,158 @@
+"""The ESMTP dialogue on the wire: sequence, syntax, limits, DATA framing,
+pipelining. A raw socket sees every byte that smtplib would hide."""
+import socket
+
+from harness import BannerdTest, Conversation
+
+
+class ProtocolTest(BannerdTest):
+    def setUp(self):
+        self.d = self.start("log.protocol_log=medium", "smtp.max_errors=50")
+
+    def ready(self):
+        c = self.greet(self.d)
+        code, lines = c.cmd("EHLO client.test")
+        self.assertEqual(code, 250)
+        return c
+
+    def test_banner_text(self):
+        d = self.start("banner.hostname=mx.lab.test", "banner.text=ESMTP hello lab")
+        c = Conversation(d.connect())
+        self.assertEqual(c.reply(), (220, ["220 mx.lab.test ESMTP hello lab"]))
+
+    def test_ehlo_advertises_extensions(self):
+        c = self.greet(self.d)
+        code, lines = c.cmd("ehlo client.test")
+        self.assertEqual(code, 250)
+        self.assertEqual([l[4:] for l in lines[1:]],
+                         ["PIPELINING", "SIZE 10485760", "8BITMIME", "ENHANCEDSTATUSCODES"])
+        self.assertEqual(c.cmd("HELO client.test")[0], 250)
+
+    def test_bad_sequence_is_503(self):
+        c = self.greet(self.d)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.test>")[0], 503)
+        c.cmd("EHLO x.test")
+        self.assertEqual(c.cmd("RCPT TO:<a@b.test>")[0], 503)
+        self.assertEqual(c.cmd("DATA")[0], 503)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.test>")[0], 250)
+        code, lines = c.cmd("MAIL FROM:<a@b.test>")
+        self.assertEqual(code, 503)
+        self.assertIn("5.5.1", lines[0])
+        self.assertEqual(c.cmd("DATA")[0], 503)
+
+    def test_unknown_and_syntax(self):
+        c = self.ready()
+        self.assertEqual(c.cmd("FROB")[0], 500)
+        self.assertEqual(c.cmd("MAIL FROM:a@b.test")[0], 501)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.test> FOO=bar")[0], 555)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.test> SIZE=x")[0], 501)
+        self.assertEqual(c.cmd("MAIL FROM:<;sleep 66;>")[0], 501)
+        code, lines = c.cmd("HELO a\x00b")
+        self.assertEqual(code, 500)
+        self.assertEqual(c.cmd("MAIL FROM:<>")[0], 250)   # null sender
+        self.assertEqual(c.cmd("RCPT TO:<>")[0], 501)
+
+    def test_line_limit_512_and_beyond(self):
+        c = self.ready()
+        # 512 octets including CRLF is the RFC minimum: must work
+        arg = "x" * (512 - len("NOOP ") - 2)
+        self.assertEqual(c.cmd("NOOP " + arg)[0], 250)
+        code, lines = c.cmd("NOOP " + arg + "y")
+        self.assertEqual(code, 500)
+        self.assertIn("5.5.6", lines[0])
+        # a huge line without CRLF for a while: answered once at its end
+        c.send("NOOP " + "z" * 200000)
+        c.send("\r\nNOOP\r\n")
+        self.assertEqual(c.reply()[0], 500)
+        self.assertEqual(c.reply()[0], 250)
+
+    def test_max_line_is_a_config_key(self):
+        d = self.start("smtp.max_line=1024")
+        c = self.greet(d)
+        # at the limit the line reaches the parser (which may refuse the
+        # over-long argument); one byte more and it is "line too long"
+        code, lines = c.cmd("NOOP " + "x" * (1024 - 7))
+        self.assertNotIn("5.5.6", lines[0])
+        code, lines = c.cmd("NOOP " + "x" * (1024 - 6))
+        self.assertEqual(code, 500)
+        self.assertIn("5.5.6", lines[0])
+
+    def test_too_many_errors_ends_with_421(self):
+        d = self.start("smtp.max_errors=3")
+        c = self.greet(d)
+        self.assertEqual(c.cmd("BAD1")[0], 500)
+        self.assertEqual(c.cmd("BAD2")[0], 500)
+        code, _ = c.cmd("BAD3")
+        self.assertEqual(code, 500)
+        code, lines = c.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.7.0", lines[0])
+        self.assertTrue(c.closed())
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["outcome"], close["reason"]), ("421", "errors"))
+
+    def test_data_framing_and_smuggling(self):
+        c = self.ready()
+        c.cmd("MAIL FROM:<a@b.test>")
+        c.cmd("RCPT TO:<c@d.test>")
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        # "\n.\n" must not end the data; the message then fails as a whole
+        c.send("Subject: smuggle\r\n\r\nline\n.\nMAIL FROM:<evil@x.test>\r\n.\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 550)
+        self.assertIn("bare <LF>", lines[0])
+        # the smuggled MAIL never ran as a command: a new MAIL is accepted
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.test>")[0], 250)
+        c.cmd("RCPT TO:<c@d.test>")
+        c.cmd("DATA")
+        c.send("bare\rcr\r\n.\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 550)
+        self.assertIn("bare <CR>", lines[0])
+
+    def test_empty_message_and_dot_stuffing(self):
+        c = self.ready()
+        c.cmd("MAIL FROM:<a@b.test>")
+        c.cmd("RCPT TO:<c@d.test>")
+        c.cmd("DATA")
+        c.send(".\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        msg = self.d.wait_event("message")[0]
+        self.assertEqual(msg["size"], "0")
+
+    def test_pipelining_answers_in_order(self):
+        c = self.greet(self.d)
+        group = ("EHLO p.test\r\nMAIL FROM:<a@b.test>\r\n" +
+                 "".join("RCPT TO:<r%d@b.test>\r\n" % i for i in range(20)) +
+                 "DATA\r\n")
+        c.send(group)
+        self.assertEqual(c.reply()[0], 250)
+        codes = [c.reply()[0] for _ in range(22)]
+        self.assertEqual(codes, [250] * 21 + [354])
+        c.send("x\r\n.\r\nNOOP\r\nQUIT\r\nJUNK AFTER QUIT\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(3)], [250, 250, 221])
+        self.assertTrue(c.closed())
+
+    def test_quit_logs_normal_close(self):
+        c = self.ready()
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        self.assertTrue(c.closed())
+        close = self.d.wait_event("close")[0]
+        self.assertEqual(close["outcome"], "normal")
+        self.assertEqual(close["helo"], "client.test")
+        self.assertEqual(close["rdns"], "-")
+        for k in ("queue", "write", "banner"):
+            self.assertRegex(close[k], r"^[0-9.]+(us|ms|s)$")
+
+    def test_size_over_limit_after_data(self):
+        d = self.start("smtp.max_message_size=2k")
+        c = self.greet(d)
+        c.cmd("EHLO x.test")
+        c.cmd("MAIL FROM:<a@b.test>")
+        c.cmd("RCPT TO:<c@d.test>")
+        c.cmd("DATA")
+        c.send(("y" * 100 + "\r\n") * 100 + ".\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 552)
+        self.assertIn("5.3.4", lines[0])
+        self.assertEqual(c.cmd("NOOP")[0], 250)   # the session goes on
