@@ -23,8 +23,8 @@ enum smtp_data_state {
 struct smtp_data {
 	enum smtp_data_state state;
 	uint64_t bytes_out;	/* message size after unstuffing */
-	unsigned bare_lf;	/* count of LF not preceded by CR */
-	unsigned bare_cr;	/* count of CR not followed by LF */
+	uint64_t bare_lf;	/* count of LF not preceded by CR */
+	uint64_t bare_cr;	/* count of CR not followed by LF */
 };
 
 void smtp_data_init(struct smtp_data *d);
