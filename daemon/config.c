@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "units.h"
 
 enum conf_type { T_UINT, T_DURATION, T_SIZE, T_STRING, T_ENUM };
@@ -29,6 +30,9 @@ static const char *const format_names[] = { "text", "json", NULL };
 static const char *const sink_names[] = { "discard", "maildir", NULL };
 static const char *const pregreet_names[] = { "allow", "reject", NULL };
 static const char *const dispatch_names[] = { "least-loaded", "round-robin", NULL };
+static const char *const rdns_enabled_names[] = { "auto", "on", "off", NULL };
+static const char *const off_on_names[] = { "off", "on", NULL };
+static const char *const on_failure_names[] = { "continue", "tempfail", NULL };
 
 #define OFF(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define S	1000000ULL
@@ -56,6 +60,13 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "timeout_data", T_DURATION, OFF(smtp_timeout_data_us), 1000, DAY, "3m", NULL },
 	{ "smtp", "sink", T_ENUM, OFF(smtp_sink), 0, 0, "discard", sink_names },
 	{ "smtp", "maildir", T_STRING, OFF(smtp_maildir), 0, 0, "", NULL },
+	{ "rdns", "enabled", T_ENUM, OFF(rdns_enabled), 0, 0, "auto", rdns_enabled_names },
+	{ "rdns", "servers", T_STRING, OFF(rdns_servers), 0, 0, "", NULL },
+	{ "rdns", "timeout", T_DURATION, OFF(rdns_timeout_us), 1000, 60 * S, "1s", NULL },
+	{ "rdns", "tries", T_UINT, OFF(rdns_tries), 1, 10, "2", NULL },
+	{ "rdns", "hosts_file", T_ENUM, OFF(rdns_hosts_file), 0, 0, "off", off_on_names },
+	{ "rdns", "forward_confirm", T_ENUM, OFF(rdns_forward_confirm), 0, 0, "off", off_on_names },
+	{ "rdns", "on_failure", T_ENUM, OFF(rdns_on_failure), 0, 0, "continue", on_failure_names },
 	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },
 	{ "log", "format", T_ENUM, OFF(log_format), 0, 0, "text", format_names },
 	{ "log", "target", T_STRING, OFF(log_target), 0, 0, "stderr", NULL },
@@ -203,14 +214,35 @@ apply_override(struct config *c, const char *text, char *err, size_t errlen)
 	return 0;
 }
 
+/* Each item of a comma-separated address list must parse, so that -t
+ * catches what the start would refuse. */
+static int
+check_address_list(const char *key, const char *list, int default_port, int allow_empty,
+    char *err, size_t errlen)
+{
+	char copy[CONF_STR_MAX], *save = NULL, *item;
+	struct addr a;
+	int n = 0;
+
+	snprintf(copy, sizeof copy, "%s", list);
+	for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save), n++)
+		if (addr_parse(item, default_port, &a) != 0)
+			return reason(err, errlen, "%s: '%s' is not ADDRESS[:PORT] (IPv6 as [::1]:PORT)",
+			    key, item);
+	if (n == 0 && !allow_empty)
+		return reason(err, errlen, "%s: at least one address is needed", key);
+	return 0;
+}
+
 /* Rules that involve more than one key, checked after everything is read. */
 static int
 validate(struct config *c, char *err, size_t errlen)
 {
+	if (check_address_list("listen.address", c->listen_address, 25, 0, err, errlen) != 0 ||
+	    check_address_list("rdns.servers", c->rdns_servers, 53, 1, err, errlen) != 0)
+		return -1;
 	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
 		return reason(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
-	if (c->listen_address[0] == '\0')
-		return reason(err, errlen, "listen.address: at least one address is needed");
 	if (c->banner_hostname[0] == '\0') {
 		if (gethostname(c->banner_hostname, sizeof c->banner_hostname - 1) != 0)
 			snprintf(c->banner_hostname, sizeof c->banner_hostname, "localhost");
@@ -310,6 +342,13 @@ config_dump(const struct config *c, void (*emit)(void *, const char *), void *ar
 		}
 		emit(arg, line);
 	}
+}
+
+int
+config_rdns_active(const struct config *c)
+{
+	return c->rdns_enabled == RDNS_ON ||
+	    (c->rdns_enabled == RDNS_AUTO && c->log_protocol_log != PLOG_NONE);
 }
 
 const char *

@@ -16,6 +16,8 @@ enum log_format { LOGFMT_TEXT = 0, LOGFMT_JSON };
 enum smtp_sink { SINK_DISCARD = 0, SINK_MAILDIR };
 enum pregreet_policy { PREGREET_ALLOW = 0, PREGREET_REJECT };
 enum dispatch_policy { DISPATCH_LEAST_LOADED = 0, DISPATCH_ROUND_ROBIN };
+enum rdns_enabled { RDNS_AUTO = 0, RDNS_ON, RDNS_OFF };
+enum rdns_on_failure { RDNS_FAIL_CONTINUE = 0, RDNS_FAIL_TEMPFAIL };
 
 struct config {
 	/* [listen] */
@@ -41,6 +43,14 @@ struct config {
 	uint64_t smtp_timeout_data_us;
 	int smtp_sink;
 	char smtp_maildir[PATH_MAX];
+	/* [rdns] */
+	int rdns_enabled;
+	char rdns_servers[CONF_STR_MAX];
+	uint64_t rdns_timeout_us;
+	uint64_t rdns_tries;
+	int rdns_hosts_file;
+	int rdns_forward_confirm;
+	int rdns_on_failure;
 	/* [log] */
 	int log_protocol_log;
 	int log_format;
@@ -65,6 +75,10 @@ void config_unref(struct config *c);
 /* Prints every key with its effective value, as "section.key = value",
  * for "bannerd -t -v" and the start-up log. */
 void config_dump(const struct config *c, void (*emit)(void *arg, const char *line), void *arg);
+
+/* Whether sessions look up their peer: rdns.enabled = on, or auto with
+ * the protocol log on (KB Q286375: logging turned the lookup on). */
+int config_rdns_active(const struct config *c);
 
 /* Names for enum values, for logs. */
 const char *config_plog_name(int level);

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "pool.h"
+#include "rdns.h"
 #include "server.h"
 #include "spool.h"
 
@@ -163,6 +164,8 @@ daemonize(int keep_stderr)
 	}
 }
 
+static void rdns_log(const struct config *c);
+
 static void
 reload(void)
 {
@@ -190,7 +193,9 @@ reload(void)
 	}
 	listeners_set_config(g.listeners, c);
 	server_config_swap(&g.srv, c);
+	pool_reload(g.pool);
 	log_info("reload: configuration %s loaded", g.conf_path ? g.conf_path : "(defaults)");
+	rdns_log(c);
 	config_unref(old);
 }
 
@@ -243,6 +248,27 @@ load_or_exit(void)
 }
 
 static void
+rdns_log(const struct config *c)
+{
+	unsigned servers = rdns_server_count(c->rdns_servers);
+	uint64_t worst = rdns_worst_case_us(servers, c->rdns_timeout_us, (unsigned)c->rdns_tries);
+
+	if (!config_rdns_active(c)) {
+		log_info("rdns: off (rdns.enabled = %s, protocol_log = %s)",
+		    c->rdns_enabled == RDNS_OFF ? "off" : "auto", config_plog_name(c->log_protocol_log));
+		return;
+	}
+	log_info("rdns: on (rdns.enabled = %s%s); servers %s; timeout %llu ms x %llu tries: "
+	    "worst case per lookup %llu ms = %u server(s) x %llu ms x (2^%llu - 1)%s",
+	    c->rdns_enabled == RDNS_ON ? "on" : "auto, because the protocol log is on", "",
+	    c->rdns_servers[0] ? c->rdns_servers : "from resolv.conf",
+	    (unsigned long long)(c->rdns_timeout_us / 1000), (unsigned long long)c->rdns_tries,
+	    (unsigned long long)(worst / 1000), servers ? servers : 1,
+	    (unsigned long long)(c->rdns_timeout_us / 1000), (unsigned long long)c->rdns_tries,
+	    c->rdns_forward_confirm ? "; twice that with forward confirmation" : "");
+}
+
+static void
 startup_log(const struct config *c)
 {
 	log_info("bannerd %s starting: pid=%ld workers=%llu max_sessions=%llu protocol_log=%s "
@@ -251,6 +277,7 @@ startup_log(const struct config *c)
 	    config_plog_name(c->log_protocol_log),
 	    c->smtp_sink == SINK_MAILDIR ? "maildir" : "discard",
 	    (unsigned long long)c->banner_delay_us);
+	rdns_log(c);
 }
 
 int

@@ -15,10 +15,11 @@
 
 #include "config.h"
 #include "log.h"
+#include "rdns.h"
 #include "server.h"
 #include "session.h"
 
-enum handoff_kind { HANDOFF_CONN, HANDOFF_DRAIN };
+enum handoff_kind { HANDOFF_CONN, HANDOFF_DRAIN, HANDOFF_RELOAD };
 
 struct handoff {
 	STAILQ_ENTRY(handoff) link;
@@ -43,6 +44,11 @@ struct worker {
 	_Atomic unsigned n_sessions;	/* read by the dispatcher */
 	struct session_list sessions;	/* this thread only */
 	int draining;
+	/* The resolver new sessions use, and replaced ones that still have
+	 * lookups in flight (freed once idle, or at exit). */
+	struct rdns *rdns;
+	struct rdns *retired[8];
+	unsigned n_retired;
 };
 
 struct pool {
@@ -91,7 +97,7 @@ worker_start_drain(struct worker *w, uint64_t timeout_us)
 static void
 worker_accept(struct worker *w, struct handoff *h)
 {
-	struct session_env env = { w->base, w->pool->srv, &w->sessions, session_closed_cb, w };
+	struct session_env env = { w->base, w->pool->srv, w->rdns, &w->sessions, session_closed_cb, w };
 
 	if (session_start(&env, h->fd, (struct sockaddr *)&h->peer, h->peerlen, h->accept_us) == NULL) {
 		/* session_start closed the socket; undo the accounting. */
@@ -99,6 +105,44 @@ worker_accept(struct worker *w, struct handoff *h)
 		atomic_fetch_sub(&w->pool->srv->sessions_open, 1);
 		atomic_fetch_sub(&w->n_sessions, 1);
 	}
+}
+
+static void
+free_idle_retired(struct worker *w)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < w->n_retired; i++) {
+		if (rdns_pending(w->retired[i]) == 0)
+			rdns_free(w->retired[i]);
+		else
+			w->retired[kept++] = w->retired[i];
+	}
+	w->n_retired = kept;
+}
+
+/* c-ares cannot change a channel's servers while lookups run, so a new
+ * configuration gets a new channel; the old one finishes its lookups. */
+static void
+worker_reload(struct worker *w)
+{
+	struct config *c = server_config(w->pool->srv);
+	char err[512];
+	struct rdns *r = rdns_new(w->base, c, err, sizeof err);
+
+	config_unref(c);
+	if (r == NULL) {
+		log_error("worker %u: reload: %s; keeping the old resolver", w->id, err);
+		return;
+	}
+	free_idle_retired(w);
+	if (w->n_retired == sizeof w->retired / sizeof w->retired[0]) {
+		rdns_free(w->retired[0]);	/* its lookups end as errors */
+		memmove(w->retired, w->retired + 1, (w->n_retired - 1) * sizeof w->retired[0]);
+		w->n_retired--;
+	}
+	w->retired[w->n_retired++] = w->rdns;
+	w->rdns = r;
 }
 
 static void
@@ -118,6 +162,8 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 		STAILQ_REMOVE_HEAD(&batch, link);
 		if (h->kind == HANDOFF_CONN)
 			worker_accept(w, h);
+		else if (h->kind == HANDOFF_RELOAD)
+			worker_reload(w);
 		else if (!w->draining)
 			worker_start_drain(w, h->timeout_us);
 		free(h);
@@ -146,9 +192,10 @@ worker_main(void *arg)
 }
 
 static int
-worker_init(struct pool *p, struct worker *w, unsigned id)
+worker_init(struct pool *p, struct worker *w, unsigned id, char *err, size_t errlen)
 {
 	struct event_config *cfg = event_config_new();
+	struct config *c;
 
 	w->id = id;
 	w->pool = p;
@@ -169,12 +216,22 @@ worker_init(struct pool *p, struct worker *w, unsigned id)
 	w->notify_ev = event_new(w->base, w->efd, EV_READ | EV_PERSIST, notify_cb, w);
 	if (w->notify_ev == NULL || event_add(w->notify_ev, NULL) != 0)
 		return -1;
-	return 0;
+	/* Every worker has a channel, used or not, so that a reload that
+	 * turns the lookup on needs no new thread state. */
+	c = server_config(p->srv);
+	w->rdns = rdns_new(w->base, c, err, errlen);
+	config_unref(c);
+	return w->rdns != NULL ? 0 : -2;
 }
 
 static void
 worker_destroy(struct worker *w)
 {
+	/* Channels go before the base: ares_destroy still calls back into
+	 * the event table. */
+	rdns_free(w->rdns);
+	for (unsigned i = 0; i < w->n_retired; i++)
+		rdns_free(w->retired[i]);
 	if (w->drain_timer != NULL)
 		event_free(w->drain_timer);
 	if (w->notify_ev != NULL)
@@ -210,9 +267,13 @@ pool_start(struct server *srv, unsigned workers, int dispatch, char *err, size_t
 	p->srv = srv;
 	p->n_workers = workers;
 	p->dispatch = dispatch;
-	for (i = 0; i < workers; i++)
-		if (worker_init(p, &p->workers[i], i) != 0)
+	for (i = 0; i < workers; i++) {
+		int rc = worker_init(p, &p->workers[i], i, err, errlen);
+		if (rc == -2)
+			goto fail_quiet;
+		if (rc != 0)
 			goto fail;
+	}
 	/* Signals are the main thread's business: workers block them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -226,9 +287,11 @@ pool_start(struct server *srv, unsigned workers, int dispatch, char *err, size_t
 	return p;
 fail:
 	snprintf(err, errlen, "cannot set up %u workers: out of memory or descriptors", workers);
+fail_quiet:
 	if (p != NULL && p->workers != NULL)
 		for (i = 0; i < workers; i++)
-			worker_destroy(&p->workers[i]);
+			if (p->workers[i].pool != NULL)
+				worker_destroy(&p->workers[i]);
 	if (p != NULL)
 		free(p->workers);
 	free(p);
@@ -282,6 +345,20 @@ pool_drain(struct pool *p, uint64_t timeout_us)
 			abort();	/* cannot stop cleanly without it */
 		h->kind = HANDOFF_DRAIN;
 		h->timeout_us = timeout_us;
+		worker_post(&p->workers[i], h);
+	}
+}
+
+void
+pool_reload(struct pool *p)
+{
+	for (unsigned i = 0; i < p->n_workers; i++) {
+		struct handoff *h = calloc(1, sizeof *h);
+		if (h == NULL) {
+			log_error("reload: out of memory; worker %u keeps its resolver", i);
+			continue;
+		}
+		h->kind = HANDOFF_RELOAD;
 		worker_post(&p->workers[i], h);
 	}
 }

@@ -22,6 +22,10 @@ void pool_dispatch(struct pool *p, int fd, const struct sockaddr *peer,
  * "421 4.3.2 shutting down"; every worker exits once it has none left. */
 void pool_drain(struct pool *p, uint64_t timeout_us);
 
+/* After the server's config was swapped: each worker builds a resolver
+ * from the new settings. */
+void pool_reload(struct pool *p);
+
 /* Waits for every worker to exit and frees the pool. */
 void pool_join(struct pool *p);
 

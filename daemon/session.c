@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "monotime.h"
+#include "rdns.h"
 #include "server.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -24,6 +25,7 @@
  * explained by the state the session was waiting in. */
 enum session_state {
 	STATE_QUEUED,		/* accepted, not yet on a worker */
+	STATE_RESOLVING,	/* reverse-DNS lookup of the peer */
 	STATE_DELAYING,		/* injected delay (packet-filter model) */
 	STATE_GREETED,		/* 220 sent, no EHLO/HELO yet */
 	STATE_READY,		/* EHLO/HELO done, no transaction */
@@ -34,7 +36,7 @@ enum session_state {
 };
 
 static const char *const state_names[] = {
-	"QUEUED", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
+	"QUEUED", "RESOLVING", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
 };
 
 enum outcome {
@@ -66,12 +68,19 @@ struct session {
 	uint64_t sid;
 	uint64_t rnd;
 	char peer[ADDR_TEXT_MAX];
+	struct addr peer_addr;
 	enum session_state state;
 	enum outcome outcome;
 	const char *reason;
 
 	/* Monotonic timestamps of the banner path (0: not reached). */
 	uint64_t accept_us, start_us, delay_us, banner_queued_us, banner_sent_us;
+	uint64_t rdns_us, rdns_start_us;
+	int rdns_run;
+
+	struct rdns_query *rdnsq;	/* in flight, or NULL */
+	enum rdns_result rdns_result;
+	char client_name[256];		/* validated PTR name, or "" */
 
 	int awaiting_banner_flush;
 	int paused;
@@ -562,7 +571,7 @@ next_random(struct session *s)
 }
 
 static void
-banner_path_start(struct session *s)
+banner_path_delay(struct session *s)
 {
 	uint64_t delay = s->conf->banner_delay_us;
 	struct timeval tv;
@@ -579,6 +588,66 @@ banner_path_start(struct session *s)
 	tv.tv_usec = (suseconds_t)(delay % 1000000);
 	evtimer_assign(s->timer, s->env.base, delay_done_cb, s);
 	evtimer_add(s->timer, &tv);
+}
+
+static void
+log_rdns(struct session *s, const struct rdns_answer *a)
+{
+	struct log_line l;
+
+	if (s->conf->log_protocol_log < PLOG_MINIMUM)
+		return;
+	log_begin(s, &l, "rdns");
+	log_line_str(&l, "result", rdns_result_name(a->result));
+	log_line_str(&l, "name", a->name != NULL ? a->name : "-");
+	log_line_dur(&l, "duration", a->elapsed_us, 1);
+	log_line_u64(&l, "timeouts", (uint64_t)a->timeouts);
+	if (a->detail != NULL)
+		log_line_str(&l, "detail", a->detail);
+	log_line_end(&l);
+}
+
+/* Runs on the worker's loop, never from inside rdns_lookup; not at all
+ * if the session went away first (rdns_cancel). */
+static void
+rdns_done_cb(void *arg, const struct rdns_answer *a)
+{
+	struct session *s = arg;
+
+	s->rdnsq = NULL;
+	s->rdns_us = a->elapsed_us;
+	s->rdns_result = a->result;
+	if (a->result == RDNS_OK && a->name != NULL)
+		snprintf(s->client_name, sizeof s->client_name, "%s", a->name);
+	log_rdns(s, a);
+	if (a->result != RDNS_OK && s->conf->rdns_on_failure == RDNS_FAIL_TEMPFAIL) {
+		/* Instead of the banner, as MTAs that refuse unknown clients do. */
+		reply(s, 421, "4.7.1 %s Client host rejected: cannot find your hostname (%s)",
+		    s->conf->banner_hostname, rdns_result_name(a->result));
+		s->outcome = OUTCOME_421;
+		s->reason = "rdns";
+		close_after_flush(s);
+		return;
+	}
+	banner_path_delay(s);
+}
+
+static void
+banner_path_start(struct session *s)
+{
+	if (!config_rdns_active(s->conf) || s->env.rdns == NULL) {
+		banner_path_delay(s);
+		return;
+	}
+	s->state = STATE_RESOLVING;
+	s->rdns_run = 1;
+	s->rdns_start_us = monotime_now_us();
+	s->rdnsq = rdns_lookup(s->env.rdns, (struct sockaddr *)&s->peer_addr.ss,
+	    s->conf->rdns_forward_confirm, rdns_done_cb, s);
+	if (s->rdnsq == NULL) {
+		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, "out of memory" };
+		rdns_done_cb(s, &a);
+	}
 }
 
 /* ---- bufferevent callbacks ---- */
@@ -706,7 +775,13 @@ log_close_line(struct session *s)
 		log_line_str(&l, "reason", s->reason);
 	log_line_str(&l, "state", state_names[s->state]);
 	log_line_dur(&l, "queue", start - s->accept_us, 1);
-	log_line_dur(&l, "rdns", 0, 0);
+	if (s->rdnsq != NULL)	/* still in flight: what it cost so far */
+		s->rdns_us = monotime_now_us() - s->rdns_start_us;
+	log_line_dur(&l, "rdns", s->rdns_us, s->rdns_run);
+	if (s->rdns_run) {
+		log_line_str(&l, "rdns_result", s->rdnsq != NULL ? "pending" : rdns_result_name(s->rdns_result));
+		log_line_str(&l, "client", s->client_name[0] ? s->client_name : "unknown");
+	}
 	log_line_dur(&l, "delay", s->delay_us, s->delay_us != 0 && greeted);
 	log_line_dur(&l, "write", s->banner_sent_us - queued, s->banner_sent_us != 0);
 	log_line_dur(&l, "banner", s->banner_sent_us - s->accept_us, s->banner_sent_us != 0);
@@ -730,6 +805,7 @@ session_free(struct session *s)
 	log_close_line(s);
 	if (s->spool.fd >= 0 || s->spool.tmp_path[0] != '\0')
 		spool_abort(&s->spool);
+	rdns_cancel(s->rdnsq);
 	TAILQ_REMOVE(s->env.list, s, link);
 	bufferevent_free(s->bev);
 	event_free(s->timer);
@@ -776,6 +852,8 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 	s->spool.fd = -1;
 	s->state = STATE_QUEUED;
 	addr_format(peer, s->peer, sizeof s->peer);
+	memcpy(&s->peer_addr.ss, peer, peerlen < sizeof s->peer_addr.ss ? peerlen : sizeof s->peer_addr.ss);
+	s->peer_addr.len = peerlen;
 	s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(env->base, closing_timer_cb, s);
 	if (s->bev == NULL || s->timer == NULL) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 struct event_base;
+struct rdns;
 struct server;
 struct session;
 
@@ -19,6 +20,7 @@ TAILQ_HEAD(session_list, session);
 struct session_env {
 	struct event_base *base;
 	struct server *srv;
+	struct rdns *rdns;		/* the worker's resolver */
 	struct session_list *list;
 	void (*on_close)(void *arg);
 	void *arg;

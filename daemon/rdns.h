@@ -1,0 +1,73 @@
+#ifndef BANNERD_RDNS_H
+#define BANNERD_RDNS_H
+/* The reverse-DNS stage: c-ares on a worker's own event_base. One channel
+ * per worker (c-ares 1.18 has no locking), its sockets watched by libevent
+ * events, its retry schedule driven by a timer re-armed from ares_timeout
+ * after every call. No thread, no blocking call, no polling loop.
+ *
+ * The callback of a lookup is never run from inside rdns_lookup (c-ares
+ * may complete synchronously; we defer that to the loop), and never after
+ * rdns_cancel. */
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct config;
+struct event_base;
+struct rdns;
+struct rdns_query;
+
+enum rdns_result {
+	RDNS_OK,
+	RDNS_NXDOMAIN,
+	RDNS_SERVFAIL,
+	RDNS_REFUSED,
+	RDNS_TIMEOUT,
+	RDNS_UNCONFIRMED,	/* forward lookup does not list the peer */
+	RDNS_ERROR,		/* anything else, a malformed name included */
+	RDNS_RESULT_COUNT
+};
+
+struct rdns_answer {
+	enum rdns_result result;
+	const char *name;	/* validated PTR name, or NULL */
+	uint64_t elapsed_us;
+	int timeouts;		/* tries that expired (c-ares's count) */
+	const char *detail;	/* c-ares's words for a failure, or NULL */
+};
+
+typedef void rdns_done_fn(void *arg, const struct rdns_answer *answer);
+
+/* Channel settings (servers, timeout, tries, hosts file) are taken from c.
+ * Returns NULL with err set when c-ares refuses them. */
+struct rdns *rdns_new(struct event_base *base, const struct config *c, char *err, size_t errlen);
+
+/* Lookups started and not yet ended (a replaced resolver is freed once
+ * this is 0). */
+unsigned rdns_pending(const struct rdns *r);
+
+/* Destroys the channel now: lookups still in flight end with RDNS_ERROR
+ * (their callbacks run, unless cancelled). Never call it from inside an
+ * rdns callback. The event_base must still be alive. */
+void rdns_free(struct rdns *r);
+
+/* Starts a PTR lookup of peer (and, with forward_confirm, the A/AAAA
+ * lookup of the name). Returns NULL only when out of memory. */
+struct rdns_query *rdns_lookup(struct rdns *r, const struct sockaddr *peer,
+    int forward_confirm, rdns_done_fn *cb, void *arg);
+
+/* The session is going away: its callback will not run. The lookup itself
+ * finishes (or times out) in the background: c-ares 1.18 can only cancel
+ * a whole channel. */
+void rdns_cancel(struct rdns_query *q);
+
+const char *rdns_result_name(enum rdns_result r);
+
+/* The longest a lookup can take with these settings: c-ares doubles the
+ * per-try timeout after each round over the servers, so
+ * servers x timeout x (2^tries - 1). */
+uint64_t rdns_worst_case_us(unsigned servers, uint64_t timeout_us, unsigned tries);
+
+/* How many servers a rdns.servers value names (0: resolv.conf's). */
+unsigned rdns_server_count(const char *servers);
+
+#endif
