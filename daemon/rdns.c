@@ -357,9 +357,12 @@ rdns_new(struct event_base *base, const struct config *c, char *err, size_t errl
 	o.timeout = (int)(c->rdns_timeout_us / 1000);	/* ARES_OPT_TIMEOUTMS: ms */
 	o.tries = (int)c->rdns_tries;
 	o.lookups = (char *)(c->rdns_hosts_file ? "fb" : "b");
-	/* STAYOPEN: no socket churn under load; NOSEARCH: a PTR name such
-	 * as "mail" is never expanded with resolv.conf's search list. */
-	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN;
+	/* STAYOPEN: no socket churn under load. NOSEARCH: a PTR name such
+	 * as "mail" is never expanded with resolv.conf's search list.
+	 * NOCHECKRESP: c-ares 1.18 otherwise moves on from a SERVFAIL or
+	 * REFUSED answer and, out of servers, reports "could not contact DNS
+	 * servers", hiding the very fault the lab injects. */
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN | ARES_FLAG_NOCHECKRESP;
 	mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
 	    ARES_OPT_LOOKUPS | ARES_OPT_FLAGS;
 	rc = ares_init_options(&r->ch, &o, mask);

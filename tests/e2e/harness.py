@@ -235,3 +235,47 @@ class BannerdTest(unittest.TestCase):
         code, lines = c.reply()
         self.assertEqual(code, 220, lines)
         return c
+
+
+class Slowdns:
+    """One slowdns process on a free UDP port of 127.0.0.1."""
+
+    def __init__(self, test, *args, address="127.0.0.1:0"):
+        self.dir = tempfile.mkdtemp(prefix="slowdns-test-")
+        self.logpath = os.path.join(self.dir, "slowdns.log")
+        self.logfile = open(self.logpath, "wb")
+        self.proc = subprocess.Popen([binary("slowdns"), "-l", address] + list(args),
+                                     stdout=self.logfile, stderr=self.logfile,
+                                     stdin=subprocess.DEVNULL)
+        test.addCleanup(self.cleanup)
+        m = wait_for(lambda: re.search(r"listening on (\S+)", self.log_text()), 10,
+                     "slowdns to listen")
+        self.address = m.group(1)
+
+    def log_text(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def queries(self, qtype=None):
+        lines = [l for l in self.log_text().splitlines() if l.startswith("slowdns: query ")]
+        if qtype:
+            lines = [l for l in lines if " type=%s " % qtype in l]
+        return lines
+
+    def counts(self, timeout=5):
+        """Asks for the counts line (SIGUSR1) and returns it as a dict."""
+        before = self.log_text().count("slowdns: counts ")
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: self.log_text().count("slowdns: counts ") > before, timeout, "counts line")
+        line = [l for l in self.log_text().splitlines() if l.startswith("slowdns: counts ")][-1]
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logfile.close()

@@ -1,0 +1,206 @@
+"""The reverse-DNS stage against slowdns: each DNS fault shows up in the
+banner time and the protocol log, lookups run in parallel, and a client
+that leaves mid-lookup is handled cleanly."""
+import resource
+import selectors
+import socket
+import time
+
+from harness import BannerdTest, Conversation, Slowdns, duration_us, wait_for
+
+
+def timed_banner(d):
+    t0 = time.monotonic()
+    c = Conversation(d.connect())
+    code, lines = c.reply(timeout=20)
+    return code, lines, time.monotonic() - t0, c
+
+
+class RdnsTest(BannerdTest):
+    def rdns_daemon(self, dns, *extra, **kw):
+        return self.start("rdns.servers=" + dns.address, "log.protocol_log=minimum", *extra, **kw)
+
+    def test_delay_is_the_banner_time_and_the_name_is_logged(self):
+        dns = Slowdns(self, "--delay", "300ms")
+        d = self.rdns_daemon(dns)
+        code, _, elapsed, c = timed_banner(d)
+        self.assertEqual(code, 220)
+        self.assertTrue(0.25 <= elapsed < 3, elapsed)
+        c.cmd("QUIT")
+        r = d.wait_event("rdns")[0]
+        self.assertEqual((r["result"], r["name"]), ("ok", "host-127-0-0-1.lab.test"))
+        close = d.wait_event("close")[0]
+        self.assertGreaterEqual(duration_us(close["rdns"]), 250000)
+        self.assertEqual(close["client"], "host-127-0-0-1.lab.test")
+        self.assertEqual(len(dns.queries("PTR")), 1)
+
+    def test_silent_server_costs_the_documented_worst_case(self):
+        dns = Slowdns(self, "--drop")
+        d = self.rdns_daemon(dns, "rdns.timeout=200ms", "rdns.tries=3")
+        d.wait_log(r"worst case per lookup 1400 ms")
+        code, _, elapsed, c = timed_banner(d)
+        self.assertEqual(code, 220)
+        # 200 + 400 + 800 ms: not before, and not much after
+        self.assertGreaterEqual(elapsed, 1.35)
+        self.assertLess(elapsed, 2.5)
+        r = d.wait_event("rdns")[0]
+        self.assertEqual(r["result"], "timeout")
+        self.assertEqual(r["timeouts"], "3")
+        self.assertEqual(len(dns.queries("PTR")), 3)
+
+    def test_each_fault_has_its_result(self):
+        for flag, result in (("--servfail", "servfail"), ("--nxdomain", "nxdomain"),
+                             ("--refused", "refused")):
+            dns = Slowdns(self, flag)
+            d = self.rdns_daemon(dns, "rdns.tries=1")
+            code, _, elapsed, c = timed_banner(d)
+            self.assertEqual(code, 220, flag)
+            self.assertLess(elapsed, 3, flag)
+            self.assertEqual(d.wait_event("rdns")[0]["result"], result, flag)
+            self.assertEqual(d.wait_event("rdns")[0]["name"], "-")
+            d.stop()
+
+    def test_truncated_answer_does_not_hang(self):
+        dns = Slowdns(self, "--truncate")
+        d = self.rdns_daemon(dns, "rdns.timeout=300ms", "rdns.tries=1")
+        code, _, elapsed, c = timed_banner(d)
+        self.assertEqual(code, 220)
+        self.assertLess(elapsed, 3)
+        self.assertNotEqual(d.wait_event("rdns")[0]["result"], "ok")
+
+    def test_tempfail_policy_answers_421_instead_of_the_banner(self):
+        dns = Slowdns(self, "--nxdomain")
+        d = self.rdns_daemon(dns, "rdns.on_failure=tempfail")
+        c = Conversation(d.connect())
+        code, lines = c.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.7.1", lines[0])
+        self.assertTrue(c.closed())
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["outcome"], close["reason"]), ("421", "rdns"))
+
+    def test_forward_confirmation(self):
+        dns = Slowdns(self)
+        d = self.rdns_daemon(dns, "rdns.forward_confirm=on")
+        self.assertEqual(timed_banner(d)[0], 220)
+        self.assertEqual(d.wait_event("rdns")[0]["result"], "ok")
+        self.assertEqual(len(dns.queries("A")), 1)
+        d.stop()
+        bad = Slowdns(self, "--mismatch")
+        d = self.rdns_daemon(bad, "rdns.forward_confirm=on")
+        self.assertEqual(timed_banner(d)[0], 220)
+        r = d.wait_event("rdns")[0]
+        self.assertEqual(r["result"], "unconfirmed")
+        close = d.wait_event("close", timeout=1) if d.events("close") else None
+        # an unconfirmed name never becomes the client's name
+        d.stop()
+        self.assertEqual(d.events("close")[0]["client"], "unknown")
+
+    def test_ipv6_peer(self):
+        try:
+            socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        dns = Slowdns(self)
+        d = self.rdns_daemon(dns, "rdns.forward_confirm=on", address="[::1]:0")
+        self.assertEqual(timed_banner(d)[0], 220)
+        r = d.wait_event("rdns")[0]
+        self.assertEqual((r["result"], r["name"]), ("ok", "host-0-0-0-0-0-0-0-1.lab.test"))
+        self.assertEqual(len(dns.queries("AAAA")), 1)
+
+    def test_off_and_auto_without_log_send_no_query(self):
+        dns = Slowdns(self, "--delay", "2s")
+        for extra in (("rdns.enabled=off", "log.protocol_log=medium"),
+                      ("rdns.enabled=auto", "log.protocol_log=none")):
+            d = self.start("rdns.servers=" + dns.address, *extra)
+            code, _, elapsed, c = timed_banner(d)
+            self.assertEqual(code, 220)
+            self.assertLess(elapsed, 1.0, extra)
+            d.stop()
+        self.assertEqual(dns.queries(), [])
+        # and auto with the log on does look up
+        d = self.start("rdns.servers=" + dns.address, "rdns.enabled=auto", "log.protocol_log=minimum")
+        self.assertGreaterEqual(timed_banner(d)[2], 1.5)
+
+    def test_client_leaving_mid_lookup_is_abandoned(self):
+        dns = Slowdns(self, "--delay", "1s")
+        d = self.rdns_daemon(dns)
+        s = d.connect()
+        wait_for(lambda: dns.queries("PTR"), 5, "the PTR query")
+        s.close()
+        close = d.wait_event("close")[0]
+        self.assertEqual(close["outcome"], "abandoned")
+        self.assertEqual(close["state"], "RESOLVING")
+        self.assertEqual(close["rdns_result"], "pending")
+        # the late answer arrives after the session is gone: nothing breaks
+        wait_for(lambda: dns.counts()["answered"] >= 1, 5, "the late answer")
+        self.assertEqual(timed_banner(d)[0], 220)
+        self.assertEqual(d.stop(), 0)
+
+    def test_sigterm_with_lookups_in_flight(self):
+        dns = Slowdns(self, "--drop")
+        d = self.rdns_daemon(dns, "rdns.timeout=2s", "server.shutdown_timeout=200ms")
+        socks = [d.connect() for _ in range(5)]
+        wait_for(lambda: len(dns.queries("PTR")) >= 5, 5, "five PTR queries")
+        self.assertEqual(d.stop(), 0)
+        closes = d.events("close")
+        self.assertEqual(len(closes), 5)
+
+    def test_sighup_switches_dns_server(self):
+        first = Slowdns(self)
+        second = Slowdns(self)
+        import os, tempfile
+        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        with open(conf, "w") as f:
+            f.write("[rdns]\nservers = %s\n" % first.address)
+        d = self.start("log.protocol_log=minimum", conf=conf)
+        self.assertEqual(timed_banner(d)[0], 220)
+        with open(conf, "w") as f:
+            f.write("[rdns]\nservers = %s\n" % second.address)
+        import signal
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload: configuration")
+        # the workers swap resolvers asynchronously: wait until a banner
+        # comes through the second server
+        wait_for(lambda: timed_banner(d)[0] == 220 and second.queries("PTR"), 5,
+                 "a lookup on the second server", interval=0.1)
+        self.assertEqual(d.stop(), 0)
+
+
+class ParallelLookupTest(BannerdTest):
+    def test_1000_connections_resolve_in_parallel(self):
+        n = 1000
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 2 * n + 100:
+            self.skipTest("descriptor limit %d too low" % hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2 * n + 100), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        dns = Slowdns(self, "--delay", "500ms", "-q")
+        d = self.start("rdns.servers=" + dns.address, "log.protocol_log=minimum",
+                       "listen.max_sessions=2000")
+        sel = selectors.DefaultSelector()
+        started = {}
+        got = {}
+        for i in range(n):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex((d.host, d.port))
+            self.addCleanup(s.close)
+            started[s] = time.monotonic()
+            sel.register(s, selectors.EVENT_READ)
+        deadline = time.monotonic() + 20
+        while len(got) < n and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                s = key.fileobj
+                try:
+                    data = s.recv(256)
+                except OSError:
+                    data = b""
+                got[s] = (time.monotonic() - started[s], data)
+                sel.unregister(s)
+        self.assertEqual(len(got), n)
+        waits = sorted(t for t, data in got.values())
+        self.assertTrue(all(data.startswith(b"220 ") for _, data in got.values()))
+        self.assertGreaterEqual(waits[0], 0.45)
+        self.assertLess(waits[-1], 2.0, "head-of-line blocking: slowest banner %.2fs" % waits[-1])
+        self.assertEqual(dns.counts()["ptr"], n)
