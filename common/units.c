@@ -41,7 +41,8 @@ scale_value(uint64_t whole, uint64_t frac_e6, uint64_t mult, uint64_t *out)
 	if (mult != 0 && whole > UINT64_MAX / mult)
 		return -1;
 	uint64_t v = whole * mult;
-	uint64_t f = mult >= 1000000 ? frac_e6 * (mult / 1000000) : frac_e6 * mult / 1000000;
+	/* frac_e6 < 1e6 and every unit is below 2^32, so this cannot overflow */
+	uint64_t f = frac_e6 * mult / 1000000;
 	if (v > UINT64_MAX - f)
 		return -1;
 	*out = v + f;

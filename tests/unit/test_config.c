@@ -1,0 +1,267 @@
+/* The configuration reader: defaults, every key type, units, overrides,
+ * and every kind of error with its file, line, key and reason. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "units.h"
+
+static char err[1024];
+
+static char *
+write_conf(const char *text)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof path, "/tmp/bannerd-unit-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static struct config *
+load_text(const char *text)
+{
+	char *path = write_conf(text);
+	struct config *c = config_load(path, NULL, 0, err, sizeof err);
+
+	unlink(path);
+	return c;
+}
+
+START_TEST(defaults_without_file)
+{
+	struct config *c = config_load(NULL, NULL, 0, err, sizeof err);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->listen_address, "127.0.0.1:2525");
+	ck_assert_uint_eq(c->listen_backlog, 4096);
+	ck_assert_uint_eq(c->smtp_max_line, 512);
+	ck_assert_uint_eq(c->smtp_max_message_size, 10 * 1024 * 1024);
+	ck_assert_uint_eq(c->smtp_timeout_command_us, 5 * 60 * 1000000ULL);
+	ck_assert_uint_eq(c->smtp_timeout_data_us, 3 * 60 * 1000000ULL);
+	ck_assert_int_eq(c->log_protocol_log, PLOG_MINIMUM);
+	ck_assert_int_eq(c->rdns_enabled, RDNS_AUTO);
+	ck_assert_uint_eq(c->rdns_timeout_us, 1000000);
+	ck_assert_uint_eq(c->rdns_tries, 2);
+	ck_assert(c->banner_hostname[0] != '\0');	/* the machine's name */
+	ck_assert(config_rdns_active(c));
+	config_unref(c);
+}
+END_TEST
+
+START_TEST(every_type_from_a_file)
+{
+	struct config *c = load_text(
+	    "; comment\n# another\n[listen]\naddress = 127.0.0.1:2600, [::1]:2600\n"
+	    "max_sessions = 30\n[banner]\ndelay = 1.5s\ndelay_jitter = 250ms\n"
+	    "pregreet = REJECT\nhostname = mx.lab.test\n[smtp]\nmax_message_size = 64k\n"
+	    "timeout_command = 2m\nsink = maildir\nmaildir = /tmp/md\n"
+	    "[log]\nprotocol_log = none\nformat = json\n[rdns]\nenabled = on\n"
+	    "servers = 127.0.0.1:5353, [::1]:5353\ntimeout = 200ms\ntries = 4\n");
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->listen_address, "127.0.0.1:2600, [::1]:2600");
+	ck_assert_uint_eq(c->listen_max_sessions, 30);
+	ck_assert_uint_eq(c->banner_delay_us, 1500000);
+	ck_assert_uint_eq(c->banner_delay_jitter_us, 250000);
+	ck_assert_int_eq(c->banner_pregreet, PREGREET_REJECT);
+	ck_assert_str_eq(c->banner_hostname, "mx.lab.test");
+	ck_assert_uint_eq(c->smtp_max_message_size, 65536);
+	ck_assert_uint_eq(c->smtp_timeout_command_us, 120000000);
+	ck_assert_int_eq(c->smtp_sink, SINK_MAILDIR);
+	ck_assert_int_eq(c->log_format, LOGFMT_JSON);
+	ck_assert(config_rdns_active(c));	/* on, whatever the log */
+	ck_assert_uint_eq(c->rdns_tries, 4);
+	config_unref(c);
+}
+END_TEST
+
+START_TEST(auto_follows_the_protocol_log)
+{
+	char *o1[] = { "log.protocol_log=none" };
+	char *o2[] = { "log.protocol_log=none", "rdns.enabled=on" };
+	char *o3[] = { "log.protocol_log=maximum", "rdns.enabled=off" };
+	struct config *c;
+
+	c = config_load(NULL, o1, 1, err, sizeof err);
+	ck_assert(!config_rdns_active(c));
+	config_unref(c);
+	c = config_load(NULL, o2, 2, err, sizeof err);
+	ck_assert(config_rdns_active(c));
+	config_unref(c);
+	c = config_load(NULL, o3, 2, err, sizeof err);
+	ck_assert(!config_rdns_active(c));
+	config_unref(c);
+}
+END_TEST
+
+START_TEST(overrides_win_over_the_file)
+{
+	char *path = write_conf("[pool]\nworkers = 3\n");
+	char *o[] = { "pool.workers=5", "banner.text=hello world" };
+	struct config *c = config_load(path, o, 2, err, sizeof err);
+
+	unlink(path);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->pool_workers, 5);
+	ck_assert_str_eq(c->banner_text, "hello world");
+	config_unref(c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *must_contain[3];
+} bad_files[] = {
+	{ "[smtp]\nmax_line = 12x\n", { ":2: ", "smtp.max_line", "not a size" } },
+	{ "[smtp]\nmax_line = 511\n", { ":2: ", "smtp.max_line", "out of range" } },
+	{ "[smtp]\nmax_line = 65537\n", { ":2: ", "out of range", "512..65536" } },
+	{ "[smtp]\nmax_recipients = -1\n", { ":2: ", "smtp.max_recipients", "whole number" } },
+	{ "[smtp]\ntimeout_data = fast\n", { ":2: ", "smtp.timeout_data", "duration" } },
+	{ "[pool]\nworkers = 0\n", { ":2: ", "pool.workers", "out of range" } },
+	{ "[log]\nformat = xml\n", { ":2: ", "log.format", "text|json" } },
+	{ "[nosuch]\nkey = 1\n", { ":2: ", "nosuch.key", "unknown key" } },
+	{ "[smtp]\n\n\nfoo = 1\n", { ":4: ", "smtp.foo", "unknown key" } },
+	{ "no equals sign\n", { ":1: ", "syntax error", "" } },
+	{ "[smtp]\nsink = maildir\n", { "smtp.maildir", "must be set", "" } },
+	{ "[listen]\naddress = nowhere:25\n", { "listen.address", "nowhere", "ADDRESS[:PORT]" } },
+	{ "[rdns]\nservers = 127.0.0.1:99999\n", { "rdns.servers", "ADDRESS[:PORT]", "" } },
+	{ "[banner]\nhostname = two words\n", { "banner.hostname", "one word", "" } },
+	{ "[rdns]\ntries = 11\n", { ":2: ", "rdns.tries", "out of range" } },
+};
+
+START_TEST(bad_file_is_one_clear_message)
+{
+	struct config *c = load_text(bad_files[_i].text);
+
+	ck_assert_ptr_null(c);
+	for (int k = 0; k < 3; k++)
+		ck_assert_msg(strstr(err, bad_files[_i].must_contain[k]) != NULL,
+		    "case %d: '%s' lacks '%s'", _i, err, bad_files[_i].must_contain[k]);
+	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+START_TEST(bad_overrides)
+{
+	char *o1[] = { "nodot" };
+	char *o2[] = { "smtp.nosuch=1" };
+	char *o3[] = { "smtp.max_errors=zero" };
+
+	ck_assert_ptr_null(config_load(NULL, o1, 1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "section.key=value"));
+	ck_assert_ptr_null(config_load(NULL, o2, 1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "unknown key smtp.nosuch"));
+	ck_assert_ptr_null(config_load(NULL, o3, 1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "smtp.max_errors"));
+	ck_assert_ptr_null(config_load("/nonexistent/bannerd.conf", NULL, 0, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+}
+END_TEST
+
+START_TEST(limits_are_inclusive)
+{
+	char *lo[] = { "smtp.max_line=512", "smtp.max_errors=1", "pool.workers=1" };
+	char *hi[] = { "smtp.max_line=64k", "pool.workers=256", "rdns.tries=10" };
+	struct config *c;
+
+	c = config_load(NULL, lo, 3, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	config_unref(c);
+	c = config_load(NULL, hi, 3, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->smtp_max_line, 65536);
+	config_unref(c);
+}
+END_TEST
+
+START_TEST(units_durations)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(units_parse_duration("250ms", &v), 0);
+	ck_assert_uint_eq(v, 250000);
+	ck_assert_int_eq(units_parse_duration("3s", &v), 0);
+	ck_assert_uint_eq(v, 3000000);
+	ck_assert_int_eq(units_parse_duration("1.5s", &v), 0);
+	ck_assert_uint_eq(v, 1500000);
+	ck_assert_int_eq(units_parse_duration("2m", &v), 0);
+	ck_assert_uint_eq(v, 120000000);
+	ck_assert_int_eq(units_parse_duration("15us", &v), 0);
+	ck_assert_uint_eq(v, 15);
+	ck_assert_int_eq(units_parse_duration("7", &v), 0);
+	ck_assert_uint_eq(v, 7000000);
+	ck_assert_int_eq(units_parse_duration(" 1 h ", &v), 0);
+	ck_assert_uint_eq(v, 3600000000ULL);
+	ck_assert_int_eq(units_parse_duration("", &v), -1);
+	ck_assert_int_eq(units_parse_duration("ms", &v), -1);
+	ck_assert_int_eq(units_parse_duration("5 x", &v), -1);
+	ck_assert_int_eq(units_parse_duration("-1s", &v), -1);
+	ck_assert_int_eq(units_parse_duration("99999999999999999999s", &v), -1);
+}
+END_TEST
+
+START_TEST(units_sizes_and_format)
+{
+	uint64_t v;
+	char buf[32];
+
+	ck_assert_int_eq(units_parse_size("512", &v), 0);
+	ck_assert_uint_eq(v, 512);
+	ck_assert_int_eq(units_parse_size("64k", &v), 0);
+	ck_assert_uint_eq(v, 65536);
+	ck_assert_int_eq(units_parse_size("10M", &v), 0);
+	ck_assert_uint_eq(v, 10485760);
+	ck_assert_int_eq(units_parse_size("1.5M", &v), 0);
+	ck_assert_uint_eq(v, 1572864);
+	ck_assert_int_eq(units_parse_size("1.5", &v), -1);
+	ck_assert_int_eq(units_parse_size("10Q", &v), -1);
+	units_format_duration(12, buf, sizeof buf);
+	ck_assert_str_eq(buf, "12us");
+	units_format_duration(300400, buf, sizeof buf);
+	ck_assert_str_eq(buf, "300.4ms");
+	units_format_duration(4100000, buf, sizeof buf);
+	ck_assert_str_eq(buf, "4.100s");
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, defaults_without_file);
+	tcase_add_test(tc, every_type_from_a_file);
+	tcase_add_test(tc, auto_follows_the_protocol_log);
+	tcase_add_test(tc, overrides_win_over_the_file);
+	tcase_add_loop_test(tc, bad_file_is_one_clear_message, 0,
+	    (int)(sizeof bad_files / sizeof bad_files[0]));
+	tcase_add_test(tc, bad_overrides);
+	tcase_add_test(tc, limits_are_inclusive);
+	tcase_add_test(tc, units_durations);
+	tcase_add_test(tc, units_sizes_and_format);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
