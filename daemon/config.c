@@ -311,39 +311,6 @@ config_unref(struct config *c)
 		free(c);
 }
 
-void
-config_dump(const struct config *c, void (*emit)(void *, const char *), void *arg)
-{
-	char line[CONF_STR_MAX + 128];
-
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct conf_key *k = &conf_keys[i];
-		const char *p = (const char *)c + k->offset;
-		uint64_t v = 0;
-		char num[32];
-
-		if (k->type != T_STRING && k->type != T_ENUM)
-			v = *(const uint64_t *)p;
-
-		switch (k->type) {
-		case T_STRING:
-			snprintf(line, sizeof line, "%s.%s = %s", k->section, k->name, p);
-			break;
-		case T_ENUM:
-			snprintf(line, sizeof line, "%s.%s = %s", k->section, k->name, k->names[*(const int *)p]);
-			break;
-		case T_DURATION:
-			units_format_duration(v, num, sizeof num);
-			snprintf(line, sizeof line, "%s.%s = %s", k->section, k->name, num);
-			break;
-		default:
-			snprintf(line, sizeof line, "%s.%s = %llu", k->section, k->name, (unsigned long long)v);
-			break;
-		}
-		emit(arg, line);
-	}
-}
-
 int
 config_rdns_active(const struct config *c)
 {

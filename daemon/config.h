@@ -72,10 +72,6 @@ struct config *config_load(const char *path, char *const *overrides,
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);
 
-/* Prints every key with its effective value, as "section.key = value",
- * for "bannerd -t -v" and the start-up log. */
-void config_dump(const struct config *c, void (*emit)(void *arg, const char *line), void *arg);
-
 /* Whether sessions look up their peer: rdns.enabled = on, or auto with
  * the protocol log on (KB Q286375: logging turned the lookup on). */
 int config_rdns_active(const struct config *c);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static struct {
 	pthread_mutex_t lock;
 	enum target_kind kind;
 	int fd;
-	int format;
+	_Atomic int format;	/* read without the lock by log_line_begin */
 	char path[4096];
 } logger = { PTHREAD_MUTEX_INITIALIZER, TARGET_STDERR, 2, LOGFMT_TEXT, "" };
 
@@ -170,7 +171,7 @@ log_line_begin(struct log_line *l, const char *event)
 	    (unsigned)(now % 1000000));
 	l->len = 0;
 	l->truncated = 0;
-	l->json = logger.format == LOGFMT_JSON;
+	l->json = atomic_load(&logger.format) == LOGFMT_JSON;
 	if (l->json) {
 		puts_(l, "{\"ts\":\"");
 		puts_(l, ts);

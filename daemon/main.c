@@ -37,6 +37,8 @@ static struct {
 	struct listeners *listeners;
 	struct pool *pool;
 	int stopping;
+	unsigned workers_exited;
+	char pidfile[4096];	/* the one written, whatever a reload says */
 } g;
 
 static void
@@ -131,6 +133,7 @@ write_pidfile(const char *path)
 	}
 	fprintf(f, "%ld\n", (long)getpid());
 	fclose(f);
+	snprintf(g.pidfile, sizeof g.pidfile, "%s", path);
 }
 
 static void
@@ -166,6 +169,29 @@ daemonize(int keep_stderr)
 
 static void rdns_log(const struct config *c);
 
+/* Keys read once at start-up: a reload that changes them says so. */
+static void
+warn_restart_only(const struct config *old, const struct config *c)
+{
+	const char *changed[6];
+	size_t n = 0;
+
+	if (strcmp(c->listen_address, old->listen_address) != 0)
+		changed[n++] = "listen.address";
+	if (c->listen_backlog != old->listen_backlog)
+		changed[n++] = "listen.backlog";
+	if (c->pool_workers != old->pool_workers)
+		changed[n++] = "pool.workers";
+	if (c->pool_dispatch != old->pool_dispatch)
+		changed[n++] = "pool.dispatch";
+	if (strcmp(c->server_user, old->server_user) != 0)
+		changed[n++] = "server.user";
+	if (strcmp(c->server_pidfile, old->server_pidfile) != 0)
+		changed[n++] = "server.pidfile";
+	for (size_t i = 0; i < n; i++)
+		log_error("reload: %s changed; it takes effect only after a restart", changed[i]);
+}
+
 static void
 reload(void)
 {
@@ -173,24 +199,22 @@ reload(void)
 	struct config *old = server_config(&g.srv);
 	struct config *c = config_load(g.conf_path, g.overrides, g.n_overrides, err, sizeof err);
 
+	if (c != NULL && c->smtp_sink == SINK_MAILDIR &&
+	    spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0) {
+		config_unref(c);
+		c = NULL;
+	}
 	if (c == NULL) {
 		log_error("reload failed, the old configuration stays in force: %s", err);
 		config_unref(old);
 		return;
 	}
+	warn_restart_only(old, c);
 	if (strcmp(c->log_target, old->log_target) != 0 || c->log_format != old->log_format) {
 		if (log_open(c->log_target, c->log_format, err, sizeof err) != 0)
 			log_error("reload: %s; keeping the old log target", err);
 	} else
 		log_reopen();
-	if (strcmp(c->listen_address, old->listen_address) != 0)
-		log_error("reload: listen.address changed; it takes effect only after a restart");
-	if (c->pool_workers != old->pool_workers)
-		log_error("reload: pool.workers changed; it takes effect only after a restart");
-	if (c->smtp_sink == SINK_MAILDIR) {
-		if (spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0)
-			log_error("reload: %s", err);
-	}
 	listeners_set_config(g.listeners, c);
 	server_config_swap(&g.srv, c);
 	pool_reload(g.pool);
@@ -213,8 +237,12 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		    (unsigned long long)atomic_load(&g.srv.sessions_open));
 		break;
 	default:
-		if (g.stopping)
+		if (g.stopping) {
+			log_info("shutdown: %s received again, closing %u sessions now",
+			    strsignal((int)sig), pool_sessions(g.pool));
+			pool_drain(g.pool, 0);
 			return;
+		}
 		g.stopping = 1;
 		c = server_config(&g.srv);
 		log_info("shutdown: %s received, not accepting, draining %u sessions for up to %llu ms",
@@ -224,9 +252,19 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		g.listeners = NULL;
 		pool_drain(g.pool, c->server_shutdown_timeout_us);
 		config_unref(c);
-		event_base_loopbreak(g.base);
 		break;
 	}
+}
+
+static void
+worker_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof n) == (ssize_t)sizeof n)
+		g.workers_exited += (unsigned)n;
+	if (g.workers_exited >= pool_size(g.pool))
+		event_base_loopbreak(g.base);
 }
 
 static struct config *
@@ -237,6 +275,10 @@ load_or_exit(void)
 
 	if (c == NULL) {
 		fprintf(stderr, "bannerd: %s\n", err);
+		exit(2);
+	}
+	if (g.check_only && c->server_user[0] != '\0' && getpwnam(c->server_user) == NULL) {
+		fprintf(stderr, "bannerd: server.user: no such user '%s'\n", c->server_user);
 		exit(2);
 	}
 	if (g.check_only) {
@@ -284,7 +326,7 @@ int
 main(int argc, char **argv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	struct event *sig_ev[4];
+	struct event *sig_ev[4], *exit_ev;
 	char err[1024];
 	struct config *c;
 
@@ -328,18 +370,19 @@ main(int argc, char **argv)
 		sig_ev[i] = evsignal_new(g.base, sigs[i], signal_cb, NULL);
 		evsignal_add(sig_ev[i], NULL);
 	}
+	exit_ev = event_new(g.base, pool_exit_fd(g.pool), EV_READ | EV_PERSIST, worker_exit_cb, NULL);
+	event_add(exit_ev, NULL);
 	event_base_dispatch(g.base);
 
 	pool_join(g.pool);
+	event_free(exit_ev);
 	log_info("stopped");
 	for (size_t i = 0; i < 4; i++)
 		event_free(sig_ev[i]);
 	listeners_close(g.listeners);
 	event_base_free(g.base);
-	c = server_config(&g.srv);
-	if (c->server_pidfile[0] != '\0')
-		unlink(c->server_pidfile);
-	config_unref(c);
+	if (g.pidfile[0] != '\0')
+		unlink(g.pidfile);
 	server_destroy(&g.srv);
 	ares_library_cleanup();
 	log_close();

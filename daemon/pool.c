@@ -53,6 +53,7 @@ struct worker {
 
 struct pool {
 	struct server *srv;
+	int exit_fd;		/* each worker adds 1 when its loop ends */
 	struct worker *workers;
 	unsigned n_workers;
 	int dispatch;
@@ -89,8 +90,9 @@ worker_start_drain(struct worker *w, uint64_t timeout_us)
 	struct timeval tv = { (time_t)(timeout_us / 1000000), (suseconds_t)(timeout_us % 1000000) };
 
 	w->draining = 1;
-	w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
-	evtimer_add(w->drain_timer, &tv);
+	if (w->drain_timer == NULL)
+		w->drain_timer = evtimer_new(w->base, drain_timeout_cb, w);
+	evtimer_add(w->drain_timer, &tv);	/* a second stop shortens the wait */
 	worker_maybe_exit(w);
 }
 
@@ -164,7 +166,7 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 			worker_accept(w, h);
 		else if (h->kind == HANDOFF_RELOAD)
 			worker_reload(w);
-		else if (!w->draining)
+		else
 			worker_start_drain(w, h->timeout_us);
 		free(h);
 	}
@@ -175,6 +177,7 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct handoff *h;
+	uint64_t one = 1;
 
 	event_base_dispatch(w->base);
 	/* Anything handed over after we stopped is closed, not leaked. */
@@ -188,6 +191,8 @@ worker_main(void *arg)
 		free(h);
 	}
 	pthread_mutex_unlock(&w->lock);
+	if (write(w->pool->exit_fd, &one, sizeof one) < 0)
+		log_error("worker %u: cannot report its exit: %s", w->id, strerror(errno));
 	return NULL;
 }
 
@@ -266,6 +271,9 @@ pool_start(struct server *srv, unsigned workers, int dispatch, char *err, size_t
 		goto fail;
 	p->srv = srv;
 	p->n_workers = workers;
+	p->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->exit_fd < 0)
+		goto fail;
 	p->dispatch = dispatch;
 	for (i = 0; i < workers; i++) {
 		int rc = worker_init(p, &p->workers[i], i, err, errlen);
@@ -292,8 +300,11 @@ fail_quiet:
 		for (i = 0; i < workers; i++)
 			if (p->workers[i].pool != NULL)
 				worker_destroy(&p->workers[i]);
-	if (p != NULL)
+	if (p != NULL) {
 		free(p->workers);
+		if (p->exit_fd > 0)
+			close(p->exit_fd);
+	}
 	free(p);
 	return NULL;
 }
@@ -370,8 +381,21 @@ pool_join(struct pool *p)
 		pthread_join(p->workers[i].thread, NULL);
 		worker_destroy(&p->workers[i]);
 	}
+	close(p->exit_fd);
 	free(p->workers);
 	free(p);
+}
+
+int
+pool_exit_fd(const struct pool *p)
+{
+	return p->exit_fd;
+}
+
+unsigned
+pool_size(const struct pool *p)
+{
+	return p->n_workers;
 }
 
 unsigned

@@ -19,7 +19,8 @@ void pool_dispatch(struct pool *p, int fd, const struct sockaddr *peer,
     socklen_t peerlen, uint64_t accept_us);
 
 /* Graceful stop: sessions may finish for timeout_us, then each gets
- * "421 4.3.2 shutting down"; every worker exits once it has none left. */
+ * "421 4.3.2 shutting down"; every worker exits once it has none left.
+ * Calling it again with a shorter timeout shortens the wait. */
 void pool_drain(struct pool *p, uint64_t timeout_us);
 
 /* After the server's config was swapped: each worker builds a resolver
@@ -30,5 +31,10 @@ void pool_reload(struct pool *p);
 void pool_join(struct pool *p);
 
 unsigned pool_sessions(const struct pool *p);
+unsigned pool_size(const struct pool *p);
+
+/* Readable (an eventfd counter) as workers exit after a drain, so the
+ * main loop keeps running, and answering signals, while they drain. */
+int pool_exit_fd(const struct pool *p);
 
 #endif

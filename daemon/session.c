@@ -173,7 +173,14 @@ reply_lines(struct session *s, int code, const char *const *lines, size_t n)
 	struct log_line l;
 
 	for (size_t i = 0; i < n; i++) {
-		evbuffer_add_printf(out, "%d%c%s\r\n", code, i + 1 < n ? '-' : ' ', lines[i]);
+		char wire[SMTP_ARG_MAX + 320];
+		int len = snprintf(wire, sizeof wire, "%d%c%s\r\n", code, i + 1 < n ? '-' : ' ', lines[i]);
+
+		if (len < 0 || (size_t)len >= sizeof wire)
+			len = (int)sizeof wire - 1;
+		evbuffer_add(out, wire, (size_t)len);
+		if (s->conf->log_protocol_log >= PLOG_MAXIMUM)
+			log_raw(s, "out", wire, (size_t)len);
 		if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
 			log_begin(s, &l, "reply");
 			log_line_u64(&l, "code", (uint64_t)code);
@@ -330,10 +337,10 @@ static const struct cmd_entry {
 static const char *
 bad_sequence_text(const struct session *s, const struct cmd_entry *e)
 {
-	if (e->bad_sequence != NULL)
-		return e->bad_sequence;
 	if (s->state == STATE_GREETED)
 		return "5.5.1 Error: send HELO/EHLO first";
+	if (e->bad_sequence != NULL)
+		return e->bad_sequence;
 	if (e->verb == CMD_MAIL)
 		return "5.5.1 Error: nested MAIL command";
 	if (e->verb == CMD_DATA && s->state == STATE_MAIL)
@@ -475,6 +482,7 @@ command_consume(struct session *s, struct evbuffer *in)
 	if (s->discarding_line || (size_t)eol.pos + 2 > s->conf->smtp_max_line) {
 		evbuffer_drain(in, (size_t)eol.pos + eol_len);
 		s->discarding_line = 0;
+		s->commands++;
 		client_error(s, 500, "5.5.6 Error: line too long");
 		return 1;
 	}
@@ -661,6 +669,8 @@ note_pregreet(struct session *s, size_t n)
 		return;
 	s->pregreet = 1;
 	s->pregreet_us = since_accept(s);
+	if (s->conf->log_protocol_log < PLOG_MINIMUM)
+		return;	/* still on the close line */
 	log_begin(s, &l, "pregreet");
 	log_line_u64(&l, "bytes", n);
 	log_line_str(&l, "state", state_names[s->state]);

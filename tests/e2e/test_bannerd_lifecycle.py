@@ -190,6 +190,39 @@ class SignalTest(BannerdTest):
         self.assertEqual((close["outcome"], close["reason"]), ("421", "shutdown"))
         d.stop()
 
+    def test_second_sigterm_cuts_the_drain_short(self):
+        d = self.start("server.shutdown_timeout=30s")
+        c = self.greet(d)
+        d.signal(signal.SIGTERM)
+        d.wait_log("shutdown: .* draining 1 sessions")
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        d.wait_log("received again, closing 1 sessions now")
+        self.assertEqual(c.reply(timeout=5)[0], 421)
+        self.assertEqual(d.proc.wait(10), 0)
+        self.assertLess(time.monotonic() - t0, 5)
+        d.stop()
+
+    def test_reload_names_keys_that_need_a_restart(self):
+        conf = os.path.join(tmpdir(self), "b.conf")
+        write(conf, "[listen]\nbacklog = 100\n")
+        d = self.start(conf=conf)
+        write(conf, "[listen]\nbacklog = 200\n[pool]\ndispatch = round-robin\n")
+        d.signal(signal.SIGHUP)
+        d.wait_log("listen.backlog changed; it takes effect only after a restart")
+        d.wait_log("pool.dispatch changed")
+
+    def test_reload_with_unusable_maildir_keeps_the_old_config(self):
+        dd = tmpdir(self)
+        conf = os.path.join(dd, "b.conf")
+        write(os.path.join(dd, "blocker"), "a file, not a directory")
+        write(conf, "[banner]\ntext = old\n")
+        d = self.start(conf=conf)
+        write(conf, "[banner]\ntext = new\n[smtp]\nsink = maildir\nmaildir = %s/blocker/md\n" % dd)
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload failed, the old configuration stays in force: smtp.maildir")
+        self.assertIn("old", Conversation(d.connect()).reply()[1][0])
+
     def test_sigterm_with_no_sessions_exits_at_once(self):
         d = self.start()
         t0 = time.monotonic()

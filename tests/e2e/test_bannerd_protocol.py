@@ -31,6 +31,9 @@ class ProtocolTest(BannerdTest):
     def test_bad_sequence_is_503(self):
         c = self.greet(self.d)
         self.assertEqual(c.cmd("MAIL FROM:<a@b.test>")[0], 503)
+        code, lines = c.cmd("RCPT TO:<a@b.test>")
+        self.assertEqual(code, 503)
+        self.assertIn("send HELO/EHLO first", lines[0])
         c.cmd("EHLO x.test")
         self.assertEqual(c.cmd("RCPT TO:<a@b.test>")[0], 503)
         self.assertEqual(c.cmd("DATA")[0], 503)

@@ -18,7 +18,8 @@ def timed_banner(d):
 
 class RdnsTest(BannerdTest):
     def rdns_daemon(self, dns, *extra, **kw):
-        return self.start("rdns.servers=" + dns.address, "log.protocol_log=minimum", *extra, **kw)
+        return self.start("rdns.servers=" + dns.address, "rdns.enabled=auto",
+                          "log.protocol_log=minimum", *extra, **kw)
 
     def test_delay_is_the_banner_time_and_the_name_is_logged(self):
         dns = Slowdns(self, "--delay", "300ms")
@@ -153,7 +154,7 @@ class RdnsTest(BannerdTest):
         conf = os.path.join(tempfile.mkdtemp(), "b.conf")
         with open(conf, "w") as f:
             f.write("[rdns]\nservers = %s\n" % first.address)
-        d = self.start("log.protocol_log=minimum", conf=conf)
+        d = self.start("log.protocol_log=minimum", "rdns.enabled=on", conf=conf)
         self.assertEqual(timed_banner(d)[0], 220)
         with open(conf, "w") as f:
             f.write("[rdns]\nservers = %s\n" % second.address)
@@ -176,8 +177,8 @@ class ParallelLookupTest(BannerdTest):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2 * n + 100), hard))
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
         dns = Slowdns(self, "--delay", "500ms", "-q")
-        d = self.start("rdns.servers=" + dns.address, "log.protocol_log=minimum",
-                       "listen.max_sessions=2000")
+        d = self.start("rdns.servers=" + dns.address, "rdns.enabled=on",
+                       "log.protocol_log=minimum", "listen.max_sessions=2000")
         sel = selectors.DefaultSelector()
         started = {}
         got = {}
