@@ -1,0 +1,897 @@
+#include "engine.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>	/* struct event embedded in struct conn */
+
+#include "monotime.h"
+
+/* Per-connection states, in the order a try goes through them. */
+enum conn_state {
+	STATE_CONNECTING,	/* SYN sent, waiting for writability */
+	STATE_GREETING,		/* established, reading the 220 */
+	STATE_EHLO,		/* session mode: waiting for each reply */
+	STATE_MAIL,
+	STATE_RCPT,
+	STATE_DATA,
+	STATE_BODY,		/* writing the message and the final dot */
+	STATE_DOT,
+	STATE_HOLD,		/* idle mode: greeted, holding the connection */
+	STATE_QUIT,		/* QUIT sent, waiting for 221 */
+	STATE_DRAIN,		/* waiting for the server's FIN */
+	STATE_RETRY_WAIT,	/* gave up; socket closed, waiting to try again */
+};
+
+#define FILL_LINE	78	/* 76 bytes of text and CRLF */
+#define FILL_SIZE	(FILL_LINE * 840)
+static const char dot_tail[] = "\r\n.\r\n";
+
+struct worker;
+
+struct conn {
+	struct worker *w;
+	struct conn *next_free;
+	struct event ev;
+	int fd;
+	uint32_t gen;		/* bumped when a try ends: "is this still my try?" */
+	enum conn_state state;
+	uint64_t attempt;
+	unsigned try_no;
+	uint64_t ref_us;	/* the try's start: scheduled, not when we got to it */
+	uint64_t est_us;
+	uint64_t greet_us;
+	uint64_t step_us;	/* when the command now awaiting its reply was sent */
+	uint64_t body_off;
+	struct probe_reply reply;
+	enum probe_outcome outcome;
+	int code;
+};
+
+struct worker {
+	const struct probe_config *cfg;
+	struct event_base *base;
+	struct probe_result *res;
+	unsigned index, nthreads;
+	unsigned cap;		/* attempts in flight at most */
+	uint64_t quota;		/* attempts this worker may start */
+	uint64_t started;
+	unsigned inflight;
+	uint64_t t0_us, stop_us;
+	bool pumping;
+	struct event tick;	/* open loop: next scheduled start */
+	const struct timeval *tv_connect, *tv_give_up, *tv_reply;
+	struct timeval tv_hold;
+	struct conn *free_list;
+	char *fill;
+	pthread_t thread;
+	int rc;
+};
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_readable(struct conn *c);
+static void session_body(struct conn *c);
+static void try_start(struct conn *c, uint64_t ref_us);
+static void worker_pump(struct worker *w);
+
+static const char *const stage_names[STAGE_COUNT] = {
+	[STAGE_CONNECT] = "connect", [STAGE_BANNER] = "banner",
+	[STAGE_EHLO] = "ehlo", [STAGE_MAIL] = "mail", [STAGE_RCPT] = "rcpt",
+	[STAGE_DATA] = "data", [STAGE_MESSAGE] = "message", [STAGE_TOTAL] = "total",
+};
+
+const char *
+probe_stage_name(enum probe_stage s)
+{
+	return (unsigned)s < STAGE_COUNT ? stage_names[s] : "?";
+}
+
+/* ---- results ---- */
+
+struct probe_result *
+probe_result_new(void)
+{
+	struct probe_result *r = calloc(1, sizeof *r);
+
+	if (r == NULL)
+		return NULL;
+	for (int i = 0; i < STAGE_COUNT; i++)
+		hist_init(&r->stage[i]);
+	return r;
+}
+
+void
+probe_result_free(struct probe_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->rows);
+	free(r);
+}
+
+static int
+rows_reserve(struct probe_result *r, uint64_t need)
+{
+	if (need <= r->cap_rows)
+		return 0;
+	uint64_t cap = r->cap_rows ? r->cap_rows : 1024;
+	while (cap < need)
+		cap *= 2;
+	struct probe_try *p = realloc(r->rows, cap * sizeof *p);
+	if (p == NULL)
+		return -1;
+	r->rows = p;
+	r->cap_rows = cap;
+	return 0;
+}
+
+int
+probe_result_merge(struct probe_result *dst, struct probe_result *src)
+{
+	dst->attempts += src->attempts;
+	dst->tries += src->tries;
+	for (int i = 0; i < OUTCOME_COUNT; i++) {
+		dst->outcome[i] += src->outcome[i];
+		dst->try_outcome[i] += src->try_outcome[i];
+	}
+	for (int i = 0; i < STAGE_COUNT; i++)
+		hist_merge(&dst->stage[i], &src->stage[i]);
+	if (src->nrows == 0)
+		return 0;
+	if (rows_reserve(dst, dst->nrows + src->nrows) != 0)
+		return -1;
+	memcpy(dst->rows + dst->nrows, src->rows, src->nrows * sizeof *src->rows);
+	dst->nrows += src->nrows;
+	src->nrows = 0;
+	return 0;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct probe_try *x = a, *y = b;
+
+	if (x->attempt != y->attempt)
+		return x->attempt < y->attempt ? -1 : 1;
+	return x->try_no < y->try_no ? -1 : x->try_no > y->try_no;
+}
+
+void
+probe_result_sort_rows(struct probe_result *r)
+{
+	if (r->nrows > 1)
+		qsort(r->rows, r->nrows, sizeof *r->rows, row_cmp);
+}
+
+/* ---- connections ---- */
+
+static struct conn *
+conn_get(struct worker *w)
+{
+	struct conn *c = w->free_list;
+
+	uint32_t gen = 0;
+
+	if (c != NULL) {
+		w->free_list = c->next_free;
+		gen = c->gen;
+	} else if ((c = malloc(sizeof *c)) == NULL) {
+		return NULL;
+	}
+	memset(c, 0, sizeof *c);
+	c->gen = gen;
+	c->w = w;
+	c->fd = -1;
+	return c;
+}
+
+static void
+conn_put(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->next_free = w->free_list;
+	w->free_list = c;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->fd < 0)
+		return;
+	event_del(&c->ev);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* raw is what this try saw; c->outcome is what the CSV says (ndr on the
+ * last try of a bounced attempt). */
+static void
+record_try(struct conn *c, uint64_t now, enum probe_outcome raw)
+{
+	struct probe_result *r = c->w->res;
+
+	r->tries++;
+	r->try_outcome[raw]++;
+	if (c->est_us)
+		hist_record(&r->stage[STAGE_CONNECT], c->est_us - c->ref_us);
+	if (c->greet_us)
+		hist_record(&r->stage[STAGE_BANNER], c->greet_us - c->est_us);
+	hist_record(&r->stage[STAGE_TOTAL], now - c->ref_us);
+	if (!c->w->cfg->keep_tries || rows_reserve(r, r->nrows + 1) != 0)
+		return;
+	struct probe_try *t = &r->rows[r->nrows++];
+	t->attempt = c->attempt;
+	t->try_no = c->try_no;
+	t->start_us = c->ref_us - c->w->t0_us;
+	t->connect_us = c->est_us ? c->est_us - c->ref_us : 0;
+	t->banner_us = c->greet_us ? c->greet_us - c->est_us : 0;
+	t->total_us = now - c->ref_us;
+	t->code = (uint16_t)c->code;
+	t->outcome = (uint8_t)c->outcome;
+	t->greeted = c->greet_us != 0;
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	try_start(c, monotime_now_us());
+}
+
+/* The try is over: close, record, and either schedule the next try or
+ * finish the attempt. The conn goes back to the free list here; callers
+ * must not touch it afterwards. */
+static void
+try_end(struct conn *c, enum probe_outcome o)
+{
+	struct worker *w = c->w;
+	uint64_t now = monotime_now_us();
+	bool retry;
+
+	conn_close(c);
+	c->gen++;
+	enum probe_outcome final = probe_attempt_outcome(o, c->try_no,
+	    w->cfg->retry.retries, &retry);
+	c->outcome = final;
+	record_try(c, now, o);
+	if (retry) {
+		uint64_t wait = probe_retry_wait(&w->cfg->retry, c->try_no - 1);
+		struct timeval tv = { (time_t)(wait / 1000000), (suseconds_t)(wait % 1000000) };
+		c->state = STATE_RETRY_WAIT;
+		event_assign(&c->ev, w->base, -1, 0, retry_cb, c);
+		event_add(&c->ev, &tv);
+		return;
+	}
+	w->res->outcome[final]++;
+	w->res->attempts++;
+	w->inflight--;
+	conn_put(c);
+	worker_pump(w);
+}
+
+static void
+try_fail(struct conn *c, enum probe_event ev, int err)
+{
+	c->outcome = probe_classify(ev, err, 0);
+	try_end(c, c->outcome);
+}
+
+/* Each connection has one edge-triggered event for reads, writes and the
+ * deadline of its state, registered once: a state change only moves the
+ * deadline (no epoll_ctl), which is what lets one thread drive tens of
+ * thousands of sessions a second. */
+static void
+conn_deadline(struct conn *c, const struct timeval *tv)
+{
+	event_add(&c->ev, tv);
+}
+
+static int
+conn_send(struct conn *c, const char *s, size_t n)
+{
+	ssize_t k = send(c->fd, s, n, MSG_NOSIGNAL);
+
+	if (k == (ssize_t)n)
+		return 0;
+	/* Commands are a few bytes on a fresh socket: a short write means
+	 * the connection is in trouble, not that the buffer is full. */
+	if (k >= 0)
+		errno = EAGAIN;
+	return -1;
+}
+
+/* Sends QUIT after the outcome is decided; the reply does not change it. */
+static void
+conn_quit(struct conn *c)
+{
+	if (conn_send(c, "QUIT\r\n", 6) != 0) {
+		try_end(c, c->outcome);
+		return;
+	}
+	probe_reply_reset(&c->reply);
+	c->state = STATE_QUIT;
+	conn_deadline(c, c->w->tv_reply);
+}
+
+static void
+conn_command(struct conn *c, enum conn_state next, const char *cmd)
+{
+	if (conn_send(c, cmd, strlen(cmd)) != 0) {
+		try_fail(c, EVENT_READ_ERROR, errno);
+		return;
+	}
+	probe_reply_reset(&c->reply);
+	c->state = next;
+	c->step_us = monotime_now_us();
+	conn_deadline(c, c->w->tv_reply);
+}
+
+static void
+conn_established(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->est_us = monotime_now_us();
+	c->state = STATE_GREETING;
+	probe_reply_reset(&c->reply);
+	conn_deadline(c, w->cfg->give_up_us ? w->tv_give_up : w->tv_reply);
+}
+
+static void
+conn_greeted(struct conn *c)
+{
+	struct worker *w = c->w;
+	char cmd[300];
+
+	c->greet_us = monotime_now_us();
+	c->code = c->reply.code;
+	c->outcome = probe_classify(EVENT_REPLY, 0, c->reply.code);
+	if (c->outcome != OUTCOME_OK || w->cfg->mode == MODE_BANNER) {
+		conn_quit(c);
+		return;
+	}
+	if (w->cfg->mode == MODE_IDLE) {
+		c->state = STATE_HOLD;
+		event_add(&c->ev, &w->tv_hold);
+		return;
+	}
+	snprintf(cmd, sizeof cmd, "EHLO %s\r\n", w->cfg->helo);
+	conn_command(c, STATE_EHLO, cmd);
+}
+
+static void
+session_step_done(struct conn *c, enum probe_stage stage)
+{
+	hist_record(&c->w->res->stage[stage], monotime_now_us() - c->step_us);
+}
+
+/* A complete reply in session mode: check it, move to the next command. */
+static void
+session_reply(struct conn *c)
+{
+	static const struct {
+		enum probe_stage stage;
+		int klass;		/* expected first digit */
+		enum conn_state next;
+		const char *cmd;
+	} steps[] = {
+		[STATE_EHLO] = { STAGE_EHLO, 2, STATE_MAIL, "MAIL FROM:<probe@smtpprobe.invalid>\r\n" },
+		[STATE_MAIL] = { STAGE_MAIL, 2, STATE_RCPT, "RCPT TO:<sink@smtpprobe.invalid>\r\n" },
+		[STATE_RCPT] = { STAGE_RCPT, 2, STATE_DATA, "DATA\r\n" },
+		[STATE_DATA] = { STAGE_DATA, 3, STATE_BODY, NULL },
+		[STATE_DOT] = { STAGE_MESSAGE, 2, STATE_QUIT, NULL },
+	};
+	int code = c->reply.code;
+
+	session_step_done(c, steps[c->state].stage);
+	if (code / 100 != steps[c->state].klass) {
+		c->code = code;
+		c->outcome = probe_classify(EVENT_REPLY, 0, code);
+		if (c->outcome == OUTCOME_OK)
+			c->outcome = OUTCOME_ERROR;	/* e.g. 250 to DATA */
+		conn_quit(c);
+		return;
+	}
+	if (steps[c->state].next == STATE_QUIT) {
+		conn_quit(c);
+		return;
+	}
+	if (steps[c->state].next == STATE_BODY) {
+		const char *hdr = "Subject: smtpprobe\r\n\r\n";
+		if (conn_send(c, hdr, strlen(hdr)) != 0) {
+			try_fail(c, EVENT_READ_ERROR, errno);
+			return;
+		}
+		c->state = STATE_BODY;
+		c->body_off = 0;
+		conn_deadline(c, c->w->tv_reply);
+		session_body(c);
+		return;
+	}
+	conn_command(c, steps[c->state].next, steps[c->state].cmd);
+}
+
+/* Writes as much of the message body and final dot as the socket takes. */
+static void
+session_body(struct conn *c)
+{
+	struct worker *w = c->w;
+	uint64_t size = w->cfg->size, end = size + sizeof dot_tail - 1;
+
+	while (c->body_off < end) {
+		const char *p;
+		size_t n;
+		if (c->body_off < size) {
+			size_t phase = (size_t)(c->body_off % FILL_LINE);
+			p = w->fill + phase;
+			n = FILL_SIZE - phase;
+			if (n > size - c->body_off)
+				n = (size_t)(size - c->body_off);
+		} else {
+			p = dot_tail + (c->body_off - size);
+			n = (size_t)(end - c->body_off);
+		}
+		ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (k < 0) {
+			try_fail(c, EVENT_READ_ERROR, errno);
+			return;
+		}
+		c->body_off += (uint64_t)k;
+	}
+	probe_reply_reset(&c->reply);
+	c->state = STATE_DOT;
+	c->step_us = monotime_now_us();
+	conn_deadline(c, w->tv_reply);
+	/* The reply may have come while we wrote: its edge is gone. */
+	conn_readable(c);
+}
+
+static void
+conn_connected(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err != 0) {
+		try_fail(c, EVENT_CONNECT_ERROR, err);
+		return;
+	}
+	conn_established(c);
+}
+
+/* Deadline of the current state passed. */
+static void
+conn_timeout(struct conn *c)
+{
+	switch (c->state) {
+	case STATE_CONNECTING:
+		try_fail(c, EVENT_TIMEOUT, ETIMEDOUT);
+		break;
+	case STATE_GREETING:
+		/* An MTA that gives up just closes: no QUIT, no RST. */
+		try_fail(c, c->w->cfg->give_up_us ? EVENT_GIVE_UP : EVENT_TIMEOUT, ETIMEDOUT);
+		break;
+	case STATE_HOLD:
+		conn_quit(c);
+		break;
+	case STATE_QUIT:
+	case STATE_DRAIN:
+		try_end(c, c->outcome);
+		break;
+	default:
+		try_fail(c, EVENT_TIMEOUT, ETIMEDOUT);
+		break;
+	}
+}
+
+/* Keeps the greeting deadline fixed from the moment of connection:
+ * a server trickling bytes must not extend it. */
+static void
+greeting_rearm(struct conn *c)
+{
+	const struct probe_config *cfg = c->w->cfg;
+	uint64_t limit = cfg->give_up_us ? cfg->give_up_us : cfg->timeout_us;
+	uint64_t spent = monotime_now_us() - c->est_us;
+	uint64_t left = spent < limit ? limit - spent : 0;
+	struct timeval tv = { (time_t)(left / 1000000), (suseconds_t)(left % 1000000) };
+
+	event_add(&c->ev, &tv);
+}
+
+/* Feeds input to the reply reader of the current state. */
+static void
+conn_input(struct conn *c, const char *buf, size_t n)
+{
+	if (c->state == STATE_DRAIN || c->state == STATE_HOLD)
+		return;		/* bytes after the reply we waited for */
+	probe_reply_feed(&c->reply, buf, n);
+	if (c->reply.bad) {
+		if (c->state == STATE_QUIT) {
+			try_end(c, c->outcome);
+			return;
+		}
+		c->code = c->reply.code;
+		c->outcome = OUTCOME_ERROR;
+		if (c->state == STATE_GREETING)
+			c->greet_us = monotime_now_us();
+		conn_quit(c);
+		return;
+	}
+	if (!c->reply.done) {
+		if (c->state == STATE_GREETING)
+			greeting_rearm(c);
+		return;
+	}
+	switch (c->state) {
+	case STATE_GREETING:
+		conn_greeted(c);
+		break;
+	case STATE_QUIT:
+		c->state = STATE_DRAIN;
+		break;
+	default:
+		session_reply(c);
+		break;
+	}
+}
+
+/* Edge-triggered: read until the socket is drained. A read shorter than
+ * the buffer means it is (a later arrival raises a new edge), except
+ * after the 221, where the FIN is usually already queued behind it. */
+static void
+conn_readable(struct conn *c)
+{
+	char buf[2048];
+
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0 || n == 0) {
+			/* After the decisive reply, the end of the connection
+			 * is just the end; before it, it is the outcome. */
+			bool decided = c->state == STATE_QUIT || c->state == STATE_DRAIN ||
+			    c->state == STATE_HOLD;
+			if (decided)
+				try_end(c, c->outcome);
+			else if (n == 0)
+				try_fail(c, EVENT_EOF, 0);
+			else
+				try_fail(c, EVENT_READ_ERROR, errno);
+			return;
+		}
+		uint32_t gen = c->gen;
+		conn_input(c, buf, (size_t)n);
+		if (c->gen != gen)
+			return;		/* the try ended; c may already serve another */
+		if ((size_t)n < sizeof buf && c->state != STATE_DRAIN)
+			return;
+	}
+}
+
+/* One dispatcher for every state of a connection. */
+static void
+conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		conn_timeout(c);
+		return;
+	}
+	if (c->state == STATE_CONNECTING) {
+		uint32_t gen = c->gen;
+		conn_connected(c);
+		/* The greeting can come with the connect edge, and there is
+		 * no second edge for it. */
+		if (c->gen == gen && c->state == STATE_GREETING && (what & EV_READ))
+			conn_readable(c);
+		return;
+	}
+	if (c->state == STATE_BODY) {
+		if (what & EV_WRITE)
+			session_body(c);
+		return;		/* a reply now is read once the body is out */
+	}
+	if (what & EV_READ)
+		conn_readable(c);
+}
+
+static int
+conn_bind_source(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint64_t n = c->attempt;
+
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* Let connect() pick the port per (source, destination) pair, or
+	 * a /24 of sources still shares one ephemeral port range. */
+	int one = 1;
+	(void)setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+	probe_source_nth(&w->cfg->source, n, &ss, &len);
+	return bind(c->fd, (struct sockaddr *)&ss, len);
+}
+
+static void
+try_start(struct conn *c, uint64_t ref_us)
+{
+	struct worker *w = c->w;
+	const struct addr *t = &w->cfg->target;
+
+	c->try_no++;
+	c->ref_us = ref_us;
+	c->est_us = c->greet_us = 0;
+	c->code = 0;
+	c->outcome = OUTCOME_ERROR;
+	c->state = STATE_CONNECTING;
+	c->fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		try_fail(c, EVENT_CONNECT_ERROR, errno);
+		return;
+	}
+	if (w->cfg->use_source && conn_bind_source(c) != 0) {
+		close(c->fd);
+		c->fd = -1;
+		try_fail(c, EVENT_CONNECT_ERROR, errno);
+		return;
+	}
+	event_assign(&c->ev, w->base, c->fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+	    conn_event_cb, c);
+	if (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) == 0) {
+		conn_established(c);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		int err = errno;
+		close(c->fd);
+		c->fd = -1;
+		try_fail(c, EVENT_CONNECT_ERROR, err);
+		return;
+	}
+	event_add(&c->ev, w->tv_connect);
+}
+
+/* ---- scheduling ---- */
+
+static void
+attempt_start(struct worker *w, uint64_t attempt, uint64_t sched_us)
+{
+	struct conn *c = conn_get(w);
+
+	if (c == NULL) {
+		w->res->attempts++;
+		w->res->tries++;
+		w->res->outcome[OUTCOME_ERROR]++;
+		w->res->try_outcome[OUTCOME_ERROR]++;
+		return;
+	}
+	c->attempt = attempt;
+	w->inflight++;
+	try_start(c, sched_us);
+}
+
+static uint64_t
+sched_of(const struct worker *w, uint64_t attempt)
+{
+	return w->t0_us + (uint64_t)((double)attempt * 1e6 / w->cfg->rate);
+}
+
+/* Starts every attempt that is due and has room. Attempts ending inside
+ * (a refused connect can end at once) call back in; the flag turns that
+ * into a no-op so the loop here does the work without recursion. */
+static void
+worker_pump(struct worker *w)
+{
+	bool open_loop = w->cfg->rate > 0;
+
+	if (w->pumping)
+		return;
+	w->pumping = true;
+	while (w->started < w->quota && w->inflight < w->cap) {
+		uint64_t a = w->started * w->nthreads + w->index;
+		uint64_t now = monotime_now_us();
+		uint64_t sched = open_loop ? sched_of(w, a) : now;
+		if (sched >= w->stop_us) {
+			w->quota = w->started;	/* -d reached: start no more */
+			break;
+		}
+		if (sched > now) {
+			uint64_t d = sched - now;
+			struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
+			event_add(&w->tick, &tv);
+			break;
+		}
+		w->started++;
+		attempt_start(w, a, sched);
+	}
+	w->pumping = false;
+	if (w->started >= w->quota && w->inflight == 0)
+		event_base_loopbreak(w->base);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	worker_pump(arg);
+}
+
+static const struct timeval *
+common_tv(struct event_base *base, uint64_t us)
+{
+	struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
+
+	/* Every connection shares these durations: libevent keeps such
+	 * timeouts in a FIFO instead of the heap, O(1) per connection. */
+	const struct timeval *ct = event_base_init_common_timeout(base, &tv);
+	return ct;
+}
+
+static int
+worker_setup(struct worker *w)
+{
+	const struct probe_config *cfg = w->cfg;
+	struct event_config *ec = event_config_new();
+
+	if (ec == NULL)
+		return -1;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	event_config_require_features(ec, EV_FEATURE_ET);
+	w->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (w->base == NULL)
+		return -1;
+	w->tv_connect = common_tv(w->base, cfg->connect_timeout_us);
+	w->tv_reply = common_tv(w->base, cfg->timeout_us);
+	w->tv_give_up = cfg->give_up_us ? common_tv(w->base, cfg->give_up_us) : w->tv_reply;
+	w->tv_hold.tv_sec = (time_t)(cfg->hold_us / 1000000);
+	w->tv_hold.tv_usec = (suseconds_t)(cfg->hold_us % 1000000);
+	if (w->tv_connect == NULL || w->tv_reply == NULL || w->tv_give_up == NULL)
+		return -1;
+	evtimer_assign(&w->tick, w->base, tick_cb, w);
+	if (cfg->mode == MODE_SESSION) {
+		if ((w->fill = malloc(FILL_SIZE)) == NULL)
+			return -1;
+		for (size_t i = 0; i < FILL_SIZE; i++)
+			w->fill[i] = i % FILL_LINE == FILL_LINE - 2 ? '\r' :
+			    i % FILL_LINE == FILL_LINE - 1 ? '\n' : 'x';
+	}
+	return 0;
+}
+
+static void
+worker_teardown(struct worker *w)
+{
+	while (w->free_list) {
+		struct conn *c = w->free_list;
+		w->free_list = c->next_free;
+		free(c);
+	}
+	free(w->fill);
+	if (w->base) {
+		event_del(&w->tick);
+		event_base_free(w->base);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	worker_pump(w);
+	if (w->started < w->quota || w->inflight > 0)
+		w->rc = event_base_dispatch(w->base) < 0 ? -1 : 0;
+	return NULL;
+}
+
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static unsigned
+fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1024;
+	return rl.rlim_cur > 1088 ? (unsigned)(rl.rlim_cur - 64) : 1024;
+}
+
+static uint64_t
+share(uint64_t total, unsigned i, unsigned n)
+{
+	return total / n + (i < total % n ? 1 : 0);
+}
+
+static void
+workers_plan(struct worker *ws, unsigned n, const struct probe_config *cfg, uint64_t t0)
+{
+	unsigned budget = fd_budget() / n;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = &ws[i];
+		w->cfg = cfg;
+		w->index = i;
+		w->nthreads = n;
+		w->t0_us = t0;
+		w->stop_us = cfg->duration_us ? t0 + cfg->duration_us : UINT64_MAX;
+		w->quota = cfg->attempts ? share(cfg->attempts, i, n) : UINT64_MAX;
+		if (cfg->rate > 0)
+			w->cap = cfg->concurrency ? (unsigned)share(cfg->concurrency, i, n) : budget;
+		else
+			w->cap = (unsigned)share(cfg->concurrency ? cfg->concurrency : 1, i, n);
+		if (w->cap > budget)
+			w->cap = budget;
+	}
+}
+
+int
+probe_run(const struct probe_config *cfg, struct probe_result *res)
+{
+	unsigned n = cfg->threads ? cfg->threads : 1;
+	struct worker *ws = calloc(n, sizeof *ws);
+	int rc = 0;
+
+	if (ws == NULL)
+		return -1;
+	raise_fd_limit();
+	for (unsigned i = 0; i < n; i++) {
+		ws[i].cfg = cfg;
+		if ((ws[i].res = probe_result_new()) == NULL || worker_setup(&ws[i]) != 0) {
+			fprintf(stderr, "smtpprobe: cannot set up event loop %u\n", i);
+			rc = -1;
+			goto out;
+		}
+	}
+	uint64_t t0 = monotime_now_us();
+	workers_plan(ws, n, cfg, t0);
+	unsigned started = 0;
+	for (; started < n; started++) {
+		if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
+			fprintf(stderr, "smtpprobe: cannot start thread %u\n", started);
+			rc = -1;
+			break;
+		}
+	}
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(ws[i].thread, NULL);
+		if (ws[i].rc != 0)
+			rc = -1;
+	}
+	res->elapsed_us = monotime_now_us() - t0;
+	for (unsigned i = 0; i < started; i++)
+		if (probe_result_merge(res, ws[i].res) != 0)
+			rc = -1;
+	probe_result_sort_rows(res);
+out:
+	for (unsigned i = 0; i < n; i++) {
+		worker_teardown(&ws[i]);
+		probe_result_free(ws[i].res);
+	}
+	free(ws);
+	return rc;
+}

@@ -1,0 +1,85 @@
+#ifndef SMTPPROBE_ENGINE_H
+#define SMTPPROBE_ENGINE_H
+/* The load engine: one libevent loop per thread, each driving its share of
+ * the attempts through an explicit per-connection state machine.
+ *
+ * Closed loop (-c): keep `concurrency` attempts in flight, start the next
+ * when one ends. Open loop (-r): attempt a starts at t0 + a/rate whatever
+ * the server does; every latency of its first try is measured from that
+ * scheduled time, so a client that fell behind (or a server that stalled
+ * it) cannot hide the wait (coordinated omission). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "histogram.h"
+#include "outcome.h"
+#include "source.h"
+
+enum probe_mode { MODE_BANNER, MODE_SESSION, MODE_IDLE };
+
+struct probe_config {
+	struct addr target;
+	enum probe_mode mode;
+	uint64_t attempts;		/* 0: unbounded, stop on duration_us */
+	unsigned concurrency;		/* closed loop; in open loop a cap on in-flight attempts */
+	double rate;			/* > 0: open loop, attempts per second */
+	uint64_t duration_us;		/* 0: none */
+	uint64_t give_up_us;		/* 0: wait for ever (bounded by timeout_us) */
+	uint64_t connect_timeout_us;
+	uint64_t timeout_us;		/* every reply after the greeting */
+	uint64_t hold_us;		/* idle mode */
+	uint64_t size;			/* session mode message size */
+	struct probe_retry retry;
+	bool use_source;
+	struct probe_source source;
+	unsigned threads;
+	bool keep_tries;		/* keep a record per try (for --csv) */
+	const char *helo;
+};
+
+/* One row of --csv. */
+struct probe_try {
+	uint64_t attempt;		/* 0-based */
+	uint64_t start_us;		/* scheduled start, from the run's t0 */
+	uint64_t connect_us;		/* start to established; 0 if never */
+	uint64_t banner_us;		/* established to complete greeting; 0 if none */
+	uint64_t total_us;		/* start to the end of the try */
+	uint32_t try_no;		/* 1-based */
+	uint16_t code;			/* greeting code, or the failing reply's */
+	uint8_t outcome;
+	uint8_t greeted;
+};
+
+enum probe_stage {
+	STAGE_CONNECT, STAGE_BANNER, STAGE_EHLO, STAGE_MAIL, STAGE_RCPT,
+	STAGE_DATA, STAGE_MESSAGE, STAGE_TOTAL, STAGE_COUNT
+};
+
+struct probe_result {
+	uint64_t attempts;			/* finished attempts */
+	uint64_t tries;
+	uint64_t outcome[OUTCOME_COUNT];	/* per attempt */
+	uint64_t try_outcome[OUTCOME_COUNT];	/* per try */
+	uint64_t elapsed_us;
+	struct histogram stage[STAGE_COUNT];
+	struct probe_try *rows;
+	uint64_t nrows, cap_rows;
+};
+
+const char *probe_stage_name(enum probe_stage s);
+
+/* Allocated zeroed with initialised histograms; free with probe_result_free. */
+struct probe_result *probe_result_new(void);
+void probe_result_free(struct probe_result *r);
+/* dst += src (rows are moved, src loses them). */
+int probe_result_merge(struct probe_result *dst, struct probe_result *src);
+/* Rows sorted by attempt, then try. */
+void probe_result_sort_rows(struct probe_result *r);
+
+/* Runs the whole load and fills res. Returns 0, or -1 with a message on
+ * stderr when it could not start (no event base, no threads). */
+int probe_run(const struct probe_config *cfg, struct probe_result *res);
+
+#endif

@@ -1,0 +1,236 @@
+#include "report.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "units.h"
+
+/* Figures of one stage, in JSON and --expect order. */
+static const struct {
+	const char *name;
+	double pct;		/* > 0: a percentile */
+} figures[] = {
+	{ "p50", 50.0 }, { "p90", 90.0 }, { "p99", 99.0 }, { "p999", 99.9 },
+	{ "max", 0 }, { "min", 0 }, { "mean", 0 }, { "count", 0 },
+};
+#define NFIGURES (sizeof figures / sizeof figures[0])
+
+static double
+figure_value(const struct histogram *h, size_t i)
+{
+	if (figures[i].pct > 0)
+		return (double)hist_percentile(h, figures[i].pct);
+	if (strcmp(figures[i].name, "max") == 0)
+		return (double)hist_max(h);
+	if (strcmp(figures[i].name, "min") == 0)
+		return (double)hist_min(h);
+	if (strcmp(figures[i].name, "mean") == 0)
+		return hist_mean(h);
+	return (double)hist_count(h);
+}
+
+const char *
+probe_mode_name(enum probe_mode m)
+{
+	return m == MODE_SESSION ? "session" : m == MODE_IDLE ? "idle" : "banner";
+}
+
+static double
+run_rate(const struct probe_result *res)
+{
+	return res->elapsed_us ? (double)res->attempts * 1e6 / (double)res->elapsed_us : 0.0;
+}
+
+static void
+metric_add(struct probe_metric *out, size_t *n, const char *name, double v, bool dur)
+{
+	if (*n >= PROBE_METRICS_MAX)
+		return;
+	snprintf(out[*n].name, sizeof out[*n].name, "%s", name);
+	out[*n].value = v;
+	out[*n].duration = dur;
+	(*n)++;
+}
+
+size_t
+probe_metrics(const struct probe_result *res, struct probe_metric *out)
+{
+	size_t n = 0;
+	char name[32];
+
+	metric_add(out, &n, "attempts", (double)res->attempts, false);
+	metric_add(out, &n, "tries", (double)res->tries, false);
+	metric_add(out, &n, "rate", run_rate(res), false);
+	metric_add(out, &n, "elapsed_us", (double)res->elapsed_us, true);
+	for (int s = 0; s < STAGE_COUNT; s++) {
+		for (size_t i = 0; i < NFIGURES; i++) {
+			snprintf(name, sizeof name, "%s.%s", probe_stage_name(s), figures[i].name);
+			metric_add(out, &n, name, figure_value(&res->stage[s], i),
+			    strcmp(figures[i].name, "count") != 0);
+		}
+	}
+	for (int o = 0; o < OUTCOME_COUNT; o++) {
+		snprintf(name, sizeof name, "outcome.%s", probe_outcome_name(o));
+		metric_add(out, &n, name, (double)res->outcome[o], false);
+		snprintf(name, sizeof name, "try_outcome.%s", probe_outcome_name(o));
+		metric_add(out, &n, name, (double)res->try_outcome[o], false);
+	}
+	return n;
+}
+
+/* ---- JSON ---- */
+
+static void
+json_stage(FILE *f, const char *name, const struct histogram *h)
+{
+	fprintf(f, "  \"%s\": {", name);
+	for (size_t i = 0; i < NFIGURES; i++) {
+		double v = figure_value(h, i);
+		if (strcmp(figures[i].name, "mean") == 0)
+			fprintf(f, "%s\"%s\": %.1f", i ? ", " : "", figures[i].name, v);
+		else
+			fprintf(f, "%s\"%s\": %.0f", i ? ", " : "", figures[i].name, v);
+	}
+	fprintf(f, "},\n");
+}
+
+static void
+json_outcomes(FILE *f, const char *name, const uint64_t *counts, bool last)
+{
+	fprintf(f, "  \"%s\": {", name);
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		fprintf(f, "%s\"%s\": %" PRIu64, o ? ", " : "", probe_outcome_name(o), counts[o]);
+	fprintf(f, "}%s\n", last ? "" : ",");
+}
+
+void
+probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
+{
+	char target[ADDR_TEXT_MAX];
+
+	addr_format((const struct sockaddr *)&cfg->target.ss, target, sizeof target);
+	fprintf(f, "{\n  \"target\": \"%s\",\n  \"mode\": \"%s\",\n", target, probe_mode_name(cfg->mode));
+	fprintf(f, "  \"loop\": \"%s\",\n  \"threads\": %u,\n", cfg->rate > 0 ? "open" : "closed",
+	    cfg->threads ? cfg->threads : 1);
+	fprintf(f, "  \"concurrency\": %u,\n  \"target_rate\": %.3f,\n", cfg->concurrency, cfg->rate);
+	fprintf(f, "  \"give_up_us\": %" PRIu64 ",\n  \"retries\": %u,\n", cfg->give_up_us, cfg->retry.retries);
+	fprintf(f, "  \"attempts\": %" PRIu64 ",\n  \"tries\": %" PRIu64 ",\n", res->attempts, res->tries);
+	fprintf(f, "  \"elapsed_us\": %" PRIu64 ",\n  \"rate\": %.3f,\n", res->elapsed_us, run_rate(res));
+	for (int s = 0; s < STAGE_COUNT; s++) {
+		bool session_stage = s != STAGE_CONNECT && s != STAGE_BANNER && s != STAGE_TOTAL;
+		if (session_stage && cfg->mode != MODE_SESSION)
+			continue;
+		json_stage(f, probe_stage_name(s), &res->stage[s]);
+	}
+	json_outcomes(f, "try_outcome", res->try_outcome, false);
+	json_outcomes(f, "outcome", res->outcome, true);
+	fprintf(f, "}\n");
+}
+
+/* ---- CSV ---- */
+
+void
+probe_report_csv(FILE *f, const struct probe_result *res)
+{
+	fprintf(f, "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code\n");
+	for (uint64_t i = 0; i < res->nrows; i++) {
+		const struct probe_try *t = &res->rows[i];
+		fprintf(f, "%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u\n",
+		    t->attempt + 1, (unsigned)t->try_no, t->start_us, t->connect_us,
+		    t->banner_us, t->total_us, probe_outcome_name(t->outcome), (unsigned)t->code);
+	}
+}
+
+/* ---- human ---- */
+
+static void
+human_row(FILE *f, const char *name, const struct histogram *h)
+{
+	static const double pcts[] = { 50.0, 90.0, 99.0, 99.9 };
+	char buf[32];
+
+	fprintf(f, "  %-8s", name);
+	for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++) {
+		units_format_duration(hist_percentile(h, pcts[i]), buf, sizeof buf);
+		fprintf(f, " %10s", buf);
+	}
+	units_format_duration(hist_max(h), buf, sizeof buf);
+	fprintf(f, " %10s %10" PRIu64 "\n", buf, hist_count(h));
+}
+
+#define HIST_ROWS_MAX 16
+
+/* Rows are powers of two (then of four, sixteen... so that at most
+ * HIST_ROWS_MAX rows cover min..max); each bucket lands in the row of
+ * its upper bound. */
+void
+probe_report_histogram(FILE *f, const struct histogram *h, unsigned width)
+{
+	uint64_t rows[HIST_ROWS_MAX] = { 0 }, peak = 0;
+	unsigned lo_bit = 0, hi_bit = 0, step = 1;
+	struct hist_iter it = { 0 };
+	struct hist_bucket b;
+	char a[32], z[32];
+
+	if (hist_count(h) == 0)
+		return;
+	while ((UINT64_C(1) << lo_bit) <= hist_min(h) / 2 && lo_bit < 63)
+		lo_bit++;
+	while (hi_bit < 63 && (UINT64_C(1) << hi_bit) <= hist_max(h))
+		hi_bit++;
+	while ((hi_bit - lo_bit + step - 1) / step > HIST_ROWS_MAX)
+		step++;
+	unsigned nrows = (hi_bit - lo_bit + step - 1) / step;
+	if (nrows == 0)
+		nrows = 1;
+	while (hist_next(h, &it, &b)) {
+		unsigned bit = 0;
+		while (bit < 63 && (UINT64_C(1) << bit) <= b.hi)
+			bit++;
+		unsigned r = bit <= lo_bit ? 0 : (bit - lo_bit - 1) / step;
+		rows[r < nrows ? r : nrows - 1] += b.count;
+	}
+	for (unsigned r = 0; r < nrows; r++)
+		if (rows[r] > peak)
+			peak = rows[r];
+	for (unsigned r = 0; r < nrows; r++) {
+		unsigned top = lo_bit + (r + 1) * step;
+		units_format_duration(r == 0 ? 0 : UINT64_C(1) << (lo_bit + r * step), a, sizeof a);
+		units_format_duration(top >= 64 ? UINT64_MAX : UINT64_C(1) << top, z, sizeof z);
+		unsigned bar = peak ? (unsigned)((rows[r] * width + peak - 1) / peak) : 0;
+		fprintf(f, "  %9s .. %-9s %10" PRIu64 " |", a, z, rows[r]);
+		for (unsigned i = 0; i < bar; i++)
+			fputc('#', f);
+		fputc('\n', f);
+	}
+}
+
+void
+probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
+{
+	char target[ADDR_TEXT_MAX], el[32];
+
+	addr_format((const struct sockaddr *)&cfg->target.ss, target, sizeof target);
+	units_format_duration(res->elapsed_us, el, sizeof el);
+	if (cfg->rate > 0)
+		fprintf(f, "smtpprobe %s: %s mode, open loop at %.1f/s, %u thread(s)\n", target,
+		    probe_mode_name(cfg->mode), cfg->rate, cfg->threads ? cfg->threads : 1);
+	else
+		fprintf(f, "smtpprobe %s: %s mode, closed loop, concurrency %u, %u thread(s)\n", target,
+		    probe_mode_name(cfg->mode), cfg->concurrency ? cfg->concurrency : 1,
+		    cfg->threads ? cfg->threads : 1);
+	fprintf(f, "attempts %" PRIu64 "  tries %" PRIu64 "  elapsed %s  rate %.1f attempts/s\n",
+	    res->attempts, res->tries, el, run_rate(res));
+	fprintf(f, "outcomes:");
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		if (res->outcome[o])
+			fprintf(f, " %s %" PRIu64, probe_outcome_name(o), res->outcome[o]);
+	fprintf(f, "\n  %-8s %10s %10s %10s %10s %10s %10s\n", "", "p50", "p90", "p99", "p99.9", "max", "count");
+	for (int s = 0; s < STAGE_COUNT; s++)
+		if (hist_count(&res->stage[s]))
+			human_row(f, probe_stage_name(s), &res->stage[s]);
+	if (hist_count(&res->stage[STAGE_BANNER])) {
+		fprintf(f, "banner latency (established to complete greeting):\n");
+		probe_report_histogram(f, &res->stage[STAGE_BANNER], 40);
+	}
+}

@@ -1,0 +1,23 @@
+#ifndef SMTPPROBE_REPORT_H
+#define SMTPPROBE_REPORT_H
+/* What a run says: the human summary, --json, --csv, and the table of
+ * named figures that --expect checks (the same names as the JSON). */
+#include <stdio.h>
+
+#include "engine.h"
+#include "expect.h"
+
+#define PROBE_METRICS_MAX 160
+
+/* Fills out[] (at least PROBE_METRICS_MAX entries) and returns the count. */
+size_t probe_metrics(const struct probe_result *res, struct probe_metric *out);
+
+void probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res);
+void probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_result *res);
+void probe_report_csv(FILE *f, const struct probe_result *res);
+/* The small text histogram of one stage, log-spaced rows. */
+void probe_report_histogram(FILE *f, const struct histogram *h, unsigned width);
+
+const char *probe_mode_name(enum probe_mode m);
+
+#endif
