@@ -1,0 +1,363 @@
+/* Unit tests of smtpprobe's pure parts: --expect, outcome classification,
+ * the reply reader, retry schedules, profiles, source cycling, metrics. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../tools/smtpprobe/engine.h"
+#include "../../tools/smtpprobe/expect.h"
+#include "../../tools/smtpprobe/outcome.h"
+#include "../../tools/smtpprobe/report.h"
+#include "../../tools/smtpprobe/source.h"
+
+/* ---- --expect ---- */
+
+static const struct probe_metric metrics[] = {
+	{ "banner.p99", 150000, true },
+	{ "outcome.ndr", 0, false },
+	{ "rate", 5200.5, false },
+};
+#define NMETRICS (sizeof metrics / sizeof metrics[0])
+
+static int
+eval(const char *text)
+{
+	struct probe_expect e;
+	char err[160];
+	double actual;
+
+	ck_assert_msg(probe_expect_parse(text, &e, err, sizeof err) == 0, "%s: %s", text, err);
+	return probe_expect_eval(&e, metrics, NMETRICS, &actual, err, sizeof err);
+}
+
+START_TEST(test_expect_operators)
+{
+	ck_assert_int_eq(eval("banner.p99<=200ms"), 1);
+	ck_assert_int_eq(eval("banner.p99<=150ms"), 1);
+	ck_assert_int_eq(eval("banner.p99<150ms"), 0);
+	ck_assert_int_eq(eval("banner.p99 < 151ms"), 1);
+	ck_assert_int_eq(eval("banner.p99>=0.15s"), 1);
+	ck_assert_int_eq(eval("banner.p99>0.15s"), 0);
+	ck_assert_int_eq(eval("banner.p99==150000us"), 1);
+	ck_assert_int_eq(eval("banner.p99!=150000us"), 0);
+	ck_assert_int_eq(eval("banner.p99==150000"), 1);	/* bare: microseconds */
+	ck_assert_int_eq(eval("outcome.ndr==0"), 1);
+	ck_assert_int_eq(eval("outcome.ndr=0"), 1);
+	ck_assert_int_eq(eval("outcome.ndr!=0"), 0);
+	ck_assert_int_eq(eval("rate>=5000"), 1);
+	ck_assert_int_eq(eval("rate>5200.5"), 0);
+	ck_assert_int_eq(eval("  rate  >=  5200.5  "), 1);
+}
+END_TEST
+
+START_TEST(test_expect_units)
+{
+	struct probe_expect e;
+	char err[160];
+
+	ck_assert_int_eq(probe_expect_parse("banner.p50<2s", &e, err, sizeof err), 0);
+	ck_assert(e.has_unit && e.value == 2e6);
+	ck_assert_int_eq(probe_expect_parse("banner.p50<250us", &e, err, sizeof err), 0);
+	ck_assert(e.value == 250);
+	ck_assert_int_eq(probe_expect_parse("banner.p50<1.5ms", &e, err, sizeof err), 0);
+	ck_assert(e.value == 1500);
+	ck_assert_int_eq(probe_expect_parse("banner.p50<12", &e, err, sizeof err), 0);
+	ck_assert(!e.has_unit && e.value == 12);
+	ck_assert_int_eq(e.op, EXPECT_LT);
+}
+END_TEST
+
+START_TEST(test_expect_bad)
+{
+	static const char *const bad[] = {
+		"", "banner.p99", "banner.p99<=", "<=200ms", "banner.p99=>200ms",
+		"banner.p99<=200xs", "banner.p99<=abc", "Banner.p99<1", ".p99<1",
+		"banner.<1", "banner.p99<=-5", "banner.p99 ~ 5",
+	};
+	struct probe_expect e;
+	char err[160];
+	double actual;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(probe_expect_parse(bad[i], &e, err, sizeof err) == -1, "accepted '%s'", bad[i]);
+	/* Well-formed but not evaluable: unknown figure, unit on a count. */
+	ck_assert_int_eq(probe_expect_parse("banner.p42<1ms", &e, err, sizeof err), 0);
+	ck_assert_int_eq(probe_expect_eval(&e, metrics, NMETRICS, &actual, err, sizeof err), -1);
+	ck_assert_int_eq(probe_expect_parse("outcome.ndr<1ms", &e, err, sizeof err), 0);
+	ck_assert_int_eq(probe_expect_eval(&e, metrics, NMETRICS, &actual, err, sizeof err), -1);
+}
+END_TEST
+
+START_TEST(test_metrics_names)
+{
+	struct probe_result *r = probe_result_new();
+	struct probe_metric m[PROBE_METRICS_MAX];
+	static const char *const want[] = {
+		"attempts", "tries", "rate", "connect.p50", "banner.p99", "banner.p999",
+		"banner.max", "total.p90", "outcome.ok", "outcome.ndr", "outcome.gave_up",
+		"try_outcome.gave_up",
+	};
+
+	hist_record(&r->stage[STAGE_BANNER], 1000);
+	r->outcome[OUTCOME_NDR] = 3;
+	size_t n = probe_metrics(r, m);
+	ck_assert(n < PROBE_METRICS_MAX);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		size_t j = 0;
+		while (j < n && strcmp(m[j].name, want[i]) != 0)
+			j++;
+		ck_assert_msg(j < n, "no figure %s", want[i]);
+		if (strcmp(want[i], "outcome.ndr") == 0)
+			ck_assert(m[j].value == 3 && !m[j].duration);
+		if (strcmp(want[i], "banner.max") == 0)
+			ck_assert(m[j].value == 1000 && m[j].duration);
+	}
+	probe_result_free(r);
+}
+END_TEST
+
+/* ---- outcomes ---- */
+
+START_TEST(test_classify)
+{
+	ck_assert_int_eq(probe_classify(EVENT_CONNECT_ERROR, ECONNREFUSED, 0), OUTCOME_REFUSED);
+	ck_assert_int_eq(probe_classify(EVENT_CONNECT_ERROR, ECONNRESET, 0), OUTCOME_RESET);
+	ck_assert_int_eq(probe_classify(EVENT_CONNECT_ERROR, ENETUNREACH, 0), OUTCOME_ERROR);
+	ck_assert_int_eq(probe_classify(EVENT_CONNECT_ERROR, EADDRNOTAVAIL, 0), OUTCOME_ERROR);
+	ck_assert_int_eq(probe_classify(EVENT_READ_ERROR, ECONNRESET, 0), OUTCOME_RESET);
+	ck_assert_int_eq(probe_classify(EVENT_READ_ERROR, EPIPE, 0), OUTCOME_RESET);
+	ck_assert_int_eq(probe_classify(EVENT_EOF, 0, 0), OUTCOME_RESET);
+	ck_assert_int_eq(probe_classify(EVENT_GIVE_UP, 0, 0), OUTCOME_GAVE_UP);
+	ck_assert_int_eq(probe_classify(EVENT_TIMEOUT, ETIMEDOUT, 0), OUTCOME_ERROR);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 220), OUTCOME_OK);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 354), OUTCOME_OK);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 421), OUTCOME_TEMPFAIL);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 450), OUTCOME_TEMPFAIL);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 554), OUTCOME_PERMFAIL);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 0), OUTCOME_ERROR);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 199), OUTCOME_ERROR);
+	ck_assert_int_eq(probe_classify(EVENT_REPLY, 0, 600), OUTCOME_ERROR);
+}
+END_TEST
+
+START_TEST(test_outcome_names)
+{
+	for (int o = 0; o < OUTCOME_COUNT; o++)
+		ck_assert_int_eq(probe_outcome_parse(probe_outcome_name(o)), o);
+	ck_assert_str_eq(probe_outcome_name(OUTCOME_GAVE_UP), "gave_up");
+	ck_assert_int_eq(probe_outcome_parse("nope"), -1);
+}
+END_TEST
+
+START_TEST(test_attempt_outcome)
+{
+	bool retry;
+
+	/* No retries: one give-up is gave_up, not an NDR. */
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 1, 0, &retry), OUTCOME_GAVE_UP);
+	ck_assert(!retry);
+	/* Two retries: tries 1 and 2 retry, try 3 bounces. */
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 1, 2, &retry), OUTCOME_GAVE_UP);
+	ck_assert(retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 2, 2, &retry), OUTCOME_GAVE_UP);
+	ck_assert(retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 3, 2, &retry), OUTCOME_NDR);
+	ck_assert(!retry);
+	/* A retry that gets through ends the attempt with its own outcome. */
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_OK, 2, 2, &retry), OUTCOME_OK);
+	ck_assert(!retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_REFUSED, 1, 2, &retry), OUTCOME_REFUSED);
+	ck_assert(!retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_TEMPFAIL, 1, 5, &retry), OUTCOME_TEMPFAIL);
+	ck_assert(!retry);
+}
+END_TEST
+
+static struct probe_reply
+feed(const char *text, size_t chunk)
+{
+	struct probe_reply r;
+	size_t len = strlen(text), off = 0;
+
+	probe_reply_reset(&r);
+	while (off < len && !r.done && !r.bad) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		off += probe_reply_feed(&r, text + off, n);
+	}
+	return r;
+}
+
+START_TEST(test_reply_reader)
+{
+	for (size_t chunk = 1; chunk <= 64; chunk *= 2) {
+		struct probe_reply r = feed("220 mx ESMTP\r\n", chunk);
+		ck_assert(r.done && !r.bad && r.code == 220);
+		r = feed("220-first\r\n220-second\r\n220 last\r\n", chunk);
+		ck_assert(r.done && r.code == 220);
+		r = feed("220-first\r\n220-second\r\n", chunk);
+		ck_assert(!r.done && !r.bad);
+		r = feed("421 4.3.2 busy\r\n", chunk);
+		ck_assert(r.done && r.code == 421);
+		r = feed("220\r\n", chunk);		/* bare code, no text */
+		ck_assert(r.done && r.code == 220);
+		r = feed("220 lf only\n", chunk);
+		ck_assert(r.done && r.code == 220);
+		r = feed("220-a\r\n250 b\r\n", chunk);	/* codes differ */
+		ck_assert(r.bad);
+		r = feed("HTTP/1.1 400\r\n", chunk);
+		ck_assert(r.bad);
+		r = feed("22\r\n", chunk);
+		ck_assert(r.bad);
+	}
+	/* It stops after the last line: the rest is the next reply's. */
+	struct probe_reply r;
+	probe_reply_reset(&r);
+	const char *two = "250 ok\r\n221 bye\r\n";
+	ck_assert_uint_eq(probe_reply_feed(&r, two, strlen(two)), 8);
+}
+END_TEST
+
+/* ---- retries and profiles ---- */
+
+START_TEST(test_retry_schedule)
+{
+	struct probe_retry r = { 0 };
+
+	ck_assert_int_eq(probe_retry_parse("50ms", &r), 0);
+	ck_assert_uint_eq(r.n_after, 1);
+	ck_assert_uint_eq(probe_retry_wait(&r, 0), 50000);
+	ck_assert_uint_eq(probe_retry_wait(&r, 7), 50000);	/* last repeats */
+	ck_assert_int_eq(probe_retry_parse("5m,10m,1h", &r), 0);
+	ck_assert_uint_eq(r.n_after, 3);
+	ck_assert_uint_eq(probe_retry_wait(&r, 0), 300000000ULL);
+	ck_assert_uint_eq(probe_retry_wait(&r, 1), 600000000ULL);
+	ck_assert_uint_eq(probe_retry_wait(&r, 2), 3600000000ULL);
+	ck_assert_uint_eq(probe_retry_wait(&r, 9), 3600000000ULL);
+	ck_assert_int_eq(probe_retry_parse("", &r), -1);
+	ck_assert_int_eq(probe_retry_parse("5m,", &r), -1);
+	ck_assert_int_eq(probe_retry_parse(",5m", &r), -1);
+	ck_assert_int_eq(probe_retry_parse("5m,,6m", &r), -1);
+	ck_assert_int_eq(probe_retry_parse("soon", &r), -1);
+	ck_assert_int_eq(probe_retry_parse("1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", &r), -1);
+	struct probe_retry none = { 0 };
+	ck_assert_uint_eq(probe_retry_wait(&none, 0), 0);
+}
+END_TEST
+
+START_TEST(test_profiles)
+{
+	static const struct { const char *name; uint64_t give_up_us; } want[] = {
+		{ "rfc5321", 300000000ULL }, { "sendmail", 300000000ULL }, { "exim", 300000000ULL },
+		{ "postfix", 300000000ULL }, { "qmail", 1200000000ULL }, { "impatient-60", 60000000ULL },
+		{ "impatient-30", 30000000ULL }, { "impatient-10", 10000000ULL }, { "impatient-5", 5000000ULL },
+	};
+	const struct probe_profile *p;
+
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		p = probe_profile_find(want[i].name);
+		ck_assert_msg(p != NULL, "no profile %s", want[i].name);
+		ck_assert_uint_eq(p->give_up_us, want[i].give_up_us);
+	}
+	ck_assert_ptr_null(probe_profile_find("nonesuch"));
+	for (size_t i = 0; (p = probe_profile_at(i)) != NULL; i++) {
+		struct probe_retry r;
+		ck_assert_msg(probe_retry_parse(p->retry_after, &r) == 0, "%s: bad schedule", p->name);
+		ck_assert(p->source != NULL && strlen(p->source) > 10);
+		ck_assert(p->give_up_us > 0);
+	}
+	p = probe_profile_find("postfix");
+	struct probe_retry r;
+	probe_retry_parse(p->retry_after, &r);
+	ck_assert_uint_eq(probe_retry_wait(&r, 1), 600000000ULL);	/* doubling backoff */
+}
+END_TEST
+
+/* ---- --source ---- */
+
+static const char *
+nth_text(const struct probe_source *s, uint64_t n, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	probe_source_nth(s, n, &ss, &sl);
+	if (ss.ss_family == AF_INET)
+		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf, (socklen_t)len);
+	return inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, buf, (socklen_t)len);
+}
+
+START_TEST(test_source_cycle)
+{
+	struct probe_source s;
+	char buf[64];
+
+	ck_assert_int_eq(probe_source_parse("127.0.1.0/28", &s), 0);
+	ck_assert_uint_eq(s.count, 14);		/* .0 and .15 skipped */
+	ck_assert_str_eq(nth_text(&s, 0, buf, sizeof buf), "127.0.1.1");
+	ck_assert_str_eq(nth_text(&s, 13, buf, sizeof buf), "127.0.1.14");
+	ck_assert_str_eq(nth_text(&s, 14, buf, sizeof buf), "127.0.1.1");	/* cycles */
+	ck_assert_int_eq(probe_source_parse("127.0.1.77/24", &s), 0);	/* host bits cleared */
+	ck_assert_str_eq(nth_text(&s, 0, buf, sizeof buf), "127.0.1.1");
+	ck_assert_str_eq(nth_text(&s, 253, buf, sizeof buf), "127.0.1.254");
+	ck_assert_int_eq(probe_source_parse("10.0.0.0/16", &s), 0);
+	ck_assert_str_eq(nth_text(&s, 255, buf, sizeof buf), "10.0.1.0");	/* carry */
+	ck_assert_int_eq(probe_source_parse("127.0.0.9", &s), 0);
+	ck_assert_uint_eq(s.count, 1);
+	ck_assert_str_eq(nth_text(&s, 5, buf, sizeof buf), "127.0.0.9");
+	ck_assert_int_eq(probe_source_parse("127.0.0.8/31", &s), 0);
+	ck_assert_uint_eq(s.count, 2);
+	ck_assert_str_eq(nth_text(&s, 1, buf, sizeof buf), "127.0.0.9");
+	ck_assert_int_eq(probe_source_parse("fd00::/120", &s), 0);
+	ck_assert_uint_eq(s.count, 256);
+	ck_assert_str_eq(nth_text(&s, 255, buf, sizeof buf), "fd00::ff");
+	ck_assert_str_eq(nth_text(&s, 256, buf, sizeof buf), "fd00::");
+}
+END_TEST
+
+START_TEST(test_source_bad)
+{
+	static const char *const bad[] = {
+		"", "127.0.0.1/33", "127.0.0.1/", "127.0.0.1/x", "::1/129", "host/24", "127.0.0.1/-1",
+	};
+	struct probe_source s;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(probe_source_parse(bad[i], &s) == -1, "accepted '%s'", bad[i]);
+}
+END_TEST
+
+static Suite *
+smtpprobe_suite(void)
+{
+	Suite *s = suite_create("smtpprobe");
+	TCase *tc = tcase_create("pure");
+
+	tcase_add_test(tc, test_expect_operators);
+	tcase_add_test(tc, test_expect_units);
+	tcase_add_test(tc, test_expect_bad);
+	tcase_add_test(tc, test_metrics_names);
+	tcase_add_test(tc, test_classify);
+	tcase_add_test(tc, test_outcome_names);
+	tcase_add_test(tc, test_attempt_outcome);
+	tcase_add_test(tc, test_reply_reader);
+	tcase_add_test(tc, test_retry_schedule);
+	tcase_add_test(tc, test_profiles);
+	tcase_add_test(tc, test_source_cycle);
+	tcase_add_test(tc, test_source_bad);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(smtpprobe_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
