@@ -1,0 +1,400 @@
+"""End-to-end tests of smtpprobe against servers made here: Python servers
+in a thread of the test (silent, 421, reset, delayed, multi-line, stalling,
+a small SMTP dialogue) and floor_server. Stdlib only; every process and
+socket started here is stopped by the test, even when it fails."""
+import csv
+import heapq
+import io
+import json
+import os
+import selectors
+import socket
+import struct
+import subprocess
+import threading
+import time
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("BUILD", "build")
+PROBE = os.path.join(ROOT, BUILD, "bin", "smtpprobe")
+FLOOR = os.path.join(ROOT, BUILD, "bin", "floor_server")
+
+
+class Server(threading.Thread):
+    """A one-thread selector server on 127.0.0.1.
+
+    banner: bytes written after `delay` seconds, or None to never write.
+    reset: close every connection at once with an RST (SO_LINGER 0).
+    stall_every: block the whole loop for stall_for seconds every so
+    often (from the first connection on), as an overloaded server does.
+    Answers EHLO/MAIL/RCPT with 250, DATA with 354 and the dot with 250,
+    QUIT with 221 and a close. Records every peer address."""
+
+    def __init__(self, banner=b"220 test ESMTP\r\n", delay=0.0, reset=False,
+                 stall_every=None, stall_for=1.0):
+        super().__init__(daemon=True)
+        self.banner, self.delay, self.reset = banner, delay, reset
+        self.stall_every, self.stall_for = stall_every, stall_for
+        self.peers = []
+        self.stalls = 0
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(1024)
+        self.lsock.setblocking(False)
+        self.port = self.lsock.getsockname()[1]
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.stopping = False
+        self.conns = {}
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping = True
+        self.wake_w.send(b"x")
+        self.join(10)
+        self.wake_w.close()
+
+    def _accept(self, sel, due):
+        while True:
+            try:
+                c, peer = self.lsock.accept()
+            except BlockingIOError:
+                return
+            self.peers.append(peer[0])
+            if self.stall_every and self.next_stall is None:
+                self.next_stall = time.monotonic() + self.stall_every
+            if self.reset:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+                continue
+            c.setblocking(False)
+            self.conns[c] = {"buf": b"", "data": False}
+            sel.register(c, selectors.EVENT_READ)
+            if self.banner is not None:
+                heapq.heappush(due, (time.monotonic() + self.delay, id(c), c))
+
+    def _drop(self, sel, c):
+        sel.unregister(c)
+        del self.conns[c]
+        c.close()
+
+    def _dialogue(self, sel, c):
+        st = self.conns[c]
+        try:
+            data = c.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(sel, c)
+            return
+        st["buf"] += data
+        while True:
+            if st["data"]:
+                end = st["buf"].find(b"\r\n.\r\n")
+                if end < 0:
+                    st["buf"] = st["buf"][-4:]
+                    return
+                st["buf"], st["data"] = st["buf"][end + 5:], False
+                c.send(b"250 2.0.0 queued\r\n")
+                continue
+            nl = st["buf"].find(b"\n")
+            if nl < 0:
+                return
+            line, st["buf"] = st["buf"][:nl].strip().upper(), st["buf"][nl + 1:]
+            if line.startswith(b"QUIT"):
+                c.send(b"221 bye\r\n")
+                self._drop(sel, c)
+                return
+            if line.startswith(b"DATA"):
+                st["data"] = True
+                c.send(b"354 go ahead\r\n")
+            else:
+                c.send(b"250 ok\r\n")
+
+    def run(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self.lsock, selectors.EVENT_READ)
+        sel.register(self.wake_r, selectors.EVENT_READ)
+        due = []
+        self.next_stall = None
+        while not self.stopping:
+            now = time.monotonic()
+            if self.next_stall is not None and now >= self.next_stall:
+                time.sleep(self.stall_for)      # the stall: nothing is served
+                self.stalls += 1
+                self.next_stall = time.monotonic() + self.stall_every
+            while due and due[0][0] <= time.monotonic():
+                c = heapq.heappop(due)[2]
+                if c in self.conns:
+                    try:
+                        c.send(self.banner)
+                    except OSError:
+                        self._drop(sel, c)
+            timeout = 0.05 if not due else max(0.0, min(0.05, due[0][0] - time.monotonic()))
+            for key, _ in sel.select(timeout):
+                if key.fileobj is self.lsock:
+                    self._accept(sel, due)
+                elif key.fileobj is self.wake_r:
+                    pass
+                elif key.fileobj in self.conns:
+                    self._dialogue(sel, key.fileobj)
+        for c in list(self.conns):
+            c.close()
+        sel.close()
+        self.lsock.close()
+        self.wake_r.close()
+
+
+def probe(*args, timeout=30):
+    """Runs smtpprobe to completion (bounded) and returns the CompletedProcess."""
+    return subprocess.run([PROBE] + [str(a) for a in args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def probe_json(test, *args, expect_rc=0, timeout=30):
+    r = probe("-q", "--json", "-", *args, timeout=timeout)
+    test.assertEqual(r.returncode, expect_rc, r.stderr)
+    return json.loads(r.stdout)
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()           # nothing listens there now
+    return port
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK), "smtpprobe not built")
+class TestOutcomes(unittest.TestCase):
+    def test_delayed_banner(self):
+        with Server(delay=0.3) as srv:
+            j = probe_json(self, "-n", 10, "-c", 5, "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["outcome"]["ok"], 10)
+        self.assertGreaterEqual(j["banner"]["p50"], 250000)
+        self.assertLessEqual(j["banner"]["p50"], 1000000)
+        self.assertLess(j["connect"]["p50"], 100000, "connect should be well under the banner")
+
+    def test_give_up_retries_ndr(self):
+        with Server(delay=0.3) as srv:
+            csvpath = os.path.join(ROOT, BUILD, "e2e-probe-ndr.csv")
+            self.addCleanup(lambda: os.path.exists(csvpath) and os.unlink(csvpath))
+            j = probe_json(self, "-n", 4, "-c", 4, "--give-up", "100ms", "--retries", 2,
+                           "--retry-after", "50ms", "--csv", csvpath, "127.0.0.1:%d" % srv.port)
+            with open(csvpath) as f:
+                rows = list(csv.DictReader(f))
+        self.assertEqual(j["outcome"]["ndr"], 4)
+        self.assertEqual(j["tries"], 12)
+        self.assertEqual(len(rows), 12)
+        for a in range(1, 5):
+            tries = [r for r in rows if int(r["attempt"]) == a]
+            self.assertEqual([int(r["try"]) for r in tries], [1, 2, 3])
+            self.assertEqual([r["outcome"] for r in tries], ["gave_up", "gave_up", "ndr"])
+            for r in tries:
+                self.assertGreaterEqual(int(r["total_us"]), 95000)
+                self.assertEqual(r["banner_us"], "0")
+
+    def test_never_writes_gave_up(self):
+        with Server(banner=None) as srv:
+            j = probe_json(self, "-n", 3, "-c", 3, "--give-up", "200ms", "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["outcome"]["gave_up"], 3)
+        self.assertEqual(j["outcome"]["ndr"], 0)
+
+    def test_closed_port_refused(self):
+        j = probe_json(self, "-n", 3, "127.0.0.1:%d" % closed_port())
+        self.assertEqual(j["outcome"]["refused"], 3)
+        self.assertEqual(j["connect"]["count"], 0)
+
+    def test_421_tempfail(self):
+        with Server(banner=b"421 4.3.2 too busy\r\n") as srv:
+            csvpath = os.path.join(ROOT, BUILD, "e2e-probe-421.csv")
+            self.addCleanup(lambda: os.path.exists(csvpath) and os.unlink(csvpath))
+            j = probe_json(self, "-n", 2, "--csv", csvpath, "127.0.0.1:%d" % srv.port)
+            with open(csvpath) as f:
+                rows = list(csv.DictReader(f))
+        self.assertEqual(j["outcome"]["tempfail"], 2)
+        self.assertEqual([r["code"] for r in rows], ["421", "421"])
+
+    def test_554_permfail(self):
+        with Server(banner=b"554 5.7.1 go away\r\n") as srv:
+            j = probe_json(self, "-n", 1, "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["outcome"]["permfail"], 1)
+
+    def test_reset(self):
+        with Server(reset=True) as srv:
+            j = probe_json(self, "-n", 3, "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["outcome"]["reset"], 3)
+
+    def test_multiline_greeting(self):
+        with Server(banner=b"220-mx.example first\r\n220-second\r\n220 last\r\n") as srv:
+            j = probe_json(self, "-n", 3, "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["outcome"]["ok"], 3)
+        self.assertEqual(j["banner"]["count"], 3)
+
+    def test_session_mode(self):
+        with Server() as srv:
+            j = probe_json(self, "-n", 4, "-c", 2, "-m", "session", "--size", "100k",
+                           "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["outcome"]["ok"], 4, j)
+        for stage in ("ehlo", "mail", "rcpt", "data", "message"):
+            self.assertEqual(j[stage]["count"], 4, stage)
+
+    def test_idle_mode_holds(self):
+        with Server() as srv:
+            start = time.monotonic()
+            j = probe_json(self, "-n", 2, "-c", 2, "-m", "idle", "--hold", "300ms",
+                           "127.0.0.1:%d" % srv.port)
+            self.assertGreaterEqual(time.monotonic() - start, 0.29)
+        self.assertEqual(j["outcome"]["ok"], 2)
+        self.assertGreaterEqual(j["total"]["min"], 290000)
+
+    def test_source_cycling(self):
+        with Server() as srv:
+            j = probe_json(self, "-n", 28, "-c", 4, "--source", "127.0.1.0/28",
+                           "127.0.0.1:%d" % srv.port)
+            peers = set(srv.peers)
+        self.assertEqual(j["outcome"]["ok"], 28)
+        self.assertEqual(peers, {"127.0.1.%d" % i for i in range(1, 15)})
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK), "smtpprobe not built")
+class TestCoordinatedOmission(unittest.TestCase):
+    def test_open_loop_sees_the_stall(self):
+        # Open loop: attempts keep their schedule during the stall, so the
+        # ones due then wait up to the whole second and p99 shows it.
+        with Server(stall_every=0.7, stall_for=1.0) as srv:
+            j = probe_json(self, "-r", 200, "-d", "2s", "127.0.0.1:%d" % srv.port, timeout=30)
+            self.assertGreaterEqual(srv.stalls, 1)
+        self.assertEqual(j["outcome"]["ok"], j["attempts"])
+        self.assertGreaterEqual(j["attempts"], 300)
+        self.assertGreaterEqual(j["banner"]["p99"], 700000, j["banner"])
+
+    def test_closed_loop_hides_the_stall(self):
+        # Closed loop with one connection: the stall holds back one
+        # attempt and the schedule with it, so it is one sample among many.
+        with Server(stall_every=0.7, stall_for=1.0) as srv:
+            j = probe_json(self, "-c", 1, "-d", "2s", "-n", 100000, "127.0.0.1:%d" % srv.port,
+                           timeout=30)
+            self.assertGreaterEqual(srv.stalls, 1)
+        self.assertGreaterEqual(j["banner"]["max"], 700000, j["banner"])
+        if j["attempts"] >= 300:   # enough samples for one stall to be under 1%
+            self.assertLess(j["banner"]["p99"], 500000, j["banner"])
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK), "smtpprobe not built")
+class TestOutputs(unittest.TestCase):
+    def test_expect_exit_codes(self):
+        with Server() as srv:
+            t = "127.0.0.1:%d" % srv.port
+            ok = probe("-q", "-n", 3, "--expect", "banner.p99<=5s", "--expect", "outcome.ok==3",
+                       "--expect", "rate>0", t)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            bad = probe("-q", "-n", 3, "--expect", "banner.p99<=5s", "--expect", "outcome.ok==4", t)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn("FAIL", bad.stderr)
+            self.assertIn("outcome.ok==4", bad.stderr)
+        self.assertEqual(probe("--expect", "banner.p99<=", "127.0.0.1:1").returncode, 2)
+        self.assertEqual(probe("--expect", "banner.p42<=1ms", "127.0.0.1:1").returncode, 2)
+        self.assertEqual(probe("--expect", "outcome.ok<=1ms", "127.0.0.1:1").returncode, 2)
+
+    def test_json_has_all_figures(self):
+        with Server() as srv:
+            j = probe_json(self, "-n", 5, "-c", 2, "127.0.0.1:%d" % srv.port)
+        for k in ("attempts", "tries", "rate", "elapsed_us", "mode", "loop"):
+            self.assertIn(k, j)
+        for stage in ("connect", "banner", "total"):
+            for fig in ("p50", "p90", "p99", "p999", "max", "min", "mean", "count"):
+                self.assertIsInstance(j[stage][fig], (int, float), (stage, fig))
+        self.assertEqual(set(j["outcome"]), {"ok", "gave_up", "ndr", "refused", "reset",
+                                             "tempfail", "permfail", "error"})
+        self.assertEqual(j["attempts"], 5)
+        self.assertGreater(j["rate"], 0)
+
+    def test_csv_rows_equal_tries(self):
+        with Server(delay=0.15) as srv:
+            r = probe("-q", "--json", "-", "--csv", os.path.join(ROOT, BUILD, "e2e-probe.csv"),
+                      "-n", 6, "-c", 3, "--give-up", "100ms", "--retries", 1,
+                      "--retry-after", "10ms", "127.0.0.1:%d" % srv.port)
+        path = os.path.join(ROOT, BUILD, "e2e-probe.csv")
+        self.addCleanup(os.unlink, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), j["tries"])
+        self.assertEqual(list(rows[0].keys()), ["attempt", "try", "start_us", "connect_us",
+                                                "banner_us", "total_us", "outcome", "code"])
+
+    def test_csv_to_stdout_summary_to_stderr(self):
+        with Server() as srv:
+            r = probe("--csv", "-", "-n", 2, "127.0.0.1:%d" % srv.port)
+        self.assertEqual(r.returncode, 0)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        self.assertEqual(len(rows), 2)
+        self.assertIn("p99", r.stderr)
+        self.assertIn("#", r.stderr)       # the text histogram
+
+    def test_usage_errors(self):
+        for args in ([], ["-n", "0", "127.0.0.1"], ["--give-up", "soon", "127.0.0.1"],
+                     ["--retries", "2", "127.0.0.1"], ["--profile", "nonesuch", "127.0.0.1"],
+                     ["--source", "127.0.0.1/40", "127.0.0.1"], ["localhost"],
+                     ["-m", "chat", "127.0.0.1"], ["127.0.0.1", "127.0.0.2"], ["--bogus", "127.0.0.1"]):
+            r = probe(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertTrue(r.stderr.strip(), args)
+
+    def test_profile_list_and_use(self):
+        r = probe("--profile", "list")
+        self.assertEqual(r.returncode, 0)
+        for name in ("rfc5321", "sendmail", "exim", "postfix", "qmail",
+                     "impatient-60", "impatient-30", "impatient-10", "impatient-5"):
+            self.assertIn(name, r.stdout)
+        with Server(banner=None) as srv:
+            # The profile's give-up, with the lab's own quick retry schedule.
+            j = probe_json(self, "--profile", "impatient-5", "--give-up", "150ms",
+                           "--retry-after", "10ms", "127.0.0.1:%d" % srv.port)
+        self.assertEqual(j["retries"], 2)
+        self.assertEqual(j["give_up_us"], 150000)
+        self.assertEqual(j["outcome"]["ndr"], 1)
+        self.assertEqual(j["tries"], 3)
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK) and os.access(FLOOR, os.X_OK),
+                     "smtpprobe or floor_server not built")
+class TestFloorServer(unittest.TestCase):
+    def setUp(self):
+        self.proc = subprocess.Popen([FLOOR, "0"], stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self._stop)
+        line = self.proc.stderr.readline()      # blocks until it is ready
+        self.assertIn("floor_server: listening on 127.0.0.1:", line)
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def _stop(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc.stderr.close()
+
+    def test_load_closed_loop(self):
+        j = probe_json(self, "-n", 5000, "-c", 50, "127.0.0.1:%d" % self.port)
+        self.assertEqual(j["outcome"]["ok"], 5000)
+        self.assertEqual(j["banner"]["count"], 5000)
+
+    def test_load_two_threads_open_loop(self):
+        j = probe_json(self, "-n", 2000, "-r", 4000, "-t", 2, "127.0.0.1:%d" % self.port)
+        self.assertEqual(j["outcome"]["ok"], 2000)
+        self.assertEqual(j["threads"], 2)
+
+    def test_floor_server_dialogue(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            self.assertEqual(s.recv(100), b"220 floor ESMTP\r\n")
+            s.sendall(b"QUIT\r\n")
+            self.assertEqual(s.recv(100), b"221 bye\r\n")
+            self.assertEqual(s.recv(100), b"")
+
+
+if __name__ == "__main__":
+    unittest.main()
