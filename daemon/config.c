@@ -33,6 +33,8 @@ static const char *const dispatch_names[] = { "least-loaded", "round-robin", NUL
 static const char *const rdns_enabled_names[] = { "auto", "on", "off", NULL };
 static const char *const off_on_names[] = { "off", "on", NULL };
 static const char *const on_failure_names[] = { "continue", "tempfail", NULL };
+static const char *const rdns_mode_names[] = { "async", "pool", NULL };
+static const char *const overflow_names[] = { "wait", "reject", NULL };
 
 #define OFF(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define S	1000000ULL
@@ -47,6 +49,9 @@ static const struct conf_key conf_keys[] = {
 	{ "listen", "accept_retry", T_DURATION, OFF(listen_accept_retry_us), 1000, 60 * S, "100ms", NULL },
 	{ "pool", "workers", T_UINT, OFF(pool_workers), 1, 256, "2", NULL },
 	{ "pool", "dispatch", T_ENUM, OFF(pool_dispatch), 0, 0, "least-loaded", dispatch_names },
+	{ "pool", "sessions_per_worker", T_UINT, OFF(pool_sessions_per_worker), 0, 1000000, "0", NULL },
+	{ "pool", "queue_max", T_UINT, OFF(pool_queue_max), 0, 1000000, "1000", NULL },
+	{ "pool", "overflow", T_ENUM, OFF(pool_overflow), 0, 0, "wait", overflow_names },
 	{ "banner", "hostname", T_STRING, OFF(banner_hostname), 0, 0, "", NULL },
 	{ "banner", "text", T_STRING, OFF(banner_text), 0, 0, "ESMTP bannerd", NULL },
 	{ "banner", "delay", T_DURATION, OFF(banner_delay_us), 0, DAY, "0", NULL },
@@ -61,12 +66,15 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "sink", T_ENUM, OFF(smtp_sink), 0, 0, "discard", sink_names },
 	{ "smtp", "maildir", T_STRING, OFF(smtp_maildir), 0, 0, "", NULL },
 	{ "rdns", "enabled", T_ENUM, OFF(rdns_enabled), 0, 0, "auto", rdns_enabled_names },
+	{ "rdns", "mode", T_ENUM, OFF(rdns_mode), 0, 0, "async", rdns_mode_names },
+	{ "rdns", "threads", T_UINT, OFF(rdns_threads), 1, 256, "2", NULL },
 	{ "rdns", "servers", T_STRING, OFF(rdns_servers), 0, 0, "", NULL },
 	{ "rdns", "timeout", T_DURATION, OFF(rdns_timeout_us), 1000, 60 * S, "1s", NULL },
 	{ "rdns", "tries", T_UINT, OFF(rdns_tries), 1, 10, "2", NULL },
 	{ "rdns", "hosts_file", T_ENUM, OFF(rdns_hosts_file), 0, 0, "off", off_on_names },
 	{ "rdns", "forward_confirm", T_ENUM, OFF(rdns_forward_confirm), 0, 0, "off", off_on_names },
 	{ "rdns", "on_failure", T_ENUM, OFF(rdns_on_failure), 0, 0, "continue", on_failure_names },
+	{ "metrics", "listen", T_STRING, OFF(metrics_listen), 0, 0, "", NULL },
 	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },
 	{ "log", "format", T_ENUM, OFF(log_format), 0, 0, "text", format_names },
 	{ "log", "target", T_STRING, OFF(log_target), 0, 0, "stderr", NULL },
@@ -239,7 +247,8 @@ static int
 validate(struct config *c, char *err, size_t errlen)
 {
 	if (check_address_list("listen.address", c->listen_address, 25, 0, err, errlen) != 0 ||
-	    check_address_list("rdns.servers", c->rdns_servers, 53, 1, err, errlen) != 0)
+	    check_address_list("rdns.servers", c->rdns_servers, 53, 1, err, errlen) != 0 ||
+	    check_address_list("metrics.listen", c->metrics_listen, -1, 1, err, errlen) != 0)
 		return -1;
 	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
 		return reason(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");

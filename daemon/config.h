@@ -17,6 +17,8 @@ enum smtp_sink { SINK_DISCARD = 0, SINK_MAILDIR };
 enum pregreet_policy { PREGREET_ALLOW = 0, PREGREET_REJECT };
 enum dispatch_policy { DISPATCH_LEAST_LOADED = 0, DISPATCH_ROUND_ROBIN };
 enum rdns_enabled { RDNS_AUTO = 0, RDNS_ON, RDNS_OFF };
+enum rdns_mode { RDNS_MODE_ASYNC = 0, RDNS_MODE_POOL };
+enum overflow_policy { OVERFLOW_WAIT = 0, OVERFLOW_REJECT };
 enum rdns_on_failure { RDNS_FAIL_CONTINUE = 0, RDNS_FAIL_TEMPFAIL };
 
 struct config {
@@ -28,6 +30,9 @@ struct config {
 	/* [pool] */
 	uint64_t pool_workers;
 	int pool_dispatch;
+	uint64_t pool_sessions_per_worker;	/* 0: no limit */
+	uint64_t pool_queue_max;
+	int pool_overflow;
 	/* [banner] */
 	char banner_hostname[256];
 	char banner_text[CONF_STR_MAX];
@@ -45,12 +50,16 @@ struct config {
 	char smtp_maildir[PATH_MAX];
 	/* [rdns] */
 	int rdns_enabled;
+	int rdns_mode;
+	uint64_t rdns_threads;
 	char rdns_servers[CONF_STR_MAX];
 	uint64_t rdns_timeout_us;
 	uint64_t rdns_tries;
 	int rdns_hosts_file;
 	int rdns_forward_confirm;
 	int rdns_on_failure;
+	/* [metrics] */
+	char metrics_listen[CONF_STR_MAX];
 	/* [log] */
 	int log_protocol_log;
 	int log_format;

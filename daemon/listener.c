@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "monotime.h"
 #include "pool.h"
 #include "server.h"
@@ -35,6 +37,8 @@ struct listeners {
 	int backlog;
 	struct server *srv;
 	struct pool *pool;
+	struct metrics *metrics;	/* the main thread's: accept-time counters */
+	int paused;			/* the admission queue is full (overflow = wait) */
 	/* Copied from the config on the main thread, the only reader. */
 	uint64_t max_sessions;
 	uint64_t accept_retry_us;
@@ -126,14 +130,14 @@ fail:
 }
 
 static void
-reject_too_many(struct listeners *set, int fd, const struct sockaddr *peer)
+reject(struct listeners *set, int fd, const struct sockaddr *peer, const char *reason,
+    const char *text)
 {
 	char msg[512], peer_text[ADDR_TEXT_MAX];
 	struct log_line l;
 	int n;
 
-	n = snprintf(msg, sizeof msg, "421 4.3.2 %s Too many connections, try again later\r\n",
-	    set->hostname);
+	n = snprintf(msg, sizeof msg, "421 4.3.2 %s %s\r\n", set->hostname, text);
 	/* Best effort: the socket is fresh, its buffer has room. */
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		(void)0;
@@ -143,7 +147,7 @@ reject_too_many(struct listeners *set, int fd, const struct sockaddr *peer)
 	addr_format(peer, peer_text, sizeof peer_text);
 	log_line_begin(&l, "reject");
 	log_line_str(&l, "peer", peer_text);
-	log_line_str(&l, "reason", "max_sessions");
+	log_line_str(&l, "reason", reason);
 	log_line_u64(&l, "code", 421);
 	log_line_end(&l);
 }
@@ -156,12 +160,74 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
 	struct listeners *set = ls->set;
 	uint64_t now = monotime_now_us();
 
+	metrics_count(set->metrics, MC_CONNECTIONS);
 	if (atomic_load(&set->srv->sessions_open) >= set->max_sessions) {
-		reject_too_many(set, fd, peer);
+		metrics_count(set->metrics, MC_REJECT_MAX_SESSIONS);
+		reject(set, fd, peer, "max_sessions", "Too many connections, try again later");
 		return;
 	}
 	atomic_fetch_add(&set->srv->sessions_open, 1);
-	pool_dispatch(set->pool, fd, peer, (socklen_t)peerlen, now);
+	switch (pool_dispatch(set->pool, fd, peer, (socklen_t)peerlen, now)) {
+	case ADMIT_STARTED:
+	case ADMIT_QUEUED:
+		break;
+	case ADMIT_QUEUED_FULL:
+		/* overflow = wait: leave the rest in the kernel's backlog */
+		listeners_pause(set);
+		break;
+	case ADMIT_REJECTED:
+		atomic_fetch_sub(&set->srv->sessions_open, 1);
+		metrics_count(set->metrics, MC_REJECT_QUEUE_FULL);
+		reject(set, fd, peer, "queue_full", "All server slots busy, try again later");
+		break;
+	}
+}
+
+void
+listeners_pause(struct listeners *set)
+{
+	if (set->paused)
+		return;
+	set->paused = 1;
+	for (unsigned i = 0; i < set->n; i++)
+		if (set->socks[i].lev != NULL)
+			evconnlistener_disable(set->socks[i].lev);
+	log_info("admission queue full (pool.overflow = wait): accept paused");
+}
+
+void
+listeners_resume(struct listeners *set)
+{
+	if (!set->paused)
+		return;
+	set->paused = 0;
+	for (unsigned i = 0; i < set->n; i++)
+		if (set->socks[i].lev != NULL && !evtimer_pending(set->socks[i].retry, NULL))
+			evconnlistener_enable(set->socks[i].lev);
+	log_info("admission queue has room: accept resumed");
+}
+
+/* The kernel's accept queue of a listening socket: on Linux, TCP_INFO
+ * reports its length in tcpi_unacked and its limit in tcpi_sacked. */
+void
+listeners_gauges(struct listeners *set, struct metrics_gauges *g)
+{
+	g->n_listeners = 0;
+	for (unsigned i = 0; set != NULL && i < set->n && i < 16; i++) {
+		struct listen_sock *ls = &set->socks[i];
+		struct tcp_info ti;
+		socklen_t len = sizeof ti;
+		int fd = ls->lev != NULL ? evconnlistener_get_fd(ls->lev) : ls->fd;
+
+		snprintf(g->listeners[i].address, sizeof g->listeners[i].address, "%s", ls->text);
+		g->listeners[i].queue = -1;
+		g->listeners[i].backlog = set->backlog;
+		if (fd >= 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+			g->listeners[i].queue = ti.tcpi_unacked;
+			g->listeners[i].backlog = ti.tcpi_sacked;
+		}
+		g->n_listeners++;
+	}
 }
 
 static void
@@ -173,7 +239,8 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 		log_info("accept on %s resumed (%lu further errors while paused)", ls->text,
 		    ls->suppressed);
 	ls->suppressed = 0;
-	evconnlistener_enable(ls->lev);
+	if (!ls->set->paused)
+		evconnlistener_enable(ls->lev);
 }
 
 /* libevent 2.1 leaves the listener enabled after EMFILE/ENFILE, and the
@@ -202,10 +269,11 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 
 int
 listeners_start(struct listeners *set, struct event_base *base, struct server *srv,
-    struct pool *pool, char *err, size_t errlen)
+    struct pool *pool, struct metrics *metrics, char *err, size_t errlen)
 {
 	set->srv = srv;
 	set->pool = pool;
+	set->metrics = metrics;
 	for (unsigned i = 0; i < set->n; i++) {
 		struct listen_sock *ls = &set->socks[i];
 		ls->lev = evconnlistener_new(base, accept_cb, ls,

@@ -9,6 +9,8 @@
 struct config;
 struct event_base;
 struct listeners;
+struct metrics;
+struct metrics_gauges;
 struct pool;
 struct server;
 
@@ -18,7 +20,14 @@ struct listeners *listeners_bind(const struct config *c, char *err, size_t errle
 
 /* Starts accepting on base, handing connections to pool. */
 int listeners_start(struct listeners *ls, struct event_base *base, struct server *srv,
-    struct pool *pool, char *err, size_t errlen);
+    struct pool *pool, struct metrics *metrics, char *err, size_t errlen);
+
+/* overflow = wait: stop accepting while the admission queue is full. */
+void listeners_pause(struct listeners *ls);
+void listeners_resume(struct listeners *ls);
+
+/* Each listener's kernel accept queue and backlog, for the metrics. */
+void listeners_gauges(struct listeners *ls, struct metrics_gauges *g);
 
 /* The limits in force after a reload (main thread). */
 void listeners_set_config(struct listeners *ls, const struct config *c);

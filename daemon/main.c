@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include <ares.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "config.h"
+#include "exporter.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "rdns.h"
 #include "server.h"
@@ -36,8 +39,10 @@ static struct {
 	struct event_base *base;
 	struct listeners *listeners;
 	struct pool *pool;
+	struct metrics *metrics;	/* the listener's counters */
+	struct exporter *exporter;
+	char metrics_listen[CONF_STR_MAX];
 	int stopping;
-	unsigned workers_exited;
 	char pidfile[4096];	/* the one written, whatever a reload says */
 } g;
 
@@ -169,6 +174,49 @@ daemonize(int keep_stderr)
 
 static void rdns_log(const struct config *c);
 
+/* Everything a scrape shows, merged on the main thread. */
+static struct metrics *
+collect(struct metrics_gauges *gauges)
+{
+	struct metrics *m = metrics_new();
+
+	if (m == NULL)
+		return NULL;
+	memset(gauges, 0, sizeof *gauges);
+	metrics_add(m, g.metrics);
+	pool_collect(g.pool, m, gauges);
+	listeners_gauges(g.listeners, gauges);
+	return m;
+}
+
+static void
+exporter_collect_cb(void *arg, struct evbuffer *out)
+{
+	struct metrics_gauges gauges;
+	struct metrics *m = collect(&gauges);
+
+	if (m == NULL) {
+		evbuffer_add_printf(out, "# out of memory\n");
+		return;
+	}
+	metrics_expose(m, &gauges, out);
+	metrics_free(m);
+}
+
+static void
+log_metrics(void)
+{
+	struct metrics_gauges gauges;
+	struct metrics *m = collect(&gauges);
+	char line[2048];
+
+	if (m == NULL)
+		return;
+	metrics_summary(m, &gauges, line, sizeof line);
+	log_info("metrics %s", line);
+	metrics_free(m);
+}
+
 /* Keys read once at start-up: a reload that changes them says so. */
 static void
 warn_restart_only(const struct config *old, const struct config *c)
@@ -176,14 +224,13 @@ warn_restart_only(const struct config *old, const struct config *c)
 	const char *changed[6];
 	size_t n = 0;
 
+	if (strcmp(c->metrics_listen, old->metrics_listen) != 0)
+		changed[n++] = "metrics.listen";
+
 	if (strcmp(c->listen_address, old->listen_address) != 0)
 		changed[n++] = "listen.address";
 	if (c->listen_backlog != old->listen_backlog)
 		changed[n++] = "listen.backlog";
-	if (c->pool_workers != old->pool_workers)
-		changed[n++] = "pool.workers";
-	if (c->pool_dispatch != old->pool_dispatch)
-		changed[n++] = "pool.dispatch";
 	if (strcmp(c->server_user, old->server_user) != 0)
 		changed[n++] = "server.user";
 	if (strcmp(c->server_pidfile, old->server_pidfile) != 0)
@@ -217,7 +264,7 @@ reload(void)
 		log_reopen();
 	listeners_set_config(g.listeners, c);
 	server_config_swap(&g.srv, c);
-	pool_reload(g.pool);
+	pool_reconfigure(g.pool, c);
 	log_info("reload: configuration %s loaded", g.conf_path ? g.conf_path : "(defaults)");
 	rdns_log(c);
 	config_unref(old);
@@ -233,8 +280,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		reload();
 		break;
 	case SIGUSR1:
-		log_info("status sessions_open=%llu",
-		    (unsigned long long)atomic_load(&g.srv.sessions_open));
+		log_metrics();
 		break;
 	default:
 		if (g.stopping) {
@@ -256,15 +302,25 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* Workers exit when retired by a shrink, or at the end of a drain. */
 static void
 worker_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t n;
 
-	if (read(fd, &n, sizeof n) == (ssize_t)sizeof n)
-		g.workers_exited += (unsigned)n;
-	if (g.workers_exited >= pool_size(g.pool))
+	if (read(fd, &n, sizeof n) < 0)
+		return;
+	if (pool_reap(g.pool) == 0 && g.stopping)
 		event_base_loopbreak(g.base);
+}
+
+static void
+admission_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof n) >= 0 && g.listeners != NULL && pool_queue_has_room(g.pool))
+		listeners_resume(g.listeners);
 }
 
 static struct config *
@@ -326,7 +382,7 @@ int
 main(int argc, char **argv)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-	struct event *sig_ev[4], *exit_ev;
+	struct event *sig_ev[4], *exit_ev, *admission_ev;
 	char err[1024];
 	struct config *c;
 
@@ -357,12 +413,20 @@ main(int argc, char **argv)
 	write_pidfile(c->server_pidfile);
 	server_init(&g.srv, c);
 	g.base = event_base_new();
-	g.pool = pool_start(&g.srv, (unsigned)c->pool_workers, c->pool_dispatch, err, sizeof err);
-	if (g.base == NULL || g.pool == NULL) {
+	g.metrics = metrics_new();
+	g.pool = pool_start(&g.srv, c, err, sizeof err);
+	if (g.base == NULL || g.pool == NULL || g.metrics == NULL) {
 		log_error("%s", g.pool == NULL ? err : "cannot create the main event loop");
 		return 1;
 	}
-	if (listeners_start(g.listeners, g.base, &g.srv, g.pool, err, sizeof err) != 0) {
+	if (listeners_start(g.listeners, g.base, &g.srv, g.pool, g.metrics, err, sizeof err) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	snprintf(g.metrics_listen, sizeof g.metrics_listen, "%s", c->metrics_listen);
+	if (g.metrics_listen[0] != '\0' &&
+	    (g.exporter = exporter_start(g.base, g.metrics_listen, exporter_collect_cb, NULL, err,
+	    sizeof err)) == NULL) {
 		log_error("%s", err);
 		return 1;
 	}
@@ -371,11 +435,16 @@ main(int argc, char **argv)
 		evsignal_add(sig_ev[i], NULL);
 	}
 	exit_ev = event_new(g.base, pool_exit_fd(g.pool), EV_READ | EV_PERSIST, worker_exit_cb, NULL);
+	admission_ev = event_new(g.base, pool_admission_fd(g.pool), EV_READ | EV_PERSIST, admission_cb, NULL);
 	event_add(exit_ev, NULL);
+	event_add(admission_ev, NULL);
 	event_base_dispatch(g.base);
 
 	pool_join(g.pool);
 	event_free(exit_ev);
+	event_free(admission_ev);
+	exporter_stop(g.exporter);
+	metrics_free(g.metrics);
 	log_info("stopped");
 	for (size_t i = 0; i < 4; i++)
 		event_free(sig_ev[i]);

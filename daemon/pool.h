@@ -1,40 +1,70 @@
 #ifndef BANNERD_POOL_H
 #define BANNERD_POOL_H
-/* The worker pool: pool.workers threads, each with its own event_base.
- * The listener hands an accepted socket to one worker (least-loaded or
- * round-robin) through that worker's inbox and an eventfd; the session
- * then lives on that thread until it closes. Admission limits (slots,
- * FIFO queue) belong here, in pool_dispatch, and nowhere else. */
+/* The worker pool and its admission control (the Perfwiz model).
+ *
+ * pool.workers threads, each with its own event_base; a session lives on
+ * one worker from start to close. pool.sessions_per_worker bounds what a
+ * worker holds at once (1 = one thread per connection, the legacy shape;
+ * 0 = no bound). A connection that finds no free slot waits, already
+ * accepted and timestamped, in a FIFO of pool.queue_max; past that,
+ * pool.overflow = wait stops accepting (the kernel backlog holds the
+ * rest) and reject answers 421. A worker whose session ends takes the
+ * next waiting connection itself, at once.
+ *
+ * Admission is decided here, in one place, under one lock that the
+ * listener and the workers take once per connection. */
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct config;
+struct metrics;
+struct metrics_gauges;
 struct pool;
 struct server;
 
-struct pool *pool_start(struct server *srv, unsigned workers, int dispatch,
-    char *err, size_t errlen);
+enum admission {
+	ADMIT_STARTED,		/* handed to a worker */
+	ADMIT_QUEUED,		/* waiting for a slot */
+	ADMIT_QUEUED_FULL,	/* waiting, and the queue is now full: pause accept */
+	ADMIT_REJECTED,		/* overflow = reject and the queue is full: caller answers 421 */
+};
 
-/* Called on the listener thread. Takes ownership of fd. */
-void pool_dispatch(struct pool *p, int fd, const struct sockaddr *peer,
+struct pool *pool_start(struct server *srv, const struct config *c, char *err, size_t errlen);
+
+/* Listener thread. Takes ownership of fd unless ADMIT_REJECTED. */
+enum admission pool_dispatch(struct pool *p, int fd, const struct sockaddr *peer,
     socklen_t peerlen, uint64_t accept_us);
+
+/* Whether the admission queue has room again (listener resumes accept). */
+int pool_queue_has_room(struct pool *p);
+
+/* Readable when the queue went from full to not full (for overflow =
+ * wait); the main loop then resumes accepting. */
+int pool_admission_fd(const struct pool *p);
+
+/* After a reload (main thread): resizes the worker and resolver pools
+ * without touching established sessions, applies the new slot and queue
+ * limits, serves queued connections from new capacity at once, and has
+ * every worker rebuild its c-ares channel. */
+void pool_reconfigure(struct pool *p, const struct config *c);
 
 /* Graceful stop: sessions may finish for timeout_us, then each gets
  * "421 4.3.2 shutting down"; every worker exits once it has none left.
- * Calling it again with a shorter timeout shortens the wait. */
+ * Calling it again with a shorter timeout shortens the wait. Queued
+ * connections are closed. */
 void pool_drain(struct pool *p, uint64_t timeout_us);
 
-/* After the server's config was swapped: each worker builds a resolver
- * from the new settings. */
-void pool_reload(struct pool *p);
+/* Readable (an eventfd counter) as workers exit. */
+int pool_exit_fd(const struct pool *p);
+/* Joins workers that have exited; returns how many are still running. */
+unsigned pool_reap(struct pool *p);
 
-/* Waits for every worker to exit and frees the pool. */
+/* Waits for every worker and resolver to exit and frees the pool. */
 void pool_join(struct pool *p);
 
-unsigned pool_sessions(const struct pool *p);
-unsigned pool_size(const struct pool *p);
+/* Sums every worker's metrics into m and fills the pool's gauges. */
+void pool_collect(struct pool *p, struct metrics *m, struct metrics_gauges *g);
 
-/* Readable (an eventfd counter) as workers exit after a drain, so the
- * main loop keeps running, and answering signals, while they drain. */
-int pool_exit_fd(const struct pool *p);
+unsigned pool_sessions(struct pool *p);
 
 #endif

@@ -15,7 +15,9 @@
 #include "config.h"
 #include "log.h"
 #include "monotime.h"
+#include "metrics.h"
 #include "rdns.h"
+#include "rdns_pool.h"
 #include "server.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -25,6 +27,7 @@
  * explained by the state the session was waiting in. */
 enum session_state {
 	STATE_QUEUED,		/* accepted, not yet on a worker */
+	STATE_RDNS_WAIT,	/* waiting for a free resolver thread (rdns.mode = pool) */
 	STATE_RESOLVING,	/* reverse-DNS lookup of the peer */
 	STATE_DELAYING,		/* injected delay (packet-filter model) */
 	STATE_GREETED,		/* 220 sent, no EHLO/HELO yet */
@@ -36,7 +39,7 @@ enum session_state {
 };
 
 static const char *const state_names[] = {
-	"QUEUED", "RESOLVING", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
+	"QUEUED", "RDNS_WAIT", "RESOLVING", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
 };
 
 enum outcome {
@@ -74,11 +77,16 @@ struct session {
 	const char *reason;
 
 	/* Monotonic timestamps of the banner path (0: not reached). */
-	uint64_t accept_us, start_us, delay_us, banner_queued_us, banner_sent_us;
-	uint64_t rdns_us, rdns_start_us;
+	uint64_t accept_us, start_us, banner_queued_us, banner_sent_us;
+	uint64_t delay_us;	/* the delay drawn */
+	uint64_t delay_start_us;
+	/* rdns_wait + rdns = the session's own view, from starting the
+	 * lookup to handling its answer, so the stages add up. */
+	uint64_t rdns_us, rdns_start_us, rdns_wait_us;
 	int rdns_run;
 
-	struct rdns_query *rdnsq;	/* in flight, or NULL */
+	struct rdns_query *rdnsq;	/* in flight (async), or NULL */
+	struct rdns_job *rdns_job;	/* with the resolver threads (pool), or NULL */
 	enum rdns_result rdns_result;
 	char client_name[256];		/* validated PTR name, or "" */
 
@@ -411,6 +419,8 @@ data_finish(struct session *s)
 		s->messages++;
 		reply(s, 250, "2.0.0 Ok: queued as %s", s->queue_id);
 	}
+	metrics_count(s->env.metrics, code == 250 ? MC_MSG_ACCEPTED :
+	    code >= 500 ? MC_MSG_REJECTED : MC_MSG_FAILED);
 	if (s->conf->log_protocol_log >= PLOG_MINIMUM) {
 		log_begin(s, &l, "message");
 		log_line_str(&l, "queue_id", s->queue_id);
@@ -584,6 +594,7 @@ banner_path_delay(struct session *s)
 	uint64_t delay = s->conf->banner_delay_us;
 	struct timeval tv;
 
+	s->delay_start_us = monotime_now_us();
 	if (s->conf->banner_delay_jitter_us > 0)
 		delay += next_random(s) % (s->conf->banner_delay_jitter_us + 1);
 	if (delay == 0) {
@@ -623,12 +634,14 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 	struct session *s = arg;
 
 	s->rdnsq = NULL;
-	s->rdns_us = a->elapsed_us;
+	s->rdns_us = monotime_now_us() - s->rdns_start_us - s->rdns_wait_us;
 	s->rdns_result = a->result;
 	if (a->result == RDNS_OK && a->name != NULL)
 		snprintf(s->client_name, sizeof s->client_name, "%s", a->name);
 	log_rdns(s, a);
+	metrics_count(s->env.metrics, (enum metric_counter)(MC_RDNS_FIRST + a->result));
 	if (a->result != RDNS_OK && s->conf->rdns_on_failure == RDNS_FAIL_TEMPFAIL) {
+		metrics_count(s->env.metrics, MC_REJECT_RDNS);
 		/* Instead of the banner, as MTAs that refuse unknown clients do. */
 		reply(s, 421, "4.7.1 %s Client host rejected: cannot find your hostname (%s)",
 		    s->conf->banner_hostname, rdns_result_name(a->result));
@@ -640,6 +653,41 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 	banner_path_delay(s);
 }
 
+void
+session_rdns_job_done(struct session *s, struct rdns_job *job)
+{
+	struct rdns_answer a = {
+		job->result, job->name[0] ? job->name : NULL, job->done_us - job->started_us,
+		job->timeouts, job->detail[0] ? job->detail : NULL,
+	};
+
+	s->rdns_job = NULL;
+	s->rdns_wait_us = job->started_us > s->rdns_start_us ? job->started_us - s->rdns_start_us : 0;
+	rdns_done_cb(s, &a);
+	free(job);
+}
+
+/* The legacy resolver: the lookup waits for a free resolver thread. */
+static void
+rdns_pool_start_lookup(struct session *s)
+{
+	struct rdns_job *job = calloc(1, sizeof *job);
+
+	if (job == NULL) {
+		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, "out of memory" };
+		rdns_done_cb(s, &a);
+		return;
+	}
+	memcpy(&job->peer, &s->peer_addr.ss, sizeof job->peer);
+	job->forward_confirm = s->conf->rdns_forward_confirm;
+	job->post = s->env.job_post;
+	job->target = s->env.job_target;
+	job->session = s;
+	s->rdns_job = job;
+	s->state = STATE_RDNS_WAIT;
+	rdns_pool_submit(s->env.rpool, job);
+}
+
 static void
 banner_path_start(struct session *s)
 {
@@ -647,9 +695,13 @@ banner_path_start(struct session *s)
 		banner_path_delay(s);
 		return;
 	}
-	s->state = STATE_RESOLVING;
 	s->rdns_run = 1;
 	s->rdns_start_us = monotime_now_us();
+	if (s->conf->rdns_mode == RDNS_MODE_POOL && s->env.rpool != NULL) {
+		rdns_pool_start_lookup(s);
+		return;
+	}
+	s->state = STATE_RESOLVING;
 	s->rdnsq = rdns_lookup(s->env.rdns, (struct sockaddr *)&s->peer_addr.ss,
 	    s->conf->rdns_forward_confirm, rdns_done_cb, s);
 	if (s->rdnsq == NULL) {
@@ -669,6 +721,7 @@ note_pregreet(struct session *s, size_t n)
 		return;
 	s->pregreet = 1;
 	s->pregreet_us = since_accept(s);
+	metrics_count(s->env.metrics, MC_PREGREET);
 	if (s->conf->log_protocol_log < PLOG_MINIMUM)
 		return;	/* still on the close line */
 	log_begin(s, &l, "pregreet");
@@ -698,6 +751,28 @@ read_cb(struct bufferevent *bev, void *arg)
 		s->raw_seen = evbuffer_get_length(in);
 }
 
+/* The stages add up to the banner time: queue, rdns_wait, rdns, delay
+ * and write are consecutive, and what lies between them is event-loop
+ * bookkeeping of a few microseconds. */
+static void
+stage_times(const struct session *s, uint64_t st[STAGE_COUNT])
+{
+	st[STAGE_QUEUE] = s->start_us - s->accept_us;
+	st[STAGE_RDNS_WAIT] = s->rdns_wait_us;
+	st[STAGE_RDNS] = s->rdns_run ? s->rdns_us : 0;
+	st[STAGE_DELAY] = s->banner_queued_us - s->delay_start_us;
+	st[STAGE_WRITE] = s->banner_sent_us - s->banner_queued_us;
+}
+
+static void
+banner_metrics(struct session *s)
+{
+	uint64_t st[STAGE_COUNT];
+
+	stage_times(s, st);
+	metrics_banner(s->env.metrics, s->banner_sent_us - s->accept_us, st);
+}
+
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
@@ -706,6 +781,7 @@ write_cb(struct bufferevent *bev, void *arg)
 	if (s->awaiting_banner_flush) {
 		s->awaiting_banner_flush = 0;
 		s->banner_sent_us = monotime_now_us();
+		banner_metrics(s);
 	}
 	if (s->state == STATE_CLOSING) {
 		session_free(s);
@@ -785,14 +861,17 @@ log_close_line(struct session *s)
 		log_line_str(&l, "reason", s->reason);
 	log_line_str(&l, "state", state_names[s->state]);
 	log_line_dur(&l, "queue", start - s->accept_us, 1);
-	if (s->rdnsq != NULL)	/* still in flight: what it cost so far */
+	if (s->rdnsq != NULL || s->rdns_job != NULL)	/* still waiting: what it cost so far */
 		s->rdns_us = monotime_now_us() - s->rdns_start_us;
+	if (s->conf->rdns_mode == RDNS_MODE_POOL && s->rdns_run)
+		log_line_dur(&l, "rdns_wait", s->rdns_wait_us, s->rdns_job == NULL);
 	log_line_dur(&l, "rdns", s->rdns_us, s->rdns_run);
 	if (s->rdns_run) {
-		log_line_str(&l, "rdns_result", s->rdnsq != NULL ? "pending" : rdns_result_name(s->rdns_result));
+		log_line_str(&l, "rdns_result", s->rdnsq != NULL || s->rdns_job != NULL ? "pending" :
+		    rdns_result_name(s->rdns_result));
 		log_line_str(&l, "client", s->client_name[0] ? s->client_name : "unknown");
 	}
-	log_line_dur(&l, "delay", s->delay_us, s->delay_us != 0 && greeted);
+	log_line_dur(&l, "delay", queued - s->delay_start_us, greeted);
 	log_line_dur(&l, "write", s->banner_sent_us - queued, s->banner_sent_us != 0);
 	log_line_dur(&l, "banner", s->banner_sent_us - s->accept_us, s->banner_sent_us != 0);
 	if (!greeted)
@@ -808,6 +887,23 @@ log_close_line(struct session *s)
 }
 
 static void
+count_outcome(struct session *s)
+{
+	static const struct { const char *reason; enum metric_counter c; } rejects[] = {
+		{ "errors", MC_REJECT_ERRORS }, { "shutdown", MC_REJECT_SHUTDOWN },
+	};
+
+	if (s->outcome == OUTCOME_ABANDONED)
+		metrics_count(s->env.metrics, MC_ABANDONED);
+	else if (s->outcome == OUTCOME_PREGREET)
+		metrics_count(s->env.metrics, MC_REJECT_PREGREET);
+	else if (s->outcome == OUTCOME_421 && s->reason != NULL)
+		for (size_t i = 0; i < sizeof rejects / sizeof rejects[0]; i++)
+			if (strcmp(s->reason, rejects[i].reason) == 0)
+				metrics_count(s->env.metrics, rejects[i].c);
+}
+
+static void
 session_free(struct session *s)
 {
 	if (s->outcome == OUTCOME_NONE)
@@ -816,6 +912,9 @@ session_free(struct session *s)
 	if (s->spool.fd >= 0 || s->spool.tmp_path[0] != '\0')
 		spool_abort(&s->spool);
 	rdns_cancel(s->rdnsq);
+	if (s->rdns_job != NULL)
+		atomic_store(&s->rdns_job->cancelled, 1);	/* the worker frees it when it returns */
+	count_outcome(s);
 	TAILQ_REMOVE(s->env.list, s, link);
 	bufferevent_free(s->bev);
 	event_free(s->timer);

@@ -207,10 +207,10 @@ class SignalTest(BannerdTest):
         conf = os.path.join(tmpdir(self), "b.conf")
         write(conf, "[listen]\nbacklog = 100\n")
         d = self.start(conf=conf)
-        write(conf, "[listen]\nbacklog = 200\n[pool]\ndispatch = round-robin\n")
+        write(conf, "[listen]\nbacklog = 200\n[metrics]\nlisten = 127.0.0.1:0\n")
         d.signal(signal.SIGHUP)
         d.wait_log("listen.backlog changed; it takes effect only after a restart")
-        d.wait_log("pool.dispatch changed")
+        d.wait_log("metrics.listen changed")
 
     def test_reload_with_unusable_maildir_keeps_the_old_config(self):
         dd = tmpdir(self)

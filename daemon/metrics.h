@@ -1,0 +1,79 @@
+#ifndef BANNERD_METRICS_H
+#define BANNERD_METRICS_H
+/* Counters and latency histograms. Each worker owns one struct metrics
+ * and updates it under its own mutex, which only a scrape ever contends:
+ * the hot path takes no global lock. A scrape (GET /metrics, SIGUSR1)
+ * merges the workers' copies and writes the Prometheus text format. */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "histogram.h"
+
+struct evbuffer;
+
+enum metric_counter {
+	MC_CONNECTIONS,		/* accepted (listener) */
+	MC_BANNERS,
+	MC_ABANDONED,
+	MC_PREGREET,
+	MC_REJECT_MAX_SESSIONS,
+	MC_REJECT_QUEUE_FULL,
+	MC_REJECT_RDNS,
+	MC_REJECT_PREGREET,
+	MC_REJECT_ERRORS,
+	MC_REJECT_SHUTDOWN,
+	MC_RDNS_FIRST,		/* one per enum rdns_result, in its order */
+	MC_RDNS_LAST = MC_RDNS_FIRST + 6,
+	MC_MSG_ACCEPTED,
+	MC_MSG_REJECTED,	/* 5xx at the end of data */
+	MC_MSG_FAILED,		/* 4xx at the end of data */
+	MC_COUNT
+};
+
+enum metric_stage {
+	STAGE_QUEUE,		/* accept -> a session slot */
+	STAGE_RDNS_WAIT,	/* slot -> a free resolver thread (rdns.mode = pool) */
+	STAGE_RDNS,		/* the lookup itself */
+	STAGE_DELAY,		/* injected delay */
+	STAGE_WRITE,		/* banner queued -> written */
+	STAGE_COUNT
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	uint64_t counters[MC_COUNT];
+	struct histogram banner;
+	struct histogram stages[STAGE_COUNT];
+};
+
+/* Gauges are read at scrape time, not kept. */
+struct metrics_gauges {
+	uint64_t sessions, queue_depth, rdns_queue_depth, pool_workers, rdns_threads;
+	uint64_t sessions_per_worker;
+	unsigned n_listeners;
+	struct {
+		char address[64];
+		int64_t queue;		/* connections waiting in the kernel for accept() */
+		int64_t backlog;	/* the limit in force */
+	} listeners[16];
+};
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+void metrics_count(struct metrics *m, enum metric_counter c);
+/* A banner went out: its total and every stage, in microseconds. */
+void metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[STAGE_COUNT]);
+
+/* dst += src, taking src's lock. */
+void metrics_add(struct metrics *dst, struct metrics *src);
+
+/* The Prometheus text exposition (version 0.0.4) of m and g. */
+void metrics_expose(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *out);
+
+/* One line of figures for the log (SIGUSR1). */
+void metrics_summary(const struct metrics *m, const struct metrics_gauges *g, char *buf, size_t len);
+
+const char *metrics_stage_name(enum metric_stage s);
+
+#endif

@@ -1,0 +1,57 @@
+#ifndef BANNERD_RDNS_POOL_H
+#define BANNERD_RDNS_POOL_H
+/* rdns.mode = pool: the legacy resolver of Exchange 5.5's IMS. A fixed
+ * number of resolver threads (rdns.threads), each running ONE lookup at a
+ * time to completion, fed from a FIFO. A session waits for a free
+ * resolver before its lookup starts, so with 2 threads and lookups that
+ * time out after 15 s the pool serves 2 clients per 15 s and everyone
+ * else queues: the wait shows up in the banner as rdns_wait.
+ *
+ * Each thread has its own event_base and c-ares channel (rdns.c) and runs
+ * its loop only for the lookup at hand. Results go back to the worker
+ * that asked, through the post function given with the job. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "rdns.h"
+
+struct config;
+struct rdns_pool;
+
+struct rdns_job {
+	STAILQ_ENTRY(rdns_job) link;
+	struct sockaddr_storage peer;
+	int forward_confirm;
+	/* Set by the session's worker when the session goes away; the job
+	 * still comes back to that worker, which frees it. */
+	_Atomic int cancelled;
+	void (*post)(void *target, struct rdns_job *job);
+	void *target;		/* the worker */
+	void *session;		/* owned by the worker; only it may look */
+	uint64_t enqueued_us, started_us, done_us;
+	enum rdns_result result;
+	int timeouts;
+	char name[256];
+	char detail[96];
+};
+
+struct rdns_pool *rdns_pool_start(const struct config *c, char *err, size_t errlen);
+
+/* Queues a job (any thread). The job comes back through job->post. */
+void rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job);
+
+/* Grows or shrinks to c->rdns_threads and takes c's servers and timeouts
+ * for every lookup started from now on (main thread). */
+void rdns_pool_reconfigure(struct rdns_pool *p, const struct config *c);
+
+unsigned rdns_pool_queue_depth(struct rdns_pool *p);
+unsigned rdns_pool_threads(struct rdns_pool *p);
+
+/* Stops every thread (a lookup in flight is abandoned) and frees the
+ * pool. Jobs not yet returned are freed here: call it only once no
+ * session can be waiting. */
+void rdns_pool_stop(struct rdns_pool *p);
+
+#endif
