@@ -42,6 +42,7 @@ struct conn {
 	struct event ev;
 	int fd;
 	uint32_t gen;		/* bumped when a try ends: "is this still my try?" */
+	bool unconfirmed;	/* connect taken as done from a read edge, see conn_event_cb */
 	enum conn_state state;
 	uint64_t attempt;
 	unsigned try_no;
@@ -76,7 +77,7 @@ struct worker {
 };
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_readable(struct conn *c);
+static void conn_readable(struct conn *c, short what);
 static void session_body(struct conn *c);
 static void try_start(struct conn *c, uint64_t ref_us);
 static void worker_pump(struct worker *w);
@@ -454,22 +455,7 @@ session_body(struct conn *c)
 	c->step_us = monotime_now_us();
 	conn_deadline(c, w->tv_reply);
 	/* The reply may have come while we wrote: its edge is gone. */
-	conn_readable(c);
-}
-
-static void
-conn_connected(struct conn *c)
-{
-	int err = 0;
-	socklen_t len = sizeof err;
-
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-		err = errno;
-	if (err != 0) {
-		try_fail(c, EVENT_CONNECT_ERROR, err);
-		return;
-	}
-	conn_established(c);
+	conn_readable(c, EV_READ);
 }
 
 /* Deadline of the current state passed. */
@@ -552,7 +538,7 @@ conn_input(struct conn *c, const char *buf, size_t n)
  * the buffer means it is (a later arrival raises a new edge), except
  * after the 221, where the FIN is usually already queued behind it. */
 static void
-conn_readable(struct conn *c)
+conn_readable(struct conn *c, short what)
 {
 	char buf[2048];
 
@@ -560,6 +546,13 @@ conn_readable(struct conn *c)
 		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		if (n < 0 && c->unconfirmed && errno != ECONNRESET) {
+			/* The read edge was the connect failing, e.g. refused. */
+			c->est_us = 0;
+			try_fail(c, EVENT_CONNECT_ERROR, errno);
+			return;
+		}
+		c->unconfirmed = false;
 		if (n < 0 || n == 0) {
 			/* After the decisive reply, the end of the connection
 			 * is just the end; before it, it is the outcome. */
@@ -577,8 +570,18 @@ conn_readable(struct conn *c)
 		conn_input(c, buf, (size_t)n);
 		if (c->gen != gen)
 			return;		/* the try ended; c may already serve another */
-		if ((size_t)n < sizeof buf && c->state != STATE_DRAIN)
+		if ((size_t)n == sizeof buf)
+			continue;
+		if (!(what & EV_CLOSED) && c->state != STATE_DRAIN)
 			return;
+		/* The FIN was already in when epoll reported: after the 221
+		 * there is no need to read the end of the stream to know it
+		 * is there; in any other state, read on and meet it (no new
+		 * edge would come for it). */
+		if ((what & EV_CLOSED) && c->state == STATE_DRAIN) {
+			try_end(c, c->outcome);
+			return;
+		}
 	}
 }
 
@@ -593,12 +596,19 @@ conn_event_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->state == STATE_CONNECTING) {
-		uint32_t gen = c->gen;
-		conn_connected(c);
-		/* The greeting can come with the connect edge, and there is
-		 * no second edge for it. */
-		if (c->gen == gen && c->state == STATE_GREETING && (what & EV_READ))
-			conn_readable(c);
+		/* Writable alone means connected: a failed connect raises
+		 * EPOLLERR, which libevent reports as read and write. With
+		 * read set (often the greeting came with the connect edge,
+		 * and there will be no second edge for it), read: bytes prove
+		 * the connect worked, and a failed connect fails the read
+		 * with its errno, so SO_ERROR is never needed. */
+		if (!(what & EV_READ)) {
+			conn_established(c);
+			return;
+		}
+		conn_established(c);
+		c->unconfirmed = true;
+		conn_readable(c, what);
 		return;
 	}
 	if (c->state == STATE_BODY) {
@@ -607,7 +617,7 @@ conn_event_cb(evutil_socket_t fd, short what, void *arg)
 		return;		/* a reply now is read once the body is out */
 	}
 	if (what & EV_READ)
-		conn_readable(c);
+		conn_readable(c, what);
 }
 
 static int
@@ -651,7 +661,7 @@ try_start(struct conn *c, uint64_t ref_us)
 		try_fail(c, EVENT_CONNECT_ERROR, errno);
 		return;
 	}
-	event_assign(&c->ev, w->base, c->fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+	event_assign(&c->ev, w->base, c->fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
 	    conn_event_cb, c);
 	if (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) == 0) {
 		conn_established(c);
@@ -751,7 +761,7 @@ worker_setup(struct worker *w)
 	if (ec == NULL)
 		return -1;
 	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
-	event_config_require_features(ec, EV_FEATURE_ET);
+	event_config_require_features(ec, EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE);
 	w->base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (w->base == NULL)
