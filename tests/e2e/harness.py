@@ -283,3 +283,73 @@ class Slowdns:
                 self.proc.kill()
                 self.proc.wait()
         self.logfile.close()
+
+
+PROMTOOL = os.environ.get("PROMTOOL", os.path.join(ROOT, ".deps", "prometheus", "usr", "bin", "promtool"))
+
+
+def burst(host, port, n, timeout=30, quit=True):
+    """Opens n connections at once; returns, in connection order, the
+    seconds from the start of the burst to each complete first reply line,
+    and that line (None if the connection closed first). With quit, QUIT is
+    sent right after the reply, so the session frees its slot."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    t0 = time.monotonic()
+    socks = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        s.setblocking(False)
+        s.connect_ex((host, port))
+        socks.append(s)
+        sel.register(s, selectors.EVENT_READ, i)
+    times = [None] * n
+    lines = [None] * n
+    bufs = [b""] * n
+    deadline = t0 + timeout
+    pending = n
+    try:
+        while pending and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=0.5):
+                i = key.data
+                try:
+                    chunk = key.fileobj.recv(4096)
+                except OSError:
+                    chunk = b""
+                bufs[i] += chunk
+                if b"\r\n" in bufs[i] or not chunk:
+                    times[i] = time.monotonic() - t0
+                    lines[i] = bufs[i].split(b"\r\n")[0].decode("latin-1") if b"\r\n" in bufs[i] else None
+                    if quit and chunk:
+                        try:
+                            key.fileobj.send(b"QUIT\r\n")
+                        except OSError:
+                            pass
+                    sel.unregister(key.fileobj)
+                    pending -= 1
+    finally:
+        for s in socks:
+            s.close()
+    return times, lines
+
+
+def scrape(url, timeout=10):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def prom_value(text, name, **labels):
+    """The value of one sample in a Prometheus text exposition."""
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, value = line.rsplit(" ", 1)
+        if head == name and not want:
+            return float(value)
+        if head.startswith(name + "{"):
+            got = ",".join(sorted(head[len(name) + 1:-1].split(",")))
+            if got == want:
+                return float(value)
+    raise KeyError("%s%r not in the exposition" % (name, labels))
