@@ -17,12 +17,28 @@ static const char *const rdns_results[] = {
 /* Upper bounds in microseconds: fine enough at the bottom to see a
  * 100 us banner, long enough at the top for the 15-20 s of KB Q286375
  * and the 30 s beyond it. */
-static const uint64_t bucket_le_us[] = {
+static const uint64_t bucket_le_us[METRICS_BUCKETS] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
 	500000, 1000000, 2000000, 3000000, 5000000, 7500000, 10000000, 15000000,
 	20000000, 30000000, 60000000, 120000000, 300000000,
 };
-#define N_BUCKETS (sizeof bucket_le_us / sizeof bucket_le_us[0])
+#define N_BUCKETS METRICS_BUCKETS
+
+/* The first bound at or above v (N_BUCKETS: above them all). */
+static size_t
+bucket_index(uint64_t v)
+{
+	size_t lo = 0, hi = N_BUCKETS;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (bucket_le_us[mid] >= v)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
 
 struct metrics *
 metrics_new(void)
@@ -61,8 +77,11 @@ metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[ST
 	pthread_mutex_lock(&m->lock);
 	m->counters[MC_BANNERS]++;
 	hist_record(&m->banner, banner_us);
-	for (int i = 0; i < STAGE_COUNT; i++)
+	m->banner_le[bucket_index(banner_us)]++;
+	for (int i = 0; i < STAGE_COUNT; i++) {
 		hist_record(&m->stages[i], stage_us[i]);
+		m->stage_le[i][bucket_index(stage_us[i])]++;
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -75,6 +94,11 @@ metrics_add(struct metrics *dst, struct metrics *src)
 	hist_merge(&dst->banner, &src->banner);
 	for (int i = 0; i < STAGE_COUNT; i++)
 		hist_merge(&dst->stages[i], &src->stages[i]);
+	for (int b = 0; b <= METRICS_BUCKETS; b++) {
+		dst->banner_le[b] += src->banner_le[b];
+		for (int i = 0; i < STAGE_COUNT; i++)
+			dst->stage_le[i][b] += src->stage_le[i][b];
+	}
 	pthread_mutex_unlock(&src->lock);
 }
 
@@ -92,25 +116,15 @@ gauge(struct evbuffer *out, const char *name, const char *help, uint64_t v)
 	    name, (unsigned long long)v);
 }
 
-/* Cumulative bucket counts derived from the log-linear histogram: a
- * bucket of the histogram counts toward every bound at or above its
- * upper end (each is narrower than 0.8% of its values). */
 static void
 histogram_series(struct evbuffer *out, const char *name, const char *labels,
-    const struct histogram *h)
+    const struct histogram *h, const uint64_t le[METRICS_BUCKETS + 1])
 {
-	struct hist_iter it = { 0 };
-	struct hist_bucket b;
 	uint64_t cum = 0;
-	size_t i = 0;
-	int have = hist_next(h, &it, &b);
 	const char *sep = labels[0] ? "," : "";
 
-	for (i = 0; i < N_BUCKETS; i++) {
-		while (have && b.hi <= bucket_le_us[i]) {
-			cum += b.count;
-			have = hist_next(h, &it, &b);
-		}
+	for (size_t i = 0; i < N_BUCKETS; i++) {
+		cum += le[i];
 		evbuffer_add_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
 		    (double)bucket_le_us[i] / 1e6, (unsigned long long)cum);
 	}
@@ -165,12 +179,12 @@ metrics_expose(const struct metrics *m, const struct metrics_gauges *g, struct e
 	expose_counters(m, out);
 	evbuffer_add_printf(out, "# HELP bannerd_banner_seconds From accept to the 220 banner written.\n"
 	    "# TYPE bannerd_banner_seconds histogram\n");
-	histogram_series(out, "bannerd_banner_seconds", "", &m->banner);
+	histogram_series(out, "bannerd_banner_seconds", "", &m->banner, m->banner_le);
 	evbuffer_add_printf(out, "# HELP bannerd_stage_seconds Each stage of the banner path.\n"
 	    "# TYPE bannerd_stage_seconds histogram\n");
 	for (int i = 0; i < STAGE_COUNT; i++) {
 		snprintf(labels, sizeof labels, "stage=\"%s\"", stage_names[i]);
-		histogram_series(out, "bannerd_stage_seconds", labels, &m->stages[i]);
+		histogram_series(out, "bannerd_stage_seconds", labels, &m->stages[i], m->stage_le[i]);
 	}
 	gauge(out, "bannerd_sessions", "Sessions open on the workers.", g->sessions);
 	gauge(out, "bannerd_queue_depth", "Accepted connections waiting for a session slot.", g->queue_depth);

@@ -39,11 +39,19 @@ enum metric_stage {
 	STAGE_COUNT
 };
 
+/* Prometheus bucket bounds, from 100 us to 300 s (see metrics.c). */
+#define METRICS_BUCKETS 24
+
 struct metrics {
 	pthread_mutex_t lock;
 	uint64_t counters[MC_COUNT];
+	/* The log-linear histograms give percentiles (SIGUSR1); the exact
+	 * per-bound counts give Prometheus buckets that never move a value
+	 * across a bound. Index METRICS_BUCKETS is beyond the last bound. */
 	struct histogram banner;
 	struct histogram stages[STAGE_COUNT];
+	uint64_t banner_le[METRICS_BUCKETS + 1];
+	uint64_t stage_le[STAGE_COUNT][METRICS_BUCKETS + 1];
 };
 
 /* Gauges are read at scrape time, not kept. */
