@@ -9,6 +9,7 @@
 
 #include "../../tools/smtpprobe/engine.h"
 #include "../../tools/smtpprobe/expect.h"
+#include "../../tools/smtpprobe/giveup.h"
 #include "../../tools/smtpprobe/outcome.h"
 #include "../../tools/smtpprobe/report.h"
 #include "../../tools/smtpprobe/source.h"
@@ -98,12 +99,12 @@ START_TEST(test_metrics_names)
 	static const char *const want[] = {
 		"attempts", "tries", "rate", "connect.p50", "banner.p99", "banner.p999",
 		"banner.max", "total.p90", "outcome.ok", "outcome.ndr", "outcome.gave_up",
-		"try_outcome.gave_up",
+		"try_outcome.gave_up", "would_give_up.impatient-10", "would_give_up.rfc5321",
 	};
 
 	hist_record(&r->stage[STAGE_BANNER], 1000);
 	r->outcome[OUTCOME_NDR] = 3;
-	size_t n = probe_metrics(r, m);
+	size_t n = probe_metrics(r, 0, m);
 	ck_assert(n < PROBE_METRICS_MAX);
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		size_t j = 0;
@@ -275,6 +276,102 @@ START_TEST(test_profiles)
 }
 END_TEST
 
+/* ---- who would give up ---- */
+
+#define MS(n) ((uint64_t)(n) * 1000u)
+#define S(n) ((uint64_t)(n) * 1000000u)
+
+START_TEST(test_count_over)
+{
+	struct histogram h;
+
+	hist_init(&h);
+	ck_assert_uint_eq(probe_hist_count_over(&h, 0), 0);
+	for (int i = 1; i <= 100; i++)
+		hist_record(&h, MS(100) * (uint64_t)i);	/* 0.1 s .. 10 s */
+	ck_assert_uint_eq(probe_hist_count_over(&h, 0), 100);
+	ck_assert_uint_eq(probe_hist_count_over(&h, S(10)), 0);	/* the max is exact */
+	ck_assert_uint_eq(probe_hist_count_over(&h, S(10) - 1), 1);
+	ck_assert_uint_eq(probe_hist_count_over(&h, S(5)), 50);
+	ck_assert_uint_eq(probe_hist_count_over(&h, MS(2550)), 75);
+	ck_assert_uint_eq(probe_hist_count_over(&h, MS(99)), 100);	/* below the exact min */
+}
+END_TEST
+
+START_TEST(test_giveup_row)
+{
+	struct histogram h;
+	struct probe_giveup g;
+
+	hist_init(&h);
+	for (int i = 0; i < 6; i++)
+		hist_record(&h, S(15));		/* six banners after 15 s */
+	for (int i = 0; i < 2; i++)
+		hist_record(&h, MS(2));		/* two fast ones */
+	/* No give-up in the run: nothing censored. */
+	probe_giveup_row(&h, 0, 0, S(10), &g);
+	ck_assert_uint_eq(g.over, 6);
+	ck_assert_uint_eq(g.of, 8);
+	ck_assert_uint_eq(g.unknown, 0);
+	ck_assert(g.share > 0.749 && g.share < 0.751);
+	probe_giveup_row(&h, 0, 0, S(300), &g);
+	ck_assert_uint_eq(g.over, 0);
+	ck_assert(g.share == 0.0);
+	/* Two more tries gave up at 20 s: over for a 10 s client, unknown
+	 * (a lower bound) for a 300 s one. */
+	probe_giveup_row(&h, 2, S(20), S(10), &g);
+	ck_assert_uint_eq(g.over, 8);
+	ck_assert_uint_eq(g.of, 10);
+	ck_assert_uint_eq(g.unknown, 0);
+	probe_giveup_row(&h, 2, S(20), S(20), &g);
+	ck_assert_uint_eq(g.over, 2);
+	ck_assert_uint_eq(g.unknown, 0);
+	probe_giveup_row(&h, 2, S(20), S(300), &g);
+	ck_assert_uint_eq(g.over, 0);
+	ck_assert_uint_eq(g.unknown, 2);
+	/* Nothing connected: share 0, not a division by zero. */
+	hist_init(&h);
+	probe_giveup_row(&h, 0, 0, S(5), &g);
+	ck_assert_uint_eq(g.of, 0);
+	ck_assert(g.share == 0.0);
+}
+END_TEST
+
+START_TEST(test_giveup_matrix)
+{
+	struct histogram h;
+	struct probe_giveup g[PROBE_GIVEUP_MAX];
+	const struct probe_profile *p;
+	size_t nprof = 0;
+
+	while (probe_profile_at(nprof) != NULL)
+		nprof++;
+	hist_init(&h);
+	for (int i = 0; i < 4; i++)
+		hist_record(&h, S(15));
+	size_t n = probe_giveup_matrix(&h, 0, 0, g, PROBE_GIVEUP_MAX);
+	ck_assert_uint_eq(n, nprof);
+	for (size_t i = 0; i < n; i++) {
+		p = probe_profile_at(i);
+		ck_assert_str_eq(g[i].profile, p->name);
+		ck_assert_uint_eq(g[i].threshold_us, p->give_up_us);
+		/* A 15 s banner: the 5 and 10 s senders bounce, the rest wait. */
+		ck_assert(g[i].share == (p->give_up_us < S(15) ? 1.0 : 0.0));
+	}
+	ck_assert_uint_eq(probe_giveup_matrix(&h, 0, 0, g, 3), 3);
+}
+END_TEST
+
+START_TEST(test_expect_profile_figure)
+{
+	struct probe_expect e;
+	char err[128];
+
+	ck_assert_int_eq(probe_expect_parse("would_give_up.impatient-10<=0.05", &e, err, sizeof err), 0);
+	ck_assert_str_eq(e.path, "would_give_up.impatient-10");
+}
+END_TEST
+
 /* ---- --source ---- */
 
 static const char *
@@ -345,6 +442,10 @@ smtpprobe_suite(void)
 	tcase_add_test(tc, test_reply_reader);
 	tcase_add_test(tc, test_retry_schedule);
 	tcase_add_test(tc, test_profiles);
+	tcase_add_test(tc, test_count_over);
+	tcase_add_test(tc, test_giveup_row);
+	tcase_add_test(tc, test_giveup_matrix);
+	tcase_add_test(tc, test_expect_profile_figure);
 	tcase_add_test(tc, test_source_cycle);
 	tcase_add_test(tc, test_source_bad);
 	suite_add_tcase(s, tc);

@@ -28,7 +28,7 @@ probe_expect_op_name(enum probe_expect_op op)
 static bool
 path_char(int c)
 {
-	return islower(c) || isdigit(c) || c == '_' || c == '.';
+	return islower(c) || isdigit(c) || c == '_' || c == '.' || c == '-';
 }
 
 static const char *

@@ -309,7 +309,7 @@ finish_options(struct options *o)
 	c->keep_tries = o->csv_path != NULL;
 	if ((empty = probe_result_new()) == NULL)
 		return fail_usage("%s", "out of memory");
-	size_t n = probe_metrics(empty, m);
+	size_t n = probe_metrics(empty, c->give_up_us, m);
 	probe_result_free(empty);
 	for (unsigned i = 0; i < o->nexpects; i++) {
 		if (probe_expect_eval(&o->expects[i], m, n, &dummy, err, sizeof err) < 0) {
@@ -371,7 +371,7 @@ static unsigned
 check_expects(const struct options *o, const struct probe_result *res, FILE *f)
 {
 	struct probe_metric m[PROBE_METRICS_MAX];
-	size_t n = probe_metrics(res, m);
+	size_t n = probe_metrics(res, o->cfg.give_up_us, m);
 	unsigned failed = 0;
 	char err[160];
 	double actual = 0;

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "giveup.h"
 #include "units.h"
 
 /* Figures of one stage, in JSON and --expect order. */
@@ -52,8 +53,16 @@ metric_add(struct probe_metric *out, size_t *n, const char *name, double v, bool
 	(*n)++;
 }
 
+/* The who-would-give-up matrix of a run: every try that connected. */
+static size_t
+run_giveup(const struct probe_result *res, uint64_t give_up_us, struct probe_giveup *g)
+{
+	return probe_giveup_matrix(&res->stage[STAGE_BANNER], res->try_outcome[OUTCOME_GAVE_UP],
+	    give_up_us, g, PROBE_GIVEUP_MAX);
+}
+
 size_t
-probe_metrics(const struct probe_result *res, struct probe_metric *out)
+probe_metrics(const struct probe_result *res, uint64_t give_up_us, struct probe_metric *out)
 {
 	size_t n = 0;
 	char name[32];
@@ -74,6 +83,12 @@ probe_metrics(const struct probe_result *res, struct probe_metric *out)
 		metric_add(out, &n, name, (double)res->outcome[o], false);
 		snprintf(name, sizeof name, "try_outcome.%s", probe_outcome_name(o));
 		metric_add(out, &n, name, (double)res->try_outcome[o], false);
+	}
+	struct probe_giveup g[PROBE_GIVEUP_MAX];
+	size_t ng = run_giveup(res, give_up_us, g);
+	for (size_t i = 0; i < ng; i++) {
+		snprintf(name, sizeof name, "would_give_up.%s", g[i].profile);
+		metric_add(out, &n, name, g[i].share, false);
 	}
 	return n;
 }
@@ -103,6 +118,24 @@ json_outcomes(FILE *f, const char *name, const uint64_t *counts, bool last)
 	fprintf(f, "}%s\n", last ? "" : ",");
 }
 
+/* "would_give_up": {profile: share}, and the counts behind each share. */
+static void
+json_giveup(FILE *f, const struct probe_result *res, uint64_t give_up_us)
+{
+	struct probe_giveup g[PROBE_GIVEUP_MAX];
+	size_t n = run_giveup(res, give_up_us, g);
+
+	fprintf(f, "  \"would_give_up\": {");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\": %.4f", i ? ", " : "", g[i].profile, g[i].share);
+	fprintf(f, "},\n  \"would_give_up_detail\": {");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n    \"%s\": {\"threshold_us\": %" PRIu64 ", \"over\": %" PRIu64
+		    ", \"unknown\": %" PRIu64 ", \"of\": %" PRIu64 "}", i ? "," : "", g[i].profile,
+		    g[i].threshold_us, g[i].over, g[i].unknown, g[i].of);
+	fprintf(f, "\n  },\n");
+}
+
 void
 probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
 {
@@ -122,6 +155,7 @@ probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_re
 			continue;
 		json_stage(f, probe_stage_name(s), &res->stage[s]);
 	}
+	json_giveup(f, res, cfg->give_up_us);
 	json_outcomes(f, "try_outcome", res->try_outcome, false);
 	json_outcomes(f, "outcome", res->outcome, true);
 	fprintf(f, "}\n");
@@ -205,6 +239,44 @@ probe_report_histogram(FILE *f, const struct histogram *h, unsigned width)
 	}
 }
 
+/* One line per distinct threshold, longest first, naming every profile
+ * that has it: a sender's impatience decides, not its brand. */
+static void
+human_giveup(FILE *f, const struct probe_result *res, uint64_t give_up_us)
+{
+	struct probe_giveup g[PROBE_GIVEUP_MAX];
+	size_t n = run_giveup(res, give_up_us, g);
+	uint64_t done = UINT64_MAX;
+	char buf[32];
+
+	if (n == 0 || g[0].of == 0)
+		return;
+	fprintf(f, "who would give up (greeting timeout: share of %" PRIu64 " connections with a later banner):\n",
+	    g[0].of);
+	for (;;) {
+		uint64_t t = 0;
+		for (size_t i = 0; i < n; i++)
+			if (g[i].threshold_us < done && g[i].threshold_us > t)
+				t = g[i].threshold_us;
+		if (t == 0)
+			break;
+		size_t k = 0;
+		while (g[k].threshold_us != t)
+			k++;
+		units_format_duration(t, buf, sizeof buf);
+		fprintf(f, "  %9s %s%6.1f%% ", buf, g[k].unknown ? ">=" : "  ", 100.0 * g[k].share);
+		for (size_t i = 0; i < n; i++)
+			if (g[i].threshold_us == t)
+				fprintf(f, " %s", g[i].profile);
+		fputc('\n', f);
+		done = t;
+	}
+	units_format_duration(give_up_us, buf, sizeof buf);
+	if (res->try_outcome[OUTCOME_GAVE_UP] > 0)
+		fprintf(f, "  (>=: %" PRIu64 " tries gave up here after %s; later thresholds are a lower bound)\n",
+		    res->try_outcome[OUTCOME_GAVE_UP], buf);
+}
+
 void
 probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
 {
@@ -233,4 +305,5 @@ probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_r
 		fprintf(f, "banner latency (established to complete greeting):\n");
 		probe_report_histogram(f, &res->stage[STAGE_BANNER], 40);
 	}
+	human_giveup(f, res, cfg->give_up_us);
 }

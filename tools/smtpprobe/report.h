@@ -9,8 +9,10 @@
 
 #define PROBE_METRICS_MAX 160
 
-/* Fills out[] (at least PROBE_METRICS_MAX entries) and returns the count. */
-size_t probe_metrics(const struct probe_result *res, struct probe_metric *out);
+/* Fills out[] (at least PROBE_METRICS_MAX entries) and returns the count.
+ * give_up_us is the run's own greeting timeout (0: none), which bounds
+ * what the who-would-give-up figures can know. */
+size_t probe_metrics(const struct probe_result *res, uint64_t give_up_us, struct probe_metric *out);
 
 void probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res);
 void probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_result *res);
