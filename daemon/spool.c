@@ -38,7 +38,8 @@ remove_stale_tmp(const char *tmpdir)
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
+		if (snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name) >= (int)sizeof path)
+			continue;
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    now - st.st_mtime > STALE_TMP_SECONDS)
 			unlink(path);
