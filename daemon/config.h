@@ -39,6 +39,7 @@ struct config {
 	uint64_t banner_delay_us;
 	uint64_t banner_delay_jitter_us;
 	int banner_pregreet;
+	uint64_t banner_pregreet_buffer;
 	/* [smtp] */
 	uint64_t smtp_max_message_size;
 	uint64_t smtp_max_recipients;
@@ -46,6 +47,8 @@ struct config {
 	uint64_t smtp_max_errors;
 	uint64_t smtp_timeout_command_us;
 	uint64_t smtp_timeout_data_us;
+	uint64_t smtp_timeout_close_us;
+	uint64_t smtp_max_unread_replies;
 	int smtp_sink;
 	char smtp_maildir[PATH_MAX];
 	/* [rdns] */

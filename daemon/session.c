@@ -57,10 +57,8 @@ static const char *const outcome_names[] = {
 	"none", "normal", "abandoned", "timeout", "421", "pregreet", "disconnect", "error",
 };
 
-#define OUT_HIGH_WATER	(256 * 1024)	/* stop reading while replies pile up */
 #define DATA_CHUNK	16384
 #define RAW_LOG_CHUNK	1024
-#define PREBANNER_READ_MAX (64 * 1024)	/* bytes buffered from a pregreet client */
 
 struct session {
 	TAILQ_ENTRY(session) link;
@@ -517,7 +515,7 @@ process_input(struct session *s)
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
 	while (s->state >= STATE_GREETED && s->state != STATE_CLOSING) {
-		if (evbuffer_get_length(out) > OUT_HIGH_WATER) {
+		if (evbuffer_get_length(out) > s->conf->smtp_max_unread_replies) {
 			/* The client does not read its replies: stop reading
 			 * its commands until it does (write_cb resumes). */
 			s->paused = 1;
@@ -831,7 +829,8 @@ closing_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 close_after_flush(struct session *s)
 {
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = { (time_t)(s->conf->smtp_timeout_close_us / 1000000),
+	    (suseconds_t)(s->conf->smtp_timeout_close_us % 1000000) };
 
 	s->state = STATE_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
@@ -980,7 +979,7 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
 	/* Reading is on before the banner only to notice pregreet bytes and
 	 * clients that give up; the watermark bounds what we buffer. */
-	bufferevent_setwatermark(s->bev, EV_READ, 0, PREBANNER_READ_MAX);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, s->conf->banner_pregreet_buffer);
 	bufferevent_enable(s->bev, EV_READ);
 	log_connect(s, fd);
 	banner_path_start(s);

@@ -159,3 +159,34 @@ class ProtocolTest(BannerdTest):
         self.assertEqual(code, 552)
         self.assertIn("5.3.4", lines[0])
         self.assertEqual(c.cmd("NOOP")[0], 250)   # the session goes on
+
+
+class LimitsTest(BannerdTest):
+    """The buffers that bound memory: at and past each limit nothing is
+    lost, the client is only slowed down."""
+
+    def test_pregreet_buffer_bounds_memory_and_loses_nothing(self):
+        d = self.start("banner.delay=300ms", "banner.pregreet_buffer=512")
+        c = Conversation(d.connect())
+        n = 400   # 400 x 6 bytes: far past the 512-byte buffer
+        c.send("NOOP\r\n" * n)
+        self.assertEqual(c.reply()[0], 220)
+        codes = [c.reply()[0] for _ in range(n)]
+        self.assertEqual(codes, [250] * n)
+
+    def test_unread_replies_pause_reading_and_lose_nothing(self):
+        d = self.start("smtp.max_unread_replies=4k")
+        import socket as _s
+        sock = d.connect()
+        sock.setsockopt(_s.SOL_SOCKET, _s.SO_RCVBUF, 4096)
+        c = Conversation(sock)
+        self.assertEqual(c.reply()[0], 220)
+        n = 5000   # 70 kB of replies, far past the 4 kB limit
+        sock.settimeout(30)
+        import threading
+        sender = threading.Thread(target=lambda: sock.sendall(b"NOOP\r\n" * n))
+        sender.start()
+        codes = [c.reply(timeout=30)[0] for _ in range(n)]
+        sender.join(30)
+        self.assertEqual(codes, [250] * n)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
