@@ -57,50 +57,54 @@ skip_space(const char *s)
 	return s;
 }
 
-int
-units_parse_duration(const char *text, uint64_t *out_us)
-{
-	static const struct { const char *suffix; uint64_t us; } table[] = {
-		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 },
-		{ "m", 60000000 }, { "h", 3600000000ULL }, { "", 1000000 },
-	};
-	uint64_t whole, frac;
-	const char *s = skip_space(text), *end;
+struct unit {
+	const char *suffix;
+	uint64_t mult;
+};
 
-	if (parse_decimal(s, &whole, &frac, &end) != 0)
+/* "<decimal><spaces><suffix>" with the suffix from table; a fraction is
+ * refused where one unit is 1 (bytes, microseconds). */
+static int
+parse_with_units(const char *text, const struct unit *table, size_t n_units, uint64_t *out)
+{
+	uint64_t whole, frac;
+	const char *end;
+
+	if (parse_decimal(skip_space(text), &whole, &frac, &end) != 0)
 		return -1;
 	end = skip_space(end);
-	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-		size_t n = strlen(table[i].suffix);
-		if (strncmp(end, table[i].suffix, n) != 0 || *skip_space(end + n) != '\0')
-			continue;
-		return scale_value(whole, frac, table[i].us, out_us);
-	}
-	return -1;
-}
-
-int
-units_parse_size(const char *text, uint64_t *out_bytes)
-{
-	static const struct { const char *suffix; uint64_t mult; } table[] = {
-		{ "", 1 }, { "k", 1024 }, { "K", 1024 }, { "M", 1048576 },
-		{ "G", 1073741824ULL },
-	};
-	uint64_t whole, frac;
-	const char *s = skip_space(text), *end;
-
-	if (parse_decimal(s, &whole, &frac, &end) != 0)
-		return -1;
-	end = skip_space(end);
-	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+	for (size_t i = 0; i < n_units; i++) {
 		size_t n = strlen(table[i].suffix);
 		if (strncmp(end, table[i].suffix, n) != 0 || *skip_space(end + n) != '\0')
 			continue;
 		if (frac != 0 && table[i].mult == 1)
 			return -1;	/* "1.5" bytes is not a size */
-		return scale_value(whole, frac, table[i].mult, out_bytes);
+		return scale_value(whole, frac, table[i].mult, out);
 	}
 	return -1;
+}
+
+int
+units_parse_duration(const char *text, uint64_t *out_us)
+{
+	/* "ms" before "m" and "s": the first suffix that matches wins. */
+	static const struct unit table[] = {
+		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 },
+		{ "m", 60000000 }, { "h", 3600000000ULL }, { "", 1000000 },
+	};
+
+	return parse_with_units(text, table, sizeof table / sizeof table[0], out_us);
+}
+
+int
+units_parse_size(const char *text, uint64_t *out_bytes)
+{
+	static const struct unit table[] = {
+		{ "", 1 }, { "k", 1024 }, { "K", 1024 }, { "M", 1048576 },
+		{ "G", 1073741824ULL },
+	};
+
+	return parse_with_units(text, table, sizeof table / sizeof table[0], out_bytes);
 }
 
 void
