@@ -256,6 +256,20 @@ class ResourceTest(BannerdTest):
         wait_for(banner, 10, "a banner after recovery", interval=0.2)
         self.assertEqual(d.stop(), 0)
 
+    def test_server_user_drops_privileges_after_binding(self):
+        if os.getuid() != 0:
+            self.skipTest("needs root to bind as root and drop to nobody")
+        d = self.start("server.user=nobody")
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        import pwd
+        nobody = str(pwd.getpwnam("nobody").pw_uid)
+        self.assertEqual(uids, [nobody] * 4)
+        self.assertEqual(self.greet(d).cmd("QUIT")[0], 221)
+        r = run([binary("bannerd"), "-t", "-o", "server.user=no-such-user-here"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no such user", r.stderr.decode())
+
     def test_daemon_mode_writes_pidfile(self):
         dd = tmpdir(self)
         pidfile = os.path.join(dd, "bannerd.pid")

@@ -190,3 +190,26 @@ class LimitsTest(BannerdTest):
         sender.join(30)
         self.assertEqual(codes, [250] * n)
         self.assertEqual(c.cmd("QUIT")[0], 221)
+
+
+class GarbageTest(BannerdTest):
+    def test_random_bytes_from_many_clients(self):
+        """Binary garbage in every state: each client gets SMTP replies or a
+        421, never a crash, and the daemon keeps serving."""
+        import random
+        rnd = random.Random(1)
+        d = self.start("smtp.max_errors=5", "log.protocol_log=maximum")
+        for i in range(30):
+            c = Conversation(d.connect())
+            self.assertEqual(c.reply()[0], 220)
+            if i % 3 == 1:
+                c.send("EHLO g.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n")
+            blob = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 20000)))
+            try:
+                c.send(blob)
+                c.send(b"\r\n.\r\nQUIT\r\n")
+                c.closed(timeout=10)
+            except OSError:
+                pass
+        self.assertEqual(self.greet(d).cmd("QUIT")[0], 221)
+        self.assertEqual(d.stop(), 0)
