@@ -1,0 +1,339 @@
+/* The ESMTP dialogue of one session: the command table and its handlers,
+ * line framing with the smtp.max_line limit, and the DATA phase into the
+ * sink. Runs on the session's worker thread, called from session.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "session_priv.h"
+
+typedef void cmd_fn(struct session *, const struct smtp_command *);
+
+void
+dialogue_transaction_reset(struct session *s)
+{
+	if (s->spool.fd >= 0)
+		spool_abort(&s->spool);
+	s->rcpts = 0;
+	s->too_big = 0;
+	if (s->state > STATE_GREETED && s->state < STATE_CLOSING)
+		s->state = STATE_READY;
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_ehlo(struct session *s, const struct smtp_command *c)
+{
+	char hello[SMTP_ARG_MAX + 300], size[64];
+	const char *lines[5] = { hello, "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES" };
+
+	dialogue_transaction_reset(s);
+	snprintf(s->helo, sizeof s->helo, "%s", c->arg);
+	s->state = STATE_READY;
+	if (c->verb == CMD_HELO) {
+		session_reply(s, 250, "%s", s->conf->banner_hostname);
+		return;
+	}
+	snprintf(hello, sizeof hello, "%s Hello %s", s->conf->banner_hostname, c->arg);
+	snprintf(size, sizeof size, "SIZE %llu", (unsigned long long)s->conf->smtp_max_message_size);
+	session_reply_lines(s, 250, lines, 5);
+}
+
+static void
+cmd_mail(struct session *s, const struct smtp_command *c)
+{
+	s->state = STATE_MAIL;
+	s->rcpts = 0;
+	session_reply(s, 250, "2.1.0 Ok");
+}
+
+static void
+cmd_rcpt(struct session *s, const struct smtp_command *c)
+{
+	/* RFC 5321 4.5.3.1.10: too many recipients is 452, and the
+	 * transaction stays usable with the recipients already taken. */
+	if (s->rcpts >= s->conf->smtp_max_recipients) {
+		session_reply(s, 452, "4.5.3 Error: too many recipients");
+		return;
+	}
+	s->rcpts++;
+	s->state = STATE_RCPT;
+	session_reply(s, 250, "2.1.5 Ok");
+}
+
+static void
+cmd_data(struct session *s, const struct smtp_command *c)
+{
+
+	spool_queue_id(s->queue_id, sizeof s->queue_id);
+	s->spool.fd = -1;
+	s->spool.tmp_path[0] = '\0';
+	if (s->conf->smtp_sink == SINK_MAILDIR)
+		spool_begin(&s->spool, s->conf->smtp_maildir, s->conf->banner_hostname, s->queue_id);
+	if (s->data_buf == NULL)
+		s->data_buf = malloc(DATA_CHUNK + 2);
+	smtp_data_init(&s->data);
+	s->too_big = 0;
+	s->state = STATE_DATA;
+	session_set_timeouts(s, s->conf->smtp_timeout_data_us);
+	session_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_rset(struct session *s, const struct smtp_command *c)
+{
+	dialogue_transaction_reset(s);
+	session_reply(s, 250, "2.0.0 Ok");
+}
+
+static void
+cmd_noop(struct session *s, const struct smtp_command *c)
+{
+	session_reply(s, 250, "2.0.0 Ok");
+}
+
+static void
+cmd_quit(struct session *s, const struct smtp_command *c)
+{
+	session_reply(s, 221, "2.0.0 Bye");
+	s->outcome = OUTCOME_NORMAL;
+	session_close_after_flush(s);
+}
+
+static void
+cmd_vrfy(struct session *s, const struct smtp_command *c)
+{
+	session_reply(s, 252, "2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+cmd_help(struct session *s, const struct smtp_command *c)
+{
+	session_reply(s, 214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+}
+
+#define IN(st)	(1u << (st))
+#define GREETED_ANY (IN(STATE_GREETED) | IN(STATE_READY) | IN(STATE_MAIL) | IN(STATE_RCPT))
+
+/* Which command may run in which state, and what a client that sends it
+ * out of sequence is told (RFC 5321 4.1.4: 503). */
+static const struct cmd_entry {
+	enum smtp_verb verb;
+	unsigned states;
+	const char *bad_sequence;
+	cmd_fn *run;
+} cmd_table[] = {
+	{ CMD_EHLO, GREETED_ANY, NULL, cmd_ehlo },
+	{ CMD_HELO, GREETED_ANY, NULL, cmd_ehlo },
+	{ CMD_MAIL, IN(STATE_READY), NULL, cmd_mail },
+	{ CMD_RCPT, IN(STATE_MAIL) | IN(STATE_RCPT), "5.5.1 Error: need MAIL command", cmd_rcpt },
+	{ CMD_DATA, IN(STATE_RCPT), NULL, cmd_data },
+	{ CMD_RSET, GREETED_ANY, NULL, cmd_rset },
+	{ CMD_NOOP, GREETED_ANY, NULL, cmd_noop },
+	{ CMD_QUIT, GREETED_ANY, NULL, cmd_quit },
+	{ CMD_VRFY, GREETED_ANY, NULL, cmd_vrfy },
+	{ CMD_HELP, GREETED_ANY, NULL, cmd_help },
+};
+
+static const char *
+bad_sequence_text(const struct session *s, const struct cmd_entry *e)
+{
+	if (s->state == STATE_GREETED)
+		return "5.5.1 Error: send HELO/EHLO first";
+	if (e->bad_sequence != NULL)
+		return e->bad_sequence;
+	if (e->verb == CMD_MAIL)
+		return "5.5.1 Error: nested MAIL command";
+	if (e->verb == CMD_DATA && s->state == STATE_MAIL)
+		return "5.5.1 Error: need RCPT command";
+	return "5.5.1 Error: need MAIL command";
+}
+
+static void
+dispatch_line(struct session *s, const char *line, size_t len)
+{
+	struct smtp_parse_limits lim = { s->conf->smtp_max_message_size };
+	const struct smtp_reply *err = NULL;
+	struct smtp_command cmd;
+	struct log_line l;
+
+	s->commands++;
+	if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
+		session_log_begin(s, &l, "cmd");
+		log_line_str(&l, "state", session_state_names[s->state]);
+		log_line_mem(&l, "line", line, len);
+		log_line_end(&l);
+	}
+	if (smtp_parse_command(line, len, &lim, &cmd, &err) != 0) {
+		session_client_error(s, err->code, err->text);
+		return;
+	}
+	for (size_t i = 0; i < sizeof cmd_table / sizeof cmd_table[0]; i++) {
+		const struct cmd_entry *e = &cmd_table[i];
+		if (e->verb != cmd.verb)
+			continue;
+		if (!(e->states & IN(s->state)))
+			session_client_error(s, 503, bad_sequence_text(s, e));
+		else
+			e->run(s, &cmd);
+		return;
+	}
+	session_client_error(s, 500, "5.5.2 Error: command not recognized");
+}
+
+/* ---- DATA ---- */
+
+static void
+data_finish(struct session *s)
+{
+	struct log_line l;
+	int code;
+
+	s->state = STATE_READY;
+	s->rcpts = 0;
+	if (s->too_big) {
+		spool_abort(&s->spool);
+		code = 552;
+		session_reply(s, 552, "5.3.4 Error: message exceeds fixed maximum message size");
+	} else if (s->data.bare_lf || s->data.bare_cr) {
+		/* Against SMTP smuggling: a message with a bare LF or CR is
+		 * refused as a whole, after the real end of data. */
+		spool_abort(&s->spool);
+		code = 550;
+		session_reply(s, 550, "5.5.2 Error: bare <%s> received", s->data.bare_lf ? "LF" : "CR");
+	} else if (s->conf->smtp_sink == SINK_MAILDIR &&
+	    spool_commit(&s->spool, s->conf->smtp_maildir) != 0) {
+		code = 451;
+		log_error("sid=%08llx maildir write failed: %s", (unsigned long long)s->sid,
+		    strerror(s->spool.error));
+		session_reply(s, 451, "4.3.0 Error: local error in processing");
+	} else {
+		code = 250;
+		s->messages++;
+		session_reply(s, 250, "2.0.0 Ok: queued as %s", s->queue_id);
+	}
+	metrics_count(s->env.metrics, code == 250 ? MC_MSG_ACCEPTED :
+	    code >= 500 ? MC_MSG_REJECTED : MC_MSG_FAILED);
+	if (s->conf->log_protocol_log >= PLOG_MINIMUM) {
+		session_log_begin(s, &l, "message");
+		log_line_str(&l, "queue_id", s->queue_id);
+		log_line_u64(&l, "size", s->data.bytes_out);
+		log_line_u64(&l, "code", (uint64_t)code);
+		log_line_str(&l, "sink", s->conf->smtp_sink == SINK_MAILDIR ? "maildir" : "discard");
+		log_line_end(&l);
+	}
+	if (s->state != STATE_CLOSING)
+		session_set_timeouts(s, s->conf->smtp_timeout_command_us);
+}
+
+/* Feeds what is buffered to the DATA machine; returns when the input is
+ * used up or the end of data was seen. */
+static void
+data_consume(struct session *s, struct evbuffer *in)
+{
+	while (s->state == STATE_DATA && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t used, out_len;
+
+		if (s->data_buf == NULL || evbuffer_peek(in, DATA_CHUNK, NULL, &v, 1) < 1)
+			break;
+		if (v.iov_len > DATA_CHUNK)
+			v.iov_len = DATA_CHUNK;
+		used = smtp_data_feed(&s->data, v.iov_base, v.iov_len, s->data_buf, &out_len);
+		if (s->data.bytes_out > s->conf->smtp_max_message_size && !s->too_big) {
+			s->too_big = 1;	/* keep reading to the end, store nothing */
+			spool_abort(&s->spool);
+		}
+		if (!s->too_big && s->conf->smtp_sink == SINK_MAILDIR)
+			spool_write(&s->spool, s->data_buf, out_len);
+		evbuffer_drain(in, used);
+		if (s->data.state == DATA_DONE)
+			data_finish(s);
+	}
+}
+
+/* ---- command lines ---- */
+
+/* Returns 1 if a line was handled, 0 if more input is needed. */
+static int
+command_consume(struct session *s, struct evbuffer *in)
+{
+	size_t eol_len = 0, len = evbuffer_get_length(in);
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	char *line;
+
+	if (eol.pos < 0) {
+		/* No CRLF yet. Past the limit, throw the line away as it
+		 * arrives (keeping a trailing CR that may pair with the next
+		 * LF) so memory stays bounded, and answer at its end. */
+		if (len > s->conf->smtp_max_line) {
+			struct evbuffer_ptr tail;
+			unsigned char last;
+			size_t keep = 0;
+
+			if (evbuffer_ptr_set(in, &tail, len - 1, EVBUFFER_PTR_SET) == 0 &&
+			    evbuffer_copyout_from(in, &tail, &last, 1) == 1 && last == '\r')
+				keep = 1;
+			evbuffer_drain(in, len - keep);
+			s->discarding_line = 1;
+		}
+		return 0;
+	}
+	if (s->discarding_line || (size_t)eol.pos + 2 > s->conf->smtp_max_line) {
+		evbuffer_drain(in, (size_t)eol.pos + eol_len);
+		s->discarding_line = 0;
+		s->commands++;
+		session_client_error(s, 500, "5.5.6 Error: line too long");
+		return 1;
+	}
+	line = malloc((size_t)eol.pos + 1);
+	if (line == NULL) {
+		s->outcome = OUTCOME_ERROR;
+		session_free(s);
+		return -1;
+	}
+	evbuffer_remove(in, line, (size_t)eol.pos);
+	evbuffer_drain(in, eol_len);
+	line[eol.pos] = '\0';
+	dispatch_line(s, line, (size_t)eol.pos);
+	free(line);
+	return 1;
+}
+
+void
+dialogue_process_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	while (s->state >= STATE_GREETED && s->state != STATE_CLOSING) {
+		if (evbuffer_get_length(out) > s->conf->smtp_max_unread_replies) {
+			/* The client does not read its replies: stop reading
+			 * its commands until it does (write_cb resumes). */
+			s->paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
+		if (s->state == STATE_DATA) {
+			data_consume(s, in);
+			if (s->state == STATE_DATA)
+				return;
+			continue;
+		}
+		int rc = command_consume(s, in);
+		if (rc < 0)
+			return;	/* freed */
+		if (rc == 0)
+			return;
+	}
+	if (s->state == STATE_CLOSING)
+		evbuffer_drain(in, evbuffer_get_length(in));	/* junk after QUIT */
+}
