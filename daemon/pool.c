@@ -427,8 +427,11 @@ worker_new(struct pool *p, char *err, size_t errlen)
 	pthread_mutex_init(&w->lock, NULL);
 	STAILQ_INIT(&w->inbox);
 	TAILQ_INIT(&w->sessions);
-	/* Only this worker's thread touches its base: no locks needed. */
+	/* Only this worker's thread touches its base: no locks needed.
+	 * Precise timers: libevent's default coarse clock can end a banner
+	 * delay a millisecond early, and this is a timing lab. */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	w->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

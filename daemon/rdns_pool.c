@@ -125,14 +125,22 @@ static void *
 resolver_main(void *arg)
 {
 	struct resolver *r = arg;
-	struct event_base *base = event_base_new();
-	struct event *kick = base ? event_new(base, r->kick_fd, EV_READ | EV_PERSIST, kick_cb, base) : NULL;
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+	struct event *kick = NULL;
 	struct config *conf = NULL;
 	struct rdns *rdns = NULL;
 	unsigned generation = (unsigned)-1, built = (unsigned)-1;
 	struct rdns_job *job;
 	char err[512];
 
+	if (cfg != NULL) {
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+		base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+	}
+	if (base != NULL)
+		kick = event_new(base, r->kick_fd, EV_READ | EV_PERSIST, kick_cb, base);
 	if (kick == NULL || event_add(kick, NULL) != 0) {
 		log_error("resolver %u: cannot set up its event loop", r->id);
 		goto out;
