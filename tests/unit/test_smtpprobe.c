@@ -302,6 +302,7 @@ START_TEST(test_giveup_row)
 {
 	struct histogram h;
 	struct probe_giveup g;
+	struct probe_banners b = { &h, NULL, 0 };
 
 	hist_init(&h);
 	for (int i = 0; i < 6; i++)
@@ -309,29 +310,29 @@ START_TEST(test_giveup_row)
 	for (int i = 0; i < 2; i++)
 		hist_record(&h, MS(2));		/* two fast ones */
 	/* No give-up in the run: nothing censored. */
-	probe_giveup_row(&h, 0, 0, S(10), &g);
+	probe_giveup_row(&b, 0, 0, S(10), &g);
 	ck_assert_uint_eq(g.over, 6);
 	ck_assert_uint_eq(g.of, 8);
 	ck_assert_uint_eq(g.unknown, 0);
 	ck_assert(g.share > 0.749 && g.share < 0.751);
-	probe_giveup_row(&h, 0, 0, S(300), &g);
+	probe_giveup_row(&b, 0, 0, S(300), &g);
 	ck_assert_uint_eq(g.over, 0);
 	ck_assert(g.share == 0.0);
 	/* Two more tries gave up at 20 s: over for a 10 s client, unknown
 	 * (a lower bound) for a 300 s one. */
-	probe_giveup_row(&h, 2, S(20), S(10), &g);
+	probe_giveup_row(&b, 2, S(20), S(10), &g);
 	ck_assert_uint_eq(g.over, 8);
 	ck_assert_uint_eq(g.of, 10);
 	ck_assert_uint_eq(g.unknown, 0);
-	probe_giveup_row(&h, 2, S(20), S(20), &g);
+	probe_giveup_row(&b, 2, S(20), S(20), &g);
 	ck_assert_uint_eq(g.over, 2);
 	ck_assert_uint_eq(g.unknown, 0);
-	probe_giveup_row(&h, 2, S(20), S(300), &g);
+	probe_giveup_row(&b, 2, S(20), S(300), &g);
 	ck_assert_uint_eq(g.over, 0);
 	ck_assert_uint_eq(g.unknown, 2);
 	/* Nothing connected: share 0, not a division by zero. */
 	hist_init(&h);
-	probe_giveup_row(&h, 0, 0, S(5), &g);
+	probe_giveup_row(&b, 0, 0, S(5), &g);
 	ck_assert_uint_eq(g.of, 0);
 	ck_assert(g.share == 0.0);
 }
@@ -341,6 +342,7 @@ START_TEST(test_giveup_matrix)
 {
 	struct histogram h;
 	struct probe_giveup g[PROBE_GIVEUP_MAX];
+	struct probe_banners b = { &h, NULL, 0 };
 	const struct probe_profile *p;
 	size_t nprof = 0;
 
@@ -349,7 +351,7 @@ START_TEST(test_giveup_matrix)
 	hist_init(&h);
 	for (int i = 0; i < 4; i++)
 		hist_record(&h, S(15));
-	size_t n = probe_giveup_matrix(&h, 0, 0, g, PROBE_GIVEUP_MAX);
+	size_t n = probe_giveup_matrix(&b, 0, 0, g, PROBE_GIVEUP_MAX);
 	ck_assert_uint_eq(n, nprof);
 	for (size_t i = 0; i < n; i++) {
 		p = probe_profile_at(i);
@@ -358,7 +360,31 @@ START_TEST(test_giveup_matrix)
 		/* A 15 s banner: the 5 and 10 s senders bounce, the rest wait. */
 		ck_assert(g[i].share == (p->give_up_us < S(15) ? 1.0 : 0.0));
 	}
-	ck_assert_uint_eq(probe_giveup_matrix(&h, 0, 0, g, 3), 3);
+	ck_assert_uint_eq(probe_giveup_matrix(&b, 0, 0, g, 3), 3);
+}
+END_TEST
+
+/* With the per-try rows the count is exact, even within the histogram's
+ * 0.8% of the threshold. */
+START_TEST(test_giveup_rows_exact)
+{
+	struct histogram h;
+	struct probe_try rows[3] = {
+		{ .banner_us = S(10) + 20000, .greeted = 1 },
+		{ .banner_us = S(10) - 20000, .greeted = 1 },
+		{ .banner_us = 0, .greeted = 0 },
+	};
+	struct probe_banners b = { &h, rows, 3 };
+	struct probe_giveup g;
+
+	hist_init(&h);
+	hist_record(&h, rows[0].banner_us);
+	hist_record(&h, rows[1].banner_us);
+	ck_assert_uint_eq(probe_rows_count_over(rows, 3, S(10)), 1);
+	probe_giveup_row(&b, 1, MS(500), S(10), &g);
+	ck_assert_uint_eq(g.over, 1);
+	ck_assert_uint_eq(g.unknown, 1);
+	ck_assert_uint_eq(g.of, 3);
 }
 END_TEST
 
@@ -445,6 +471,7 @@ smtpprobe_suite(void)
 	tcase_add_test(tc, test_count_over);
 	tcase_add_test(tc, test_giveup_row);
 	tcase_add_test(tc, test_giveup_matrix);
+	tcase_add_test(tc, test_giveup_rows_exact);
 	tcase_add_test(tc, test_expect_profile_figure);
 	tcase_add_test(tc, test_source_cycle);
 	tcase_add_test(tc, test_source_bad);

@@ -30,8 +30,19 @@ probe_hist_count_over(const struct histogram *h, uint64_t threshold_us)
 	return n;
 }
 
+uint64_t
+probe_rows_count_over(const struct probe_try *rows, uint64_t nrows, uint64_t threshold_us)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < nrows; i++)
+		if (rows[i].greeted && rows[i].banner_us > threshold_us)
+			n++;
+	return n;
+}
+
 void
-probe_giveup_row(const struct histogram *banner, uint64_t gave_up_tries,
+probe_giveup_row(const struct probe_banners *b, uint64_t gave_up_tries,
     uint64_t run_give_up_us, uint64_t threshold_us, struct probe_giveup *out)
 {
 	/* Tries that gave up here waited run_give_up_us without a banner:
@@ -39,23 +50,24 @@ probe_giveup_row(const struct histogram *banner, uint64_t gave_up_tries,
 	bool censored_below = run_give_up_us == 0 || threshold_us > run_give_up_us;
 
 	out->threshold_us = threshold_us;
-	out->over = probe_hist_count_over(banner, threshold_us);
+	out->over = b->rows ? probe_rows_count_over(b->rows, b->nrows, threshold_us)
+	    : probe_hist_count_over(b->hist, threshold_us);
 	out->unknown = censored_below ? gave_up_tries : 0;
 	if (!censored_below)
 		out->over += gave_up_tries;
-	out->of = hist_count(banner) + gave_up_tries;
+	out->of = hist_count(b->hist) + gave_up_tries;
 	out->share = out->of ? (double)out->over / (double)out->of : 0.0;
 }
 
 size_t
-probe_giveup_matrix(const struct histogram *banner, uint64_t gave_up_tries,
+probe_giveup_matrix(const struct probe_banners *b, uint64_t gave_up_tries,
     uint64_t run_give_up_us, struct probe_giveup *out, size_t max)
 {
 	const struct probe_profile *p;
 	size_t n = 0;
 
 	for (size_t i = 0; n < max && (p = probe_profile_at(i)) != NULL; i++) {
-		probe_giveup_row(banner, gave_up_tries, run_give_up_us, p->give_up_us, &out[n]);
+		probe_giveup_row(b, gave_up_tries, run_give_up_us, p->give_up_us, &out[n]);
 		out[n].profile = p->name;
 		n++;
 	}

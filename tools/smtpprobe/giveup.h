@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "histogram.h"
 
 /* One row of the matrix. A try that gave up in this run at run_give_up_us
@@ -27,14 +28,25 @@ struct probe_giveup {
  * within the histogram's 0.8% of the threshold. */
 uint64_t probe_hist_count_over(const struct histogram *h, uint64_t threshold_us);
 
-void probe_giveup_row(const struct histogram *banner, uint64_t gave_up_tries,
+/* The same count, exact, from the per-try records (kept for --csv). */
+uint64_t probe_rows_count_over(const struct probe_try *rows, uint64_t nrows, uint64_t threshold_us);
+
+/* The banner latencies of a run: the histogram always, the per-try rows
+ * when they were kept (rows == NULL otherwise), which make counts exact. */
+struct probe_banners {
+	const struct histogram *hist;
+	const struct probe_try *rows;
+	uint64_t nrows;
+};
+
+void probe_giveup_row(const struct probe_banners *b, uint64_t gave_up_tries,
     uint64_t run_give_up_us, uint64_t threshold_us, struct probe_giveup *out);
 
 #define PROBE_GIVEUP_MAX 32
 
 /* One row per profile, in the profile table's order; returns the count
  * (at most max). */
-size_t probe_giveup_matrix(const struct histogram *banner, uint64_t gave_up_tries,
+size_t probe_giveup_matrix(const struct probe_banners *b, uint64_t gave_up_tries,
     uint64_t run_give_up_us, struct probe_giveup *out, size_t max);
 
 #endif

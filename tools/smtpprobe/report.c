@@ -57,8 +57,14 @@ metric_add(struct probe_metric *out, size_t *n, const char *name, double v, bool
 static size_t
 run_giveup(const struct probe_result *res, uint64_t give_up_us, struct probe_giveup *g)
 {
-	return probe_giveup_matrix(&res->stage[STAGE_BANNER], res->try_outcome[OUTCOME_GAVE_UP],
-	    give_up_us, g, PROBE_GIVEUP_MAX);
+	/* Rows, when kept, make the counts exact; rows == tries then. */
+	struct probe_banners b = { &res->stage[STAGE_BANNER], NULL, 0 };
+
+	if (res->nrows > 0 && res->nrows == res->tries) {
+		b.rows = res->rows;
+		b.nrows = res->nrows;
+	}
+	return probe_giveup_matrix(&b, res->try_outcome[OUTCOME_GAVE_UP], give_up_us, g, PROBE_GIVEUP_MAX);
 }
 
 size_t
