@@ -6,7 +6,7 @@ import selectors
 import socket
 import time
 
-from harness import BannerdTest, Conversation, Slowdns, duration_us, wait_for
+from harness import BannerdTest, Conversation, Slowdns, burst, duration_us, wait_for
 
 
 def timed_banner(d):
@@ -165,6 +165,29 @@ class RdnsTest(BannerdTest):
         # comes through the second server
         wait_for(lambda: timed_banner(d)[0] == 220 and second.queries("PTR"), 5,
                  "a lookup on the second server", interval=0.1)
+        self.assertEqual(d.stop(), 0)
+
+
+    def test_sighup_with_lookups_in_flight(self):
+        dns = Slowdns(self, "--delay", "800ms")
+        import os, signal, tempfile, threading
+        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        with open(conf, "w") as f:
+            f.write("[rdns]\nenabled = on\nservers = %s\n" % dns.address)
+        d = self.start("rdns.enabled=on", conf=conf)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(r=burst(d.host, d.port, 3, timeout=10)))
+        t.start()
+        wait_for(lambda: len(dns.queries("PTR")) >= 3, 5, "three lookups in flight")
+        with open(conf, "w") as f:
+            f.write("[rdns]\nenabled = on\ntimeout = 2s\nservers = %s\n" % dns.address)
+        d.signal(signal.SIGHUP)
+        d.wait_log("reload: configuration")
+        t.join(15)
+        times, lines = result["r"]
+        # the old channels finish their lookups: every client gets its banner
+        self.assertTrue(all(l and l.startswith("220 ") for l in lines), lines)
+        self.assertEqual([e["result"] for e in d.wait_event("rdns", count=3)], ["ok"] * 3)
         self.assertEqual(d.stop(), 0)
 
 
