@@ -303,6 +303,7 @@ lab_expect() {
 		case "$want" in
 		*[0-9]us|*[0-9]ms|*[0-9]s|*[0-9]m)
 			wantn=$(lab_us "$want")
+			want=$(lab_fmt "$wantn")
 			shown=$(lab_fmt "$have") ;;
 		*) wantn=$want shown=$have ;;
 		esac
