@@ -17,6 +17,16 @@ BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
+def tmpdir(test, prefix="bannerlab-test-"):
+    """A temporary folder removed when the test ends (pass or fail);
+    KEEP_TEST_FILES=1 keeps it for a post-mortem."""
+    import shutil
+    path = tempfile.mkdtemp(prefix=prefix)
+    if not os.environ.get("KEEP_TEST_FILES"):
+        test.addCleanup(shutil.rmtree, path, True)
+    return path
+
+
 def binary(name):
     return os.path.join(BUILD, "bin", name)
 
@@ -66,7 +76,7 @@ class Bannerd:
     def __init__(self, test, overrides=(), conf=None, args=(), rlimit_nofile=None,
                  address="127.0.0.1:0"):
         self.test = test
-        self.dir = tempfile.mkdtemp(prefix="bannerd-test-")
+        self.dir = tmpdir(test, "bannerd-test-")
         self.stderrpath = os.path.join(self.dir, "bannerd.stderr")
         self.logpath = self.stderrpath
         for o in overrides:
@@ -245,7 +255,7 @@ class Slowdns:
     """One slowdns process on a free UDP port of 127.0.0.1."""
 
     def __init__(self, test, *args, address="127.0.0.1:0"):
-        self.dir = tempfile.mkdtemp(prefix="slowdns-test-")
+        self.dir = tmpdir(test, "slowdns-test-")
         self.logpath = os.path.join(self.dir, "slowdns.log")
         self.logfile = open(self.logpath, "wb")
         self.proc = subprocess.Popen([binary("slowdns"), "-l", address] + list(args),

@@ -4,10 +4,9 @@ and the Prometheus metrics that account for every second."""
 import os
 import signal
 import subprocess
-import tempfile
 
 from harness import (PROMTOOL, ROOT, BannerdTest, Conversation, Slowdns, burst, duration_us,
-                     prom_value, run, scrape, wait_for)
+                     prom_value, run, scrape, wait_for, tmpdir)
 
 
 def write(path, text):
@@ -54,7 +53,7 @@ class QueueTest(BannerdTest):
         d.wait_log("accept resumed")
 
     def test_sighup_grows_the_pool_and_drains_the_queue(self):
-        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        conf = os.path.join(tmpdir(self), "b.conf")
         write(conf, "[pool]\nworkers = 1\nsessions_per_worker = 1\n[banner]\ndelay = 1s\n")
         d = self.start("log.protocol_log=minimum", conf=conf)
         first = self.greet(d)          # holds the only slot, established
@@ -76,7 +75,7 @@ class QueueTest(BannerdTest):
         self.assertEqual(first.cmd("QUIT")[0], 221)
 
     def test_sighup_shrinks_without_dropping_sessions(self):
-        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        conf = os.path.join(tmpdir(self), "b.conf")
         write(conf, "[pool]\nworkers = 4\n")
         d = self.start(conf=conf)
         held = [self.greet(d) for _ in range(8)]
@@ -123,7 +122,7 @@ class ResolverPoolTest(BannerdTest):
 
     def test_sighup_adds_resolver_threads(self):
         dns = Slowdns(self, "--delay", "500ms", "-q")
-        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        conf = os.path.join(tmpdir(self), "b.conf")
         write(conf, "[rdns]\nenabled = on\nmode = pool\nthreads = 1\nservers = %s\n" % dns.address)
         d = self.start(conf=conf)
         write(conf, "[rdns]\nenabled = on\nmode = pool\nthreads = 8\nservers = %s\n" % dns.address)

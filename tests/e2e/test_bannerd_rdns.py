@@ -6,7 +6,7 @@ import selectors
 import socket
 import time
 
-from harness import BannerdTest, Conversation, Slowdns, burst, duration_us, wait_for
+from harness import BannerdTest, Conversation, Slowdns, burst, duration_us, wait_for, tmpdir
 
 
 def timed_banner(d):
@@ -150,8 +150,8 @@ class RdnsTest(BannerdTest):
     def test_sighup_switches_dns_server(self):
         first = Slowdns(self)
         second = Slowdns(self)
-        import os, tempfile
-        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        import os
+        conf = os.path.join(tmpdir(self), "b.conf")
         with open(conf, "w") as f:
             f.write("[rdns]\nservers = %s\n" % first.address)
         d = self.start("log.protocol_log=minimum", "rdns.enabled=on", conf=conf)
@@ -170,8 +170,8 @@ class RdnsTest(BannerdTest):
 
     def test_sighup_with_lookups_in_flight(self):
         dns = Slowdns(self, "--delay", "800ms")
-        import os, signal, tempfile, threading
-        conf = os.path.join(tempfile.mkdtemp(), "b.conf")
+        import os, signal, threading
+        conf = os.path.join(tmpdir(self), "b.conf")
         with open(conf, "w") as f:
             f.write("[rdns]\nenabled = on\nservers = %s\n" % dns.address)
         d = self.start("rdns.enabled=on", conf=conf)

@@ -5,6 +5,7 @@ start. Stdlib only; bannerd is stopped by PID even when a test fails."""
 import csv
 import json
 import os
+import shutil
 import re
 import socket
 import subprocess
@@ -41,6 +42,7 @@ class TestSmtpprobeBannerd(unittest.TestCase):
     def setUp(self):
         self.assertTrue(os.access(BANNERD, os.X_OK), "bannerd not built")
         self.dir = tempfile.mkdtemp(prefix="smtpprobe-bannerd-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
         self.log = os.path.join(self.dir, "stderr")
         self.port = free_port()
         with open(self.log, "w") as err:
