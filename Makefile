@@ -60,7 +60,7 @@ PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) \
            $(if $(wildcard $(FLOOR_SRC)),$(B)/bin/floor_server)
 
-.PHONY: all deps check check-unit check-e2e demo bench install clean lint-man
+.PHONY: all deps check check-unit check-e2e demo bench fuzz install clean lint-man
 all: deps-build $(PROGRAMS)
 
 # Build-time dependencies are checked, not installed, by a plain `make`;
@@ -125,6 +125,11 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(B) scripts/bench
+
+# libFuzzer on the command parser, the DATA machine and the config reader;
+# FUZZ_SECONDS each (default 30).
+fuzz:
+	$(Q)tests/fuzz/run $(or $(FUZZ_SECONDS),30)
 
 lint-man:
 	$(Q)mandoc -Tlint -W warning man/*.[0-9]

@@ -266,8 +266,10 @@ validate(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-struct config *
-config_load(const char *path, char *const *overrides, size_t n_overrides,
+/* Reads the file at path, or, with path NULL and text set, the text
+ * itself (for the fuzzer and the unit tests). */
+static struct config *
+load(const char *path, const char *text, char *const *overrides, size_t n_overrides,
     char *err, size_t errlen)
 {
 	struct config *c = calloc(1, sizeof *c);
@@ -281,8 +283,11 @@ config_load(const char *path, char *const *overrides, size_t n_overrides,
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (set_value(&conf_keys[i], conf_keys[i].def, c, why, sizeof why) != 0)
 			abort();	/* a default that fails its own table is a bug */
-	if (path != NULL) {
-		line = ini_parse(path, config_ini_cb, &ctx);
+	if (path != NULL || text != NULL) {
+		line = path != NULL ? ini_parse(path, config_ini_cb, &ctx) :
+		    ini_parse_string(text, config_ini_cb, &ctx);
+		if (path == NULL)
+			path = "(text)";
 		if (line == -1) {
 			snprintf(err, errlen, "%s: cannot open the configuration file", path);
 			goto fail;
@@ -307,6 +312,19 @@ config_load(const char *path, char *const *overrides, size_t n_overrides,
 fail:
 	free(c);
 	return NULL;
+}
+
+struct config *
+config_load(const char *path, char *const *overrides, size_t n_overrides,
+    char *err, size_t errlen)
+{
+	return load(path, NULL, overrides, n_overrides, err, errlen);
+}
+
+struct config *
+config_load_text(const char *text, char *err, size_t errlen)
+{
+	return load(NULL, text, NULL, 0, err, errlen);
 }
 
 struct config *

@@ -81,6 +81,9 @@ struct config {
 struct config *config_load(const char *path, char *const *overrides,
     size_t n_overrides, char *err, size_t errlen);
 
+/* The same from the text of a file (the fuzzer and unit tests). */
+struct config *config_load_text(const char *text, char *err, size_t errlen);
+
 struct config *config_ref(struct config *c);
 void config_unref(struct config *c);
 

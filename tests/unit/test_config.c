@@ -168,6 +168,18 @@ START_TEST(bad_overrides)
 }
 END_TEST
 
+START_TEST(text_is_read_like_a_file)
+{
+	struct config *c = config_load_text("[pool]\nworkers = 7\n", err, sizeof err);
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->pool_workers, 7);
+	config_unref(c);
+	ck_assert_ptr_null(config_load_text("[pool]\nworkers = seven\n", err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "(text):2: pool.workers"));
+}
+END_TEST
+
 START_TEST(limits_are_inclusive)
 {
 	char *lo[] = { "smtp.max_line=512", "smtp.max_errors=1", "pool.workers=1" };
@@ -247,6 +259,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, bad_file_is_one_clear_message, 0,
 	    (int)(sizeof bad_files / sizeof bad_files[0]));
 	tcase_add_test(tc, bad_overrides);
+	tcase_add_test(tc, text_is_read_like_a_file);
 	tcase_add_test(tc, limits_are_inclusive);
 	tcase_add_test(tc, units_durations);
 	tcase_add_test(tc, units_sizes_and_format);
