@@ -346,7 +346,7 @@ lab_plot() {
 	if [ -n "${4:-}" ]; then
 		x=$(awk -v u="$4" -v d="$xd" 'BEGIN { print u / d }')
 		mark="set arrow from $x, graph 0 to $x, graph 1 nohead lc rgb '#555555' dt 2 lw 2
-set label '$5' at $x, graph 0.96 offset 0.5,0 tc rgb '#333333'"
+set label '$5' at $x, graph 0.75 offset 0.5,0 tc rgb '#333333'"
 	fi
 	thr=$(awk -v u="$2" -v d="$yd" 'BEGIN { print u / d }')
 	# One series per outcome present, so the key lists only what happened.
