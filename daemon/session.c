@@ -196,6 +196,10 @@ banner_path_delay(struct session *s)
 	tv.tv_sec = (time_t)(delay / 1000000);
 	tv.tv_usec = (suseconds_t)(delay % 1000000);
 	evtimer_assign(s->timer, s->env.base, delay_done_cb, s);
+	/* libevent measures timeouts from the time it cached at the top of
+	 * this loop iteration, which is older than delay_start_us; refresh it
+	 * so the delay is never shorter than the one reported. */
+	event_base_update_cache_time(s->env.base);
 	evtimer_add(s->timer, &tv);
 }
 
