@@ -137,13 +137,14 @@ lint-man:
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(TOOLDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/bannerd $(DESTDIR)$(PREFIX)/lib/systemd/system
+	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 755 $(B)/bin/bannerd $(DESTDIR)$(BINDIR)/bannerd
 	for p in smtpprobe slowdns; do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
 	for m in man/*.1; do [ ! -f $$m ] || install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
 	install -m 644 man/bannerd.conf.5 $(DESTDIR)$(MANPREFIX)/man5/
 	install -m 644 man/bannerd.8 $(DESTDIR)$(MANPREFIX)/man8/
 	install -m 644 conf/bannerd.conf $(DESTDIR)$(SYSCONFDIR)/bannerd/bannerd.conf.example
+	install -m 644 conf/presets/*.conf $(DESTDIR)$(SYSCONFDIR)/bannerd/presets/
 	install -m 644 conf/bannerd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/bannerd.service
 
 clean:

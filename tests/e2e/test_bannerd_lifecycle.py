@@ -304,3 +304,22 @@ class ResourceTest(BannerdTest):
             self.assertIn(b"4.3.0", msg)
         self.assertEqual(os.listdir(os.path.join(md, "new")), [])
         d.wait_log("maildir write failed")
+
+
+class InstallTest(BannerdTest):
+    def test_make_install_into_destdir(self):
+        dest = tmpdir(self)
+        build = os.path.basename(os.environ.get("BUILD", "build"))
+        r = subprocess.run(["make", "-s", "install", "DESTDIR=" + dest, "PREFIX=/usr/local"]
+                           + (["SANITIZE=1"] if build == "build-san" else []),
+                           cwd=ROOT, capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        for f in ("sbin/bannerd", "bin/smtpprobe", "bin/slowdns",
+                  "share/man/man8/bannerd.8", "share/man/man5/bannerd.conf.5",
+                  "share/man/man1/smtpprobe.1", "share/man/man1/slowdns.1",
+                  "etc/bannerd/bannerd.conf.example", "etc/bannerd/presets/ims55-untuned.conf",
+                  "lib/systemd/system/bannerd.service"):
+            self.assertTrue(os.path.exists(os.path.join(dest, "usr/local", f)), f)
+        r = run([os.path.join(dest, "usr/local/sbin/bannerd"), "-t", "-c",
+                 os.path.join(dest, "usr/local/etc/bannerd/bannerd.conf.example")])
+        self.assertEqual(r.returncode, 0, r.stderr)
