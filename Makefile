@@ -43,6 +43,7 @@ COMMON_SRC  := $(wildcard common/*.c)
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 PROBE_SRC   := $(wildcard tools/smtpprobe/*.c)
 SLOWDNS_SRC := $(wildcard tools/slowdns/*.c)
+RELAY_SRC   := $(wildcard tools/slowrelay/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FLOOR_SRC   := tests/floor_server.c
 
@@ -52,12 +53,13 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 DAEMON_OBJ  := $(call obj,$(DAEMON_SRC))
 PROBE_OBJ   := $(call obj,$(PROBE_SRC))
 SLOWDNS_OBJ := $(call obj,$(SLOWDNS_SRC))
+RELAY_OBJ   := $(call obj,$(RELAY_SRC))
 PROBE_LIB   := $(filter-out $(B)/tools/smtpprobe/main.o,$(PROBE_OBJ))
 SLOWDNS_LIB := $(filter-out $(B)/tools/slowdns/main.o,$(SLOWDNS_OBJ))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 
 PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
-           $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) \
+           $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
            $(if $(wildcard $(FLOOR_SRC)),$(B)/bin/floor_server)
 
 .PHONY: all deps check check-unit check-e2e demo bench fuzz install clean lint-man
@@ -86,6 +88,11 @@ $(B)/bin/smtpprobe: $(PROBE_OBJ) $(COMMON_OBJ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/slowdns: $(SLOWDNS_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bin/slowrelay: $(RELAY_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -139,7 +146,7 @@ install: all
 	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 755 $(B)/bin/bannerd $(DESTDIR)$(BINDIR)/bannerd
-	for p in smtpprobe slowdns; do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
+	for p in smtpprobe slowdns slowrelay; do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
 	for m in man/*.1; do [ ! -f $$m ] || install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
 	install -m 644 man/bannerd.conf.5 $(DESTDIR)$(MANPREFIX)/man5/
 	install -m 644 man/bannerd.8 $(DESTDIR)$(MANPREFIX)/man8/

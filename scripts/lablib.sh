@@ -389,6 +389,11 @@ lab_cause() {
 		echo "none: the banner is immediate (p99 $(lab_fmt "$p99")); no stage holds it back"
 		return
 	fi
+	# Slow for the client, fast inside bannerd: the time is on the path.
+	if awk -v p="${p99:-0}" -v i="${inside:-0}" 'BEGIN { exit !(p >= 50000 && i < 50000 && p > 10 * i) }'; then
+		echo "the path: bannerd sent every banner within $(lab_fmt "$inside") on average, the client waited $(lab_fmt "$p99") (p99); a packet filter or firewall between them"
+		return
+	fi
 	rising=0
 	awk -v t="${trend:-0}" 'BEGIN { exit !(t >= 2) }' && rising=1
 	what=$dom

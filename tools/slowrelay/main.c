@@ -1,0 +1,312 @@
+/* slowrelay: a TCP relay that holds back the server's first bytes, the
+ * lab's packet filter on the path. The server sends its banner at once;
+ * the client sees it late. Measured from both sides, as KB Q286375 asks
+ * ("perform telnet tests from both sides of all routers"), the difference
+ * is the path, not the server.
+ *
+ *   slowrelay -l 127.0.0.1:2526 -u 127.0.0.1:2525 --banner-delay 8s
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "monotime.h"
+#include "units.h"
+
+struct conn;
+
+struct relay {
+	struct event_base *base;
+	LIST_HEAD(, conn) conns;	/* freed at exit too */
+	struct addr upstream;
+	uint64_t banner_delay_us;
+	int quiet;
+	unsigned long next_id, open, total, failed;
+};
+
+/* One client connection and its upstream connection. Server bytes wait
+ * in the upstream's input buffer until the hold ends. */
+struct conn {
+	LIST_ENTRY(conn) link;
+	struct relay *r;
+	unsigned long id;
+	struct bufferevent *client, *server;
+	struct event *hold;
+	uint64_t accept_us, first_server_byte_us, released_us;
+	int held;
+	char peer[ADDR_TEXT_MAX];
+};
+
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void
+conn_log(const struct conn *c, const char *event)
+{
+	if (c->r->quiet)
+		return;
+	fprintf(stderr, "slowrelay: %s id=%lu client=%s", event, c->id, c->peer);
+	if (c->first_server_byte_us)
+		fprintf(stderr, " server_first_byte_us=%llu",
+		    (unsigned long long)(c->first_server_byte_us - c->accept_us));
+	if (c->released_us)
+		fprintf(stderr, " client_first_byte_us=%llu",
+		    (unsigned long long)(c->released_us - c->accept_us));
+	fputc('\n', stderr);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	conn_log(c, "close");
+	if (c->client != NULL)
+		bufferevent_free(c->client);
+	if (c->server != NULL)
+		bufferevent_free(c->server);
+	event_free(c->hold);
+	LIST_REMOVE(c, link);
+	c->r->open--;
+	free(c);
+}
+
+/* Moves what src has read to dst's output. Server bytes move only once
+ * the hold is over. */
+static void
+forward(struct bufferevent *src, struct bufferevent *dst)
+{
+	evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
+}
+
+static void
+server_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->first_server_byte_us == 0)
+		c->first_server_byte_us = monotime_now_us();
+	if (!c->held)
+		forward(c->server, c->client);
+}
+
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	forward(c->client, c->server);
+}
+
+static void
+hold_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	c->held = 0;
+	c->released_us = monotime_now_us();
+	forward(c->server, c->client);
+	conn_log(c, "released");
+	if (!(bufferevent_get_enabled(c->server) & EV_READ))	/* the server already left */
+		event_cb(c->server, BEV_EVENT_EOF, c);
+}
+
+static void
+client_drained_cb(struct bufferevent *bev, void *arg)
+{
+	conn_free(arg);
+}
+
+/* The client leaving ends both sides at once. The server leaving (after
+ * its 221, say) ends them once the client has been given what the server
+ * said, held or not, within a few seconds. */
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct timeval flush = { 5, 0 };
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (bev == c->client) {
+		conn_free(c);
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF)) {
+		c->r->failed++;
+		conn_log(c, "upstream-error");
+	}
+	bufferevent_disable(c->server, EV_READ);
+	if (c->held)
+		return;	/* hold_done_cb forwards, then we flush below */
+	forward(c->server, c->client);
+	if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->client, NULL, client_drained_cb, event_cb, c);
+	bufferevent_set_timeouts(c->client, NULL, &flush);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+	struct relay *r = arg;
+	struct conn *c = calloc(1, sizeof *c);
+	struct timeval tv = { (time_t)(r->banner_delay_us / 1000000),
+	    (suseconds_t)(r->banner_delay_us % 1000000) };
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->r = r;
+	LIST_INSERT_HEAD(&r->conns, c, link);
+	c->id = ++r->next_id;
+	c->accept_us = monotime_now_us();
+	c->held = r->banner_delay_us > 0;
+	addr_format(sa, c->peer, sizeof c->peer);
+	c->client = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->server = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->hold = evtimer_new(r->base, hold_done_cb, c);
+	if (c->client == NULL || c->server == NULL || c->hold == NULL ||
+	    bufferevent_socket_connect(c->server, (struct sockaddr *)&r->upstream.ss,
+	    (int)r->upstream.len) != 0) {
+		r->failed++;
+		if (c->client == NULL)
+			close(fd);
+		r->open++;
+		conn_free(c);
+		return;
+	}
+	r->open++;
+	r->total++;
+	bufferevent_setcb(c->client, client_read_cb, NULL, event_cb, c);
+	bufferevent_setcb(c->server, server_read_cb, NULL, event_cb, c);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+	bufferevent_enable(c->server, EV_READ | EV_WRITE);
+	if (c->held)
+		evtimer_add(c->hold, &tv);
+	conn_log(c, "accept");
+}
+
+static void
+print_counts(const struct relay *r)
+{
+	fprintf(stderr, "slowrelay: counts connections=%lu open=%lu upstream_failures=%lu\n",
+	    r->total, r->open, r->failed);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	print_counts(r);
+	if (sig != SIGUSR1)
+		event_base_loopbreak(r->base);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: slowrelay -u ADDR:PORT [-l ADDR:PORT] [-b DUR] [-q]\n"
+	    "  -l, --listen ADDR:PORT     where clients connect (default 127.0.0.1:2526; port 0 = any)\n"
+	    "  -u, --upstream ADDR:PORT   the SMTP server behind the relay (required)\n"
+	    "  -b, --banner-delay DUR     hold the server's bytes this long after accept (default 0)\n"
+	    "  -q, --quiet                no per-connection lines\n"
+	    "  -h, --help                 this text\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "upstream", required_argument, NULL, 'u' },
+		{ "banner-delay", required_argument, NULL, 'b' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct relay r = { 0 };
+	const char *listen_text = "127.0.0.1:2526", *up_text = NULL;
+	struct addr listen_addr;
+	struct evconnlistener *lev;
+	struct sockaddr_storage real;
+	socklen_t len = sizeof real;
+	char shown[ADDR_TEXT_MAX];
+	struct event *sigs[3];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "l:u:b:qh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listen_text = optarg;
+			break;
+		case 'u':
+			up_text = optarg;
+			break;
+		case 'b':
+			if (units_parse_duration(optarg, &r.banner_delay_us) != 0) {
+				fprintf(stderr, "slowrelay: --banner-delay: '%s' is not a duration\n", optarg);
+				return 2;
+			}
+			break;
+		case 'q':
+			r.quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (up_text == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (addr_parse(up_text, 25, &r.upstream) != 0 || addr_parse(listen_text, 2526, &listen_addr) != 0) {
+		fprintf(stderr, "slowrelay: addresses are numeric ADDR:PORT ([::1]:PORT for IPv6)\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	r.base = event_base_new();
+	lev = r.base ? evconnlistener_new_bind(r.base, accept_cb, &r,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+	    (struct sockaddr *)&listen_addr.ss, (int)listen_addr.len) : NULL;
+	if (lev == NULL) {
+		fprintf(stderr, "slowrelay: cannot listen on %s: %s\n", listen_text, strerror(errno));
+		return 1;
+	}
+	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&real, &len);
+	addr_format((struct sockaddr *)&real, shown, sizeof shown);
+	fprintf(stderr, "slowrelay: listening on %s upstream=%s banner_delay_us=%llu\n", shown, up_text,
+	    (unsigned long long)r.banner_delay_us);
+	sigs[0] = evsignal_new(r.base, SIGTERM, signal_cb, &r);
+	sigs[1] = evsignal_new(r.base, SIGINT, signal_cb, &r);
+	sigs[2] = evsignal_new(r.base, SIGUSR1, signal_cb, &r);
+	for (int i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
+	LIST_INIT(&r.conns);
+	event_base_dispatch(r.base);
+	while (!LIST_EMPTY(&r.conns))
+		conn_free(LIST_FIRST(&r.conns));
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	evconnlistener_free(lev);
+	event_base_free(r.base);
+	return 0;
+}
