@@ -419,6 +419,12 @@ main(int argc, char **argv)
 		log_error("%s", g.pool == NULL ? err : "cannot create the main event loop");
 		return 1;
 	}
+	/* Handlers before "listening on" is logged: whoever waits for that
+	 * line may signal at once, and SIGHUP's default action kills. */
+	for (size_t i = 0; i < 4; i++) {
+		sig_ev[i] = evsignal_new(g.base, sigs[i], signal_cb, NULL);
+		evsignal_add(sig_ev[i], NULL);
+	}
 	if (listeners_start(g.listeners, g.base, &g.srv, g.pool, g.metrics, err, sizeof err) != 0) {
 		log_error("%s", err);
 		return 1;
@@ -429,10 +435,6 @@ main(int argc, char **argv)
 	    sizeof err)) == NULL) {
 		log_error("%s", err);
 		return 1;
-	}
-	for (size_t i = 0; i < 4; i++) {
-		sig_ev[i] = evsignal_new(g.base, sigs[i], signal_cb, NULL);
-		evsignal_add(sig_ev[i], NULL);
 	}
 	exit_ev = event_new(g.base, pool_exit_fd(g.pool), EV_READ | EV_PERSIST, worker_exit_cb, NULL);
 	admission_ev = event_new(g.base, pool_admission_fd(g.pool), EV_READ | EV_PERSIST, admission_cb, NULL);

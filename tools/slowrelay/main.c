@@ -194,6 +194,10 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	bufferevent_setcb(c->server, server_read_cb, NULL, event_cb, c);
 	bufferevent_enable(c->client, EV_READ | EV_WRITE);
 	bufferevent_enable(c->server, EV_READ | EV_WRITE);
+	/* libevent counts from the time it cached at the top of this loop
+	 * iteration, older than accept_us: refresh it so the hold is never
+	 * shorter than asked. */
+	event_base_update_cache_time(r->base);
 	if (c->held)
 		evtimer_add(c->hold, &tv);
 	conn_log(c, "accept");
@@ -283,7 +287,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	r.base = event_base_new();
+	{
+		struct event_config *cfg = event_config_new();
+
+		if (cfg != NULL) {	/* precise: the coarse clock can end a hold early */
+			event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+			r.base = event_base_new_with_config(cfg);
+			event_config_free(cfg);
+		}
+	}
 	lev = r.base ? evconnlistener_new_bind(r.base, accept_cb, &r,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
 	    (struct sockaddr *)&listen_addr.ss, (int)listen_addr.len) : NULL;
@@ -293,13 +305,14 @@ main(int argc, char **argv)
 	}
 	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&real, &len);
 	addr_format((struct sockaddr *)&real, shown, sizeof shown);
-	fprintf(stderr, "slowrelay: listening on %s upstream=%s banner_delay_us=%llu\n", shown, up_text,
-	    (unsigned long long)r.banner_delay_us);
+	/* Handlers first: whoever waits for "listening on" may signal at once. */
 	sigs[0] = evsignal_new(r.base, SIGTERM, signal_cb, &r);
 	sigs[1] = evsignal_new(r.base, SIGINT, signal_cb, &r);
 	sigs[2] = evsignal_new(r.base, SIGUSR1, signal_cb, &r);
 	for (int i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);
+	fprintf(stderr, "slowrelay: listening on %s upstream=%s banner_delay_us=%llu\n", shown, up_text,
+	    (unsigned long long)r.banner_delay_us);
 	LIST_INIT(&r.conns);
 	event_base_dispatch(r.base);
 	while (!LIST_EMPTY(&r.conns))
