@@ -141,13 +141,34 @@ session_set_timeouts(struct session *s, uint64_t read_us)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+#define BANNER_MAX_LINES 16
+
+/* banner.text may hold several lines separated by a backslash and an n,
+ * as written in the file: the 220- continuation lines that RFC 5321 4.2.1
+ * allows and that some sites use for a notice. */
+static void
+reply_banner(struct session *s)
+{
+	char text[CONF_STR_MAX + 300], *lines[BANNER_MAX_LINES], *p = text;
+	size_t n = 0;
+
+	snprintf(text, sizeof text, "%s %s", s->conf->banner_hostname, s->conf->banner_text);
+	lines[n++] = p;
+	while (n < BANNER_MAX_LINES && (p = strstr(p, "\\n")) != NULL) {
+		*p = '\0';
+		p += 2;
+		lines[n++] = p;
+	}
+	session_reply_lines(s, 220, (const char *const *)lines, n);
+}
+
 static void
 send_banner(struct session *s)
 {
 	s->state = STATE_GREETED;
 	s->banner_queued_us = monotime_now_us();
 	s->awaiting_banner_flush = 1;
-	session_reply(s, 220, "%s %s", s->conf->banner_hostname, s->conf->banner_text);
+	reply_banner(s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
 	bufferevent_enable(s->bev, EV_READ);
 	if (s->pregreet && s->conf->banner_pregreet == PREGREET_REJECT) {

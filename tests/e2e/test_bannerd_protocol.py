@@ -20,6 +20,16 @@ class ProtocolTest(BannerdTest):
         c = Conversation(d.connect())
         self.assertEqual(c.reply(), (220, ["220 mx.lab.test ESMTP hello lab"]))
 
+    def test_multi_line_banner(self):
+        d = self.start("banner.hostname=mx.lab.test", "banner.text=ESMTP lab\\nno UCE\\nthird line")
+        c = Conversation(d.connect())
+        self.assertEqual(c.reply(), (220, ["220-mx.lab.test ESMTP lab", "220-no UCE", "220 third line"]))
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        # smtplib reads it as one greeting
+        import smtplib
+        with smtplib.SMTP(d.host, d.port, timeout=10) as s:
+            self.assertEqual(s.noop()[0], 250)
+
     def test_ehlo_advertises_extensions(self):
         c = self.greet(self.d)
         code, lines = c.cmd("ehlo client.test")
