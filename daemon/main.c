@@ -436,6 +436,9 @@ main(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
+	/* One line once every listener and the metrics endpoint are up:
+	 * what scripts and tests wait for. */
+	log_info("ready to accept connections");
 	exit_ev = event_new(g.base, pool_exit_fd(g.pool), EV_READ | EV_PERSIST, worker_exit_cb, NULL);
 	admission_ev = event_new(g.base, pool_admission_fd(g.pool), EV_READ | EV_PERSIST, admission_cb, NULL);
 	event_add(exit_ev, NULL);

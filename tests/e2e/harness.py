@@ -103,7 +103,9 @@ class Bannerd:
                                      stdin=subprocess.DEVNULL, preexec_fn=preexec)
         self.stopped = False
         test.addCleanup(self.cleanup)
-        lines = self.wait_log(r"listening on (\S+) backlog", timeout=10)
+        # "ready" comes after every listener's "listening on" line
+        self.wait_log(r"ready to accept connections", timeout=10)
+        lines = self.wait_log(r"listening on (\S+) backlog", timeout=1)
         self.ports = []
         for m in lines:
             host, port = m.group(1).rsplit(":", 1)
