@@ -291,11 +291,13 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		g.stopping = 1;
 		c = server_config(&g.srv);
+		/* Closed before the line is logged: whoever reads it may rely
+		 * on new connections being refused. */
+		listeners_close(g.listeners);
+		g.listeners = NULL;
 		log_info("shutdown: %s received, not accepting, draining %u sessions for up to %llu ms",
 		    strsignal((int)sig), pool_sessions(g.pool),
 		    (unsigned long long)(c->server_shutdown_timeout_us / 1000));
-		listeners_close(g.listeners);
-		g.listeners = NULL;
 		pool_drain(g.pool, c->server_shutdown_timeout_us);
 		config_unref(c);
 		break;
