@@ -443,6 +443,23 @@ closing_timer_cb(evutil_socket_t fd, short what, void *arg)
 	session_free(arg);
 }
 
+/* A lookup still running when the session closes is let go: its answer
+ * must never restart the banner path of a closing session (and the query
+ * or job is freed by its owner, so the pointers are dropped here). */
+static void
+abandon_lookup(struct session *s)
+{
+	if (s->rdnsq == NULL && s->rdns_job == NULL)
+		return;
+	s->rdns_us = monotime_now_us() - s->rdns_start_us;	/* what it cost so far */
+	s->rdns_abandoned = 1;
+	rdns_cancel(s->rdnsq);
+	s->rdnsq = NULL;
+	if (s->rdns_job != NULL)
+		atomic_store(&s->rdns_job->cancelled, 1);	/* the worker frees it when it returns */
+	s->rdns_job = NULL;
+}
+
 void
 session_close_after_flush(struct session *s)
 {
@@ -450,6 +467,7 @@ session_close_after_flush(struct session *s)
 	    (suseconds_t)(s->conf->smtp_timeout_close_us % 1000000) };
 
 	s->state = STATE_CLOSING;
+	abandon_lookup(s);
 	bufferevent_disable(s->bev, EV_READ);
 	/* A peer that never reads must not keep us: bound the final flush. */
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
@@ -477,13 +495,12 @@ log_close_line(struct session *s)
 		log_line_str(&l, "reason", s->reason);
 	log_line_str(&l, "state", session_state_names[s->state]);
 	log_line_dur(&l, "queue", start - s->accept_us, 1);
-	if (s->rdnsq != NULL || s->rdns_job != NULL)	/* still waiting: what it cost so far */
-		s->rdns_us = monotime_now_us() - s->rdns_start_us;
+	abandon_lookup(s);
 	if (s->conf->rdns_mode == RDNS_MODE_POOL && s->rdns_run)
-		log_line_dur(&l, "rdns_wait", s->rdns_wait_us, s->rdns_job == NULL);
+		log_line_dur(&l, "rdns_wait", s->rdns_wait_us, !s->rdns_abandoned);
 	log_line_dur(&l, "rdns", s->rdns_us, s->rdns_run);
 	if (s->rdns_run) {
-		log_line_str(&l, "rdns_result", s->rdnsq != NULL || s->rdns_job != NULL ? "pending" :
+		log_line_str(&l, "rdns_result", s->rdns_abandoned ? "pending" :
 		    rdns_result_name(s->rdns_result));
 		log_line_str(&l, "client", s->client_name[0] ? s->client_name : "unknown");
 	}
@@ -527,9 +544,7 @@ session_free(struct session *s)
 	log_close_line(s);
 	if (s->spool.fd >= 0 || s->spool.tmp_path[0] != '\0')
 		spool_abort(&s->spool);
-	rdns_cancel(s->rdnsq);
-	if (s->rdns_job != NULL)
-		atomic_store(&s->rdns_job->cancelled, 1);	/* the worker frees it when it returns */
+	abandon_lookup(s);
 	count_outcome(s);
 	TAILQ_REMOVE(s->env.list, s, link);
 	bufferevent_free(s->bev);

@@ -68,6 +68,7 @@ struct session {
 	 * lookup to handling its answer, so the stages add up. */
 	uint64_t rdns_us, rdns_start_us, rdns_wait_us;
 	int rdns_run;
+	int rdns_abandoned;	/* the session closed while its lookup ran */
 
 	struct rdns_query *rdnsq;	/* in flight (async), or NULL */
 	struct rdns_job *rdns_job;	/* with the resolver threads (pool), or NULL */
