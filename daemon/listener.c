@@ -251,8 +251,7 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listen_sock *ls = arg;
 	int e = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = { (time_t)(ls->set->accept_retry_us / 1000000),
-	    (suseconds_t)(ls->set->accept_retry_us % 1000000) };
+	struct timeval tv = monotime_timeval(ls->set->accept_retry_us);
 
 	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
 		log_error("accept on %s: %s", ls->text, strerror(e));

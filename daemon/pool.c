@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "monotime.h"
 #include "metrics.h"
 #include "rdns.h"
 #include "rdns_pool.h"
@@ -224,7 +225,7 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 worker_start_drain(struct worker *w, uint64_t timeout_us)
 {
-	struct timeval tv = { (time_t)(timeout_us / 1000000), (suseconds_t)(timeout_us % 1000000) };
+	struct timeval tv = monotime_timeval(timeout_us);
 
 	w->draining = 1;
 	if (w->drain_timer == NULL)

@@ -136,7 +136,7 @@ session_client_error(struct session *s, int code, const char *text)
 void
 session_set_timeouts(struct session *s, uint64_t read_us)
 {
-	struct timeval tv = { (time_t)(read_us / 1000000), (suseconds_t)(read_us % 1000000) };
+	struct timeval tv = monotime_timeval(read_us);
 
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
@@ -214,8 +214,7 @@ banner_path_delay(struct session *s)
 	}
 	s->delay_us = delay;
 	s->state = STATE_DELAYING;
-	tv.tv_sec = (time_t)(delay / 1000000);
-	tv.tv_usec = (suseconds_t)(delay % 1000000);
+	tv = monotime_timeval(delay);
 	evtimer_assign(s->timer, s->env.base, delay_done_cb, s);
 	/* libevent measures timeouts from the time it cached at the top of
 	 * this loop iteration, which is older than delay_start_us; refresh it
@@ -463,8 +462,7 @@ abandon_lookup(struct session *s)
 void
 session_close_after_flush(struct session *s)
 {
-	struct timeval tv = { (time_t)(s->conf->smtp_timeout_close_us / 1000000),
-	    (suseconds_t)(s->conf->smtp_timeout_close_us % 1000000) };
+	struct timeval tv = monotime_timeval(s->conf->smtp_timeout_close_us);
 
 	s->state = STATE_CLOSING;
 	abandon_lookup(s);

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "monotime.h"
 #include "dnsanswer.h"
 #include "dnscounts.h"
 #include "faults.h"
@@ -280,10 +281,7 @@ reply_later(struct server *srv, struct evdns_server_request *req,
     const struct verdict *v)
 {
 	struct pending *p = calloc(1, sizeof *p);
-	struct timeval tv = {
-		.tv_sec = (time_t)(v->fault.delay_us / 1000000),
-		.tv_usec = (suseconds_t)(v->fault.delay_us % 1000000),
-	};
+	struct timeval tv = monotime_timeval(v->fault.delay_us);
 
 	if (p == NULL)
 		return -1;

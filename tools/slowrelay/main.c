@@ -162,8 +162,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 {
 	struct relay *r = arg;
 	struct conn *c = calloc(1, sizeof *c);
-	struct timeval tv = { (time_t)(r->banner_delay_us / 1000000),
-	    (suseconds_t)(r->banner_delay_us % 1000000) };
+	struct timeval tv = monotime_timeval(r->banner_delay_us);
 
 	if (c == NULL) {
 		close(fd);

@@ -266,7 +266,7 @@ try_end(struct conn *c, enum probe_outcome o)
 	record_try(c, now, o);
 	if (retry) {
 		uint64_t wait = probe_retry_wait(&w->cfg->retry, c->try_no - 1);
-		struct timeval tv = { (time_t)(wait / 1000000), (suseconds_t)(wait % 1000000) };
+		struct timeval tv = monotime_timeval(wait);
 		c->state = STATE_RETRY_WAIT;
 		event_assign(&c->ev, w->base, -1, 0, retry_cb, c);
 		event_add(&c->ev, &tv);
@@ -492,7 +492,7 @@ greeting_rearm(struct conn *c)
 	uint64_t limit = cfg->give_up_us ? cfg->give_up_us : cfg->timeout_us;
 	uint64_t spent = monotime_now_us() - c->est_us;
 	uint64_t left = spent < limit ? limit - spent : 0;
-	struct timeval tv = { (time_t)(left / 1000000), (suseconds_t)(left % 1000000) };
+	struct timeval tv = monotime_timeval(left);
 
 	event_add(&c->ev, &tv);
 }
@@ -723,7 +723,7 @@ worker_pump(struct worker *w)
 		}
 		if (sched > now) {
 			uint64_t d = sched - now;
-			struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
+			struct timeval tv = monotime_timeval(d);
 			event_add(&w->tick, &tv);
 			break;
 		}
@@ -744,7 +744,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static const struct timeval *
 common_tv(struct event_base *base, uint64_t us)
 {
-	struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
+	struct timeval tv = monotime_timeval(us);
 
 	/* Every connection shares these durations: libevent keeps such
 	 * timeouts in a FIFO instead of the heap, O(1) per connection. */
@@ -769,8 +769,7 @@ worker_setup(struct worker *w)
 	w->tv_connect = common_tv(w->base, cfg->connect_timeout_us);
 	w->tv_reply = common_tv(w->base, cfg->timeout_us);
 	w->tv_give_up = cfg->give_up_us ? common_tv(w->base, cfg->give_up_us) : w->tv_reply;
-	w->tv_hold.tv_sec = (time_t)(cfg->hold_us / 1000000);
-	w->tv_hold.tv_usec = (suseconds_t)(cfg->hold_us % 1000000);
+	w->tv_hold = monotime_timeval(cfg->hold_us);
 	if (w->tv_connect == NULL || w->tv_reply == NULL || w->tv_give_up == NULL)
 		return -1;
 	evtimer_assign(&w->tick, w->base, tick_cb, w);
