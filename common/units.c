@@ -84,16 +84,51 @@ parse_with_units(const char *text, const struct unit *table, size_t n_units, uin
 	return -1;
 }
 
+/* A bare number: digits, maybe a fraction, blanks around, nothing else. */
+static int
+is_bare_number(const char *text, uint64_t *whole, uint64_t *frac)
+{
+	const char *end;
+
+	return parse_decimal(skip_space(text), whole, frac, &end) == 0 && *skip_space(end) == '\0';
+}
+
 int
 units_parse_duration(const char *text, uint64_t *out_us)
 {
 	/* "ms" before "m" and "s": the first suffix that matches wins. */
 	static const struct unit table[] = {
 		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 },
-		{ "m", 60000000 }, { "h", 3600000000ULL }, { "", 1000000 },
+		{ "m", 60000000 }, { "h", 3600000000ULL },
 	};
+	uint64_t whole, frac;
 
-	return parse_with_units(text, table, sizeof table / sizeof table[0], out_us);
+	if (parse_with_units(text, table, sizeof table / sizeof table[0], out_us) == 0)
+		return 0;
+	if (!is_bare_number(text, &whole, &frac))
+		return -1;
+	/* "500" was read as seconds once, and people meant milliseconds:
+	 * only zero means the same in every unit. */
+	if (whole != 0 || frac != 0)
+		return UNITS_NO_UNIT;
+	*out_us = 0;
+	return 0;
+}
+
+void
+units_duration_problem(const char *text, char *buf, size_t len)
+{
+	uint64_t whole, frac;
+	const char *s = skip_space(text);
+	int n = (int)strlen(s);
+
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (is_bare_number(text, &whole, &frac))
+		snprintf(buf, len, "\"%.*s\" needs a unit (us, ms, s, m, h): did you mean %.*sms or %.*ss?",
+		    n, s, n, s, n, s);
+	else
+		snprintf(buf, len, "'%s' is not a duration (e.g. 250ms, 3s, 5m)", text);
 }
 
 int

@@ -133,9 +133,12 @@ set_number(const struct conf_key *k, const char *value, struct config *c,
 		if (rc == 0 && *end != '\0')
 			rc = -1;
 	}
+	if (rc != 0 && k->type == T_DURATION) {
+		units_duration_problem(value, why, whylen);
+		return -1;
+	}
 	if (rc != 0)
 		return reason(why, whylen, "'%s' is not %s", value,
-		    k->type == T_DURATION ? "a duration (e.g. 250ms, 3s, 5m)" :
 		    k->type == T_SIZE ? "a size (e.g. 512, 64k, 10M)" : "a whole number");
 	if (v < k->min || v > k->max)
 		return reason(why, whylen, "'%s' is out of range (%llu..%llu%s)", value,
