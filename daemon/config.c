@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -104,6 +105,90 @@ key_find(const char *section, const char *name)
 	return NULL;
 }
 
+/* Optimal string alignment distance, ignoring case: one edit per
+ * inserted, deleted, changed or swapped-neighbour character, so "dealy"
+ * is one edit from "delay". Names longer than the table's are far. */
+#define NAME_MAX_DIST 64
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), rows[3][NAME_MAX_DIST + 1];
+	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+
+	if (la > NAME_MAX_DIST || lb > NAME_MAX_DIST)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+			size_t d = prev[j - 1] + (ca != cb);
+
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < d)
+				d = prev2[j - 2] + 1;
+			cur[j] = d;
+		}
+		size_t *t = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = t;
+	}
+	return prev[lb];
+}
+
+/* How far section.name is from a key: a typo in the whole name, or the
+ * right name under the wrong section (one edit for the section). */
+static size_t
+key_distance(const struct conf_key *k, const char *section, const char *name)
+{
+	char typed[2 * NAME_MAX_DIST], known[2 * NAME_MAX_DIST];
+	size_t whole, by_name;
+
+	snprintf(typed, sizeof typed, "%s.%s", section, name);
+	snprintf(known, sizeof known, "%s.%s", k->section, k->name);
+	whole = edit_distance(typed, known);
+	by_name = edit_distance(name, k->name);
+	if (by_name != SIZE_MAX)
+		by_name += strcasecmp(section, k->section) != 0;
+	return whole < by_name ? whole : by_name;
+}
+
+/* "unknown key banner.dealy (did you mean banner.delay?)": the closest
+ * keys of the table, when one is close enough to be what was meant. */
+static void
+unknown_key(const char *section, const char *name, char *buf, size_t len)
+{
+	size_t best = SIZE_MAX, n = strlen(name), limit = n <= 3 ? 1 : n <= 8 ? 2 : 3;
+	const struct conf_key *hits[3];
+	size_t n_hits = 0;
+	int off;
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		size_t d = key_distance(&conf_keys[i], section, name);
+
+		if (d > limit || d > best)
+			continue;
+		if (d < best) {
+			best = d;
+			n_hits = 0;
+		}
+		if (n_hits < sizeof hits / sizeof hits[0])
+			hits[n_hits++] = &conf_keys[i];
+	}
+	off = snprintf(buf, len, section[0] ? "unknown key %s.%s" : "unknown key %s%s outside any [section]",
+	    section, name);
+	for (size_t i = 0; i < n_hits && off >= 0 && (size_t)off < len; i++)
+		off += snprintf(buf + off, len - (size_t)off, "%s%s.%s%s",
+		    i == 0 ? " (did you mean " : i + 1 == n_hits ? " or " : ", ",
+		    hits[i]->section, hits[i]->name, i + 1 == n_hits ? "?)" : "");
+}
+
 static int __attribute__((format(printf, 3, 4)))
 reason(char *buf, size_t len, const char *fmt, ...)
 {
@@ -190,9 +275,12 @@ config_ini_cb(void *user, const char *section, const char *name, const char *val
 
 	if (ctx->failed)
 		return 1;	/* report only the first error */
-	if (k == NULL)
-		snprintf(why, sizeof why, "unknown key");
-	else if (set_value(k, value, ctx->conf, why, sizeof why) == 0)
+	if (k == NULL) {
+		unknown_key(section, name, ctx->err, ctx->errlen);
+		ctx->failed = 1;
+		return 0;
+	}
+	if (set_value(k, value, ctx->conf, why, sizeof why) == 0)
 		return 1;
 	snprintf(ctx->err, ctx->errlen, "%s.%s: %s", section, name, why);
 	ctx->failed = 1;
@@ -218,7 +306,8 @@ apply_override(struct config *c, const char *text, char *err, size_t errlen)
 	name[eq - dot - 1] = '\0';
 	k = key_find(section, name);
 	if (k == NULL) {
-		snprintf(err, errlen, "command line: -o %s: unknown key %s.%s", text, section, name);
+		unknown_key(section, name, why, sizeof why);
+		snprintf(err, errlen, "command line: -o %s: %s", text, why);
 		return -1;
 	}
 	if (set_value(k, eq + 1, c, why, sizeof why) != 0) {

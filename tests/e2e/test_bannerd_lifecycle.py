@@ -75,10 +75,44 @@ class ConfigCheckTest(BannerdTest):
         self.assertEqual(run([binary("bannerd"), "-t", "-c", "/nonexistent"]).returncode, 2)
 
     def test_units(self):
-        for v in ("250ms", "3s", "1m", "1500us", "1.5s"):
+        for v in ("250ms", "3s", "1m", "1500us", "1.5s", "0", "0ms"):
             self.assertEqual(run([binary("bannerd"), "-t", "-o", "banner.delay=" + v]).returncode, 0, v)
         for v in ("10M", "64k", "1048576"):
             self.assertEqual(run([binary("bannerd"), "-t", "-o", "smtp.max_message_size=" + v]).returncode, 0, v)
+
+
+    def test_duration_without_unit_is_refused(self):
+        # "500" was once 500 s where people meant 500 ms: now it is an error
+        r = run([binary("bannerd"), "-t", "-o", "banner.delay=500"])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode().strip(),
+                         'bannerd: command line: -o banner.delay: "500" needs a unit '
+                         '(us, ms, s, m, h): did you mean 500ms or 500s?')
+        conf = os.path.join(tmpdir(self), "bannerd.conf")
+        write(conf, "[smtp]\ntimeout_command = 300\n")
+        r = run([binary("bannerd"), "-t", "-c", conf])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(conf + ':2: smtp.timeout_command: "300" needs a unit', r.stderr.decode())
+        self.assertIn("did you mean 300ms or 300s?", r.stderr.decode())
+
+    def test_unknown_key_suggests_the_key_meant(self):
+        r = run([binary("bannerd"), "-t", "-o", "banner.dealy=500ms"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown key banner.dealy (did you mean banner.delay?)", r.stderr.decode())
+        # the right name under the wrong section
+        r = run([binary("bannerd"), "-t", "-o", "smtp.workers=4"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown key smtp.workers (did you mean pool.workers?)", r.stderr.decode())
+        conf = os.path.join(tmpdir(self), "bannerd.conf")
+        write(conf, "[banner]\ntext = hi\ndealy = 1s\n")
+        r = run([binary("bannerd"), "-t", "-c", conf])
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.decode().strip(), "bannerd: %s:3: unknown key banner.dealy "
+                         "(did you mean banner.delay?)" % conf)
+        # nothing close: no guess
+        r = run([binary("bannerd"), "-t", "-o", "banner.colour=blue"])
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn("did you mean", r.stderr.decode())
 
 
 class LogTest(BannerdTest):

@@ -1,5 +1,6 @@
-/* The configuration reader: defaults, every key type, units, overrides,
- * and every kind of error with its file, line, key and reason. */
+/* The configuration reader: defaults, every key type, overrides, and
+ * every kind of error with its file, line, key, reason and, for a typo,
+ * the key that was meant. Units themselves: test_units.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "units.h"
 
 static char err[1024];
 
@@ -196,52 +196,72 @@ START_TEST(limits_are_inclusive)
 }
 END_TEST
 
-START_TEST(units_durations)
-{
-	uint64_t v;
+/* A typo, or a key under the wrong section, is answered with the key
+ * that was meant: the closest names of the key table. */
+static const struct {
+	const char *typed;	/* as given with -o */
+	const char *suggestion;	/* NULL: nothing is close enough */
+} typos[] = {
+	{ "banner.dealy=1s", "(did you mean banner.delay?)" },
+	{ "smtp.delay=1s", "(did you mean banner.delay?)" },
+	{ "listen.workers=2", "(did you mean pool.workers?)" },
+	{ "pool.worker=2", "(did you mean pool.workers?)" },
+	{ "Banner.Delay=1s", "(did you mean banner.delay?)" },
+	{ "rdns.timout=1s", "(did you mean rdns.timeout?)" },
+	{ "banner.delay_jiter=1s", "(did you mean banner.delay_jitter?)" },
+	{ "banner.colour=blue", NULL },
+	{ "x.y=1", NULL },
+};
 
-	ck_assert_int_eq(units_parse_duration("250ms", &v), 0);
-	ck_assert_uint_eq(v, 250000);
-	ck_assert_int_eq(units_parse_duration("3s", &v), 0);
-	ck_assert_uint_eq(v, 3000000);
-	ck_assert_int_eq(units_parse_duration("1.5s", &v), 0);
-	ck_assert_uint_eq(v, 1500000);
-	ck_assert_int_eq(units_parse_duration("2m", &v), 0);
-	ck_assert_uint_eq(v, 120000000);
-	ck_assert_int_eq(units_parse_duration("15us", &v), 0);
-	ck_assert_uint_eq(v, 15);
-	ck_assert_int_eq(units_parse_duration("7", &v), UNITS_NO_UNIT);
-	ck_assert_int_eq(units_parse_duration(" 1 h ", &v), 0);
-	ck_assert_uint_eq(v, 3600000000ULL);
-	ck_assert_int_eq(units_parse_duration("", &v), -1);
-	ck_assert_int_eq(units_parse_duration("ms", &v), -1);
-	ck_assert_int_eq(units_parse_duration("5 x", &v), -1);
-	ck_assert_int_eq(units_parse_duration("-1s", &v), -1);
-	ck_assert_int_eq(units_parse_duration("99999999999999999999s", &v), -1);
+START_TEST(unknown_key_suggests_the_closest)
+{
+	char *o[] = { (char *)typos[_i].typed };
+	char want[128];
+
+	ck_assert_ptr_null(config_load(NULL, o, 1, err, sizeof err));
+	snprintf(want, sizeof want, "unknown key %.*s", (int)strcspn(typos[_i].typed, "="),
+	    typos[_i].typed);
+	ck_assert_msg(strstr(err, want) != NULL, "'%s' lacks '%s'", err, want);
+	if (typos[_i].suggestion != NULL)
+		ck_assert_msg(strstr(err, typos[_i].suggestion) != NULL, "'%s' lacks '%s'", err,
+		    typos[_i].suggestion);
+	else
+		ck_assert_msg(strstr(err, "did you mean") == NULL, "'%s' suggests a far key", err);
 }
 END_TEST
 
-START_TEST(units_sizes_and_format)
+START_TEST(unknown_key_in_a_file_suggests_too)
 {
-	uint64_t v;
-	char buf[32];
+	ck_assert_ptr_null(load_text("[banner]\ntext = hi\ndealy = 5s\n"));
+	ck_assert_msg(strstr(err, ":3: unknown key banner.dealy (did you mean banner.delay?)") != NULL,
+	    "%s", err);
+	ck_assert_ptr_null(load_text("[smtp]\nworkers = 5\n"));
+	ck_assert_msg(strstr(err, ":2: unknown key smtp.workers (did you mean pool.workers?)") != NULL,
+	    "%s", err);
+	ck_assert_ptr_null(load_text("delay = 5s\n"));
+	ck_assert_msg(strstr(err, ":1: unknown key delay outside any [section] (did you mean banner.delay?)")
+	    != NULL, "%s", err);
+}
+END_TEST
 
-	ck_assert_int_eq(units_parse_size("512", &v), 0);
-	ck_assert_uint_eq(v, 512);
-	ck_assert_int_eq(units_parse_size("64k", &v), 0);
-	ck_assert_uint_eq(v, 65536);
-	ck_assert_int_eq(units_parse_size("10M", &v), 0);
-	ck_assert_uint_eq(v, 10485760);
-	ck_assert_int_eq(units_parse_size("1.5M", &v), 0);
-	ck_assert_uint_eq(v, 1572864);
-	ck_assert_int_eq(units_parse_size("1.5", &v), -1);
-	ck_assert_int_eq(units_parse_size("10Q", &v), -1);
-	units_format_duration(12, buf, sizeof buf);
-	ck_assert_str_eq(buf, "12us");
-	units_format_duration(300400, buf, sizeof buf);
-	ck_assert_str_eq(buf, "300.4ms");
-	units_format_duration(4100000, buf, sizeof buf);
-	ck_assert_str_eq(buf, "4.100s");
+START_TEST(duration_without_unit_is_refused)
+{
+	char *bare[] = { "banner.delay=500" };
+	char *zero[] = { "banner.delay=0", "banner.delay_jitter=0ms", "server.shutdown_timeout=0" };
+	char *file_bare = "[rdns]\ntimeout = 2\n";
+	struct config *c;
+
+	ck_assert_ptr_null(config_load(NULL, bare, 1, err, sizeof err));
+	ck_assert_msg(strstr(err, "banner.delay: \"500\" needs a unit (us, ms, s, m, h): "
+	    "did you mean 500ms or 500s?") != NULL, "%s", err);
+	c = config_load(NULL, zero, 3, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->banner_delay_us, 0);
+	ck_assert_uint_eq(c->banner_delay_jitter_us, 0);
+	ck_assert_uint_eq(c->server_shutdown_timeout_us, 0);
+	config_unref(c);
+	ck_assert_ptr_null(load_text(file_bare));
+	ck_assert_msg(strstr(err, ":2: rdns.timeout: \"2\" needs a unit") != NULL, "%s", err);
 }
 END_TEST
 
@@ -260,8 +280,10 @@ config_suite(void)
 	tcase_add_test(tc, bad_overrides);
 	tcase_add_test(tc, text_is_read_like_a_file);
 	tcase_add_test(tc, limits_are_inclusive);
-	tcase_add_test(tc, units_durations);
-	tcase_add_test(tc, units_sizes_and_format);
+	tcase_add_loop_test(tc, unknown_key_suggests_the_closest, 0,
+	    (int)(sizeof typos / sizeof typos[0]));
+	tcase_add_test(tc, unknown_key_in_a_file_suggests_too);
+	tcase_add_test(tc, duration_without_unit_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
