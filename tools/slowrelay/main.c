@@ -47,9 +47,22 @@ struct conn {
 	uint64_t accept_us, first_server_byte_us, released_us;
 	int held;
 	char peer[ADDR_TEXT_MAX];
+	char via[ADDR_TEXT_MAX];	/* our end of the upstream connection: the peer the server logs */
 };
 
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* The address the server sees as its peer, so that a line of ours can be
+ * matched with the server's own log line for the same connection. */
+static void
+note_upstream_address(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(bufferevent_getfd(c->server), (struct sockaddr *)&ss, &len) == 0)
+		addr_format((struct sockaddr *)&ss, c->via, sizeof c->via);
+}
 
 static void
 conn_log(const struct conn *c, const char *event)
@@ -57,6 +70,8 @@ conn_log(const struct conn *c, const char *event)
 	if (c->r->quiet)
 		return;
 	fprintf(stderr, "slowrelay: %s id=%lu client=%s", event, c->id, c->peer);
+	if (c->via[0] != '\0')
+		fprintf(stderr, " via=%s", c->via);
 	if (c->first_server_byte_us)
 		fprintf(stderr, " server_first_byte_us=%llu",
 		    (unsigned long long)(c->first_server_byte_us - c->accept_us));
@@ -135,8 +150,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 	struct timeval flush = { 5, 0 };
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		note_upstream_address(c);
 		return;
+	}
 	if (bev == c->client) {
 		conn_free(c);
 		return;

@@ -1,0 +1,143 @@
+"""python3 -m labanalysis COMMAND ... (PYTHONPATH=scripts)
+
+  analyse DIR [options]     read a finished run in DIR, write figures,
+                            checks, sessions.csv, verdict.txt,
+                            summary.json and the plots; print the verdict;
+                            exit 0 when every expectation held, 1 if not
+  compare A B [-o PNG]      overlay two runs' greeting times in one plot
+  us DURATION               '250ms' -> 250000
+  scale DURATION FACTOR     a duration in a run's time scale, as 'NNNus'
+  fmt MICROSECONDS          1234567 -> '1.23s'
+"""
+import argparse
+import csv
+import os
+import sys
+
+from . import cause, expect, figures, plot, records, sessions, verdict
+from .units import DurationError, fmt_duration, parse_duration
+
+
+def load(out, threshold_us):
+    """Everything a run left in its folder, joined."""
+    probe = records.read_probe_json(os.path.join(out, "probe.json"))
+    probe_rows = records.read_probe_csv(os.path.join(out, "probe.csv"))
+    log = records.read_bannerd_log(os.path.join(out, "bannerd.log"))
+    metrics = records.read_metrics(os.path.join(out, "metrics.txt"))
+    relay = records.read_relay_log(os.path.join(out, "slowrelay.log"))
+    if probe_rows:
+        rows, _ = sessions.join(probe_rows, log["sessions"], relay)
+    else:
+        rows = sessions.server_only_rows(log["sessions"])
+    return {"probe": probe if probe_rows else None, "rows": rows, "log": log,
+            "metrics": metrics, "relay": relay,
+            "postfix": records.read_postfix_log(os.path.join(out, "postfix.log")),
+            "marks": records.read_marks(os.path.join(out, "marks"))}
+
+
+def build_figures(run, res, threshold_us, out):
+    fig = figures.Figures()
+    figures.add_probe(fig, run["probe"])
+    figures.add_server(fig, run["log"]["sessions"])
+    if run["probe"]:
+        figures.add_rows(fig, run["rows"], threshold_us)
+    figures.add_cause(fig, res)
+    figures.add_metrics(fig, run["metrics"])
+    figures.add_relay(fig, run["relay"])
+    figures.add_postfix(fig, run["postfix"])
+    fig.put("threshold", threshold_us, duration=True)
+    figures.add_pairs(fig, records.read_name_values(os.path.join(out, "figures.extra")))
+    return fig
+
+
+def write_sessions_csv(path, rows, t0_wall):
+    """One row per try: the client's view and bannerd's parts side by
+    side (microseconds), for plots and for anyone's own analysis."""
+    cols = ["attempt", "try", "start_us", "connect_us", "client_us", "arrival_us", "outcome",
+            "code", "source", "sid", "server_outcome"] + ["%s_us" % p for p in sessions.PARTS]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for r in rows:
+            s = r["server"]
+            w.writerow([r["attempt"], r["try"], r["start_us"], r["connect_us"], r["client_us"],
+                        r["arrival_us"], r["outcome"], r["code"], r["source"],
+                        "%08x" % s["sid"] if s else "", s["outcome"] if s else ""]
+                       + [r["parts"][p] for p in sessions.PARTS])
+
+
+def analyse(a):
+    out = a.dir
+    run = load(out, a.threshold_us)
+    rows = run["rows"]
+    cap = cause.capacity_from(run["log"], run["metrics"])
+    res = cause.analyse(rows, run["log"]["sessions"], cap, a.threshold_us, run["log"]["config"])
+    fig = build_figures(run, res, a.threshold_us, out)
+    lines = open(a.expect_file).read().splitlines() if a.expect_file else []
+    passed, checks = expect.check_all(lines, fig)
+    with open(os.path.join(out, "checks"), "w") as f:
+        f.write("".join(c + "\n" for c in checks))
+    with open(os.path.join(out, "figures"), "w") as f:
+        for k, v in fig.items():
+            f.write("%s %s\n" % (k, v))
+    t0 = sessions.load_t0_wall_us(rows)
+    write_sessions_csv(os.path.join(out, "sessions.csv"), rows, t0)
+    extra = []
+    if os.path.exists(os.path.join(out, "extra")):
+        extra = open(os.path.join(out, "extra")).read().splitlines()
+    ctx = {"name": a.name, "article": a.article, "mode": a.mode, "scale": a.scale,
+           "threshold_us": a.threshold_us, "threshold_label": a.threshold_label,
+           "probe": run["probe"], "rows": rows, "attributed": cause.attributable(rows),
+           "res": res, "figures": fig, "checks": checks, "extra": extra}
+    ctx["plots"] = plot.plots_for_run(out, ctx, run, t0)
+    text = verdict.render(ctx)
+    with open(os.path.join(out, "verdict.txt"), "w") as f:
+        f.write(text)
+    verdict.write_summary(os.path.join(out, "summary.json"), ctx, passed)
+    sys.stdout.write(text)
+    return 0 if passed else 1
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="labanalysis")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    an = sub.add_parser("analyse")
+    an.add_argument("dir")
+    an.add_argument("--name", required=True)
+    an.add_argument("--article", default="")
+    an.add_argument("--mode", default="full", choices=("full", "quick"))
+    an.add_argument("--scale", type=float, default=1.0)
+    an.add_argument("--threshold", dest="threshold_us", type=lambda s: parse_duration(s, "us"), default=0)
+    an.add_argument("--threshold-label", default="")
+    an.add_argument("--expect-file")
+    cp = sub.add_parser("compare")
+    cp.add_argument("a")
+    cp.add_argument("b")
+    cp.add_argument("-o", "--output")
+    u = sub.add_parser("us")
+    u.add_argument("duration")
+    sc = sub.add_parser("scale")
+    sc.add_argument("duration")
+    sc.add_argument("factor", type=float)
+    fm = sub.add_parser("fmt")
+    fm.add_argument("us")
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "analyse":
+            return analyse(a)
+        if a.cmd == "compare":
+            return plot.compare(a.a, a.b, a.output)
+        if a.cmd == "us":
+            print(parse_duration(a.duration))
+        elif a.cmd == "scale":
+            print("%dus" % round(parse_duration(a.duration) * a.factor))
+        elif a.cmd == "fmt":
+            print(fmt_duration(float(a.us)) if a.us not in ("", "-") else "-")
+    except (DurationError, OSError) as e:
+        print("labanalysis: %s" % e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

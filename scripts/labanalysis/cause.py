@@ -1,0 +1,287 @@
+"""The cause engine. Each try's wait for the greeting is split into
+bannerd's stages for that same connection plus 'path' (what the client
+waited beyond what bannerd measured: the network, a filter, a relay).
+
+The cause is the part that holds the largest share of the time spent
+above the give-up threshold, or of all the time when no try crosses it.
+A queue is often a symptom: sessions keep their worker slot while they
+wait for a resolver thread. So when the dominant part is a queue, the
+resources behind it are checked with Little's law (demand = arrival rate
+x holding time, against the resource's servers), and the cause named is
+the resource that is short at the root; a second one that would still be
+short once the first is fixed is named as 'also'."""
+import math
+
+from . import stats
+from .sessions import PARTS, STAGES
+from .units import fmt_duration, fmt_share
+
+SHORT = 0.9          # utilisation from which a pool is 'short': queues grow
+IMMEDIATE_US = 1000  # an incidental part below this (mean) is no cause
+GROW_MIN_US = 1000
+
+LEVERS = {
+    "queue": "pool.workers",
+    "rdns_wait": "rdns.threads",
+    "rdns": "rdns.enabled",
+    "delay": "banner.delay",
+    "write": "path",
+    "path": "path",
+    "none": "none",
+}
+
+
+def above_threshold(parts, threshold_us, greeted=True):
+    """How much of each part lies past the threshold, the parts laid end
+    to end in the banner path's order. The path goes last for a try that
+    got its banner (a relay holds the banner after bannerd wrote it), first
+    for one that gave up: what the client waited beyond bannerd's own
+    account was then the wait to be accepted, and the client left while
+    bannerd was still in the stage that kept it."""
+    out = dict.fromkeys(PARTS, 0)
+    if threshold_us is None or threshold_us <= 0:
+        return out
+    at = 0
+    order = PARTS if greeted else ("path",) + STAGES
+    for p in order:
+        d = parts[p]
+        out[p] = max(0, at + d - max(at, threshold_us))
+        at += d
+    return out
+
+
+def _crosses(row, threshold_us):
+    return row["outcome"] in ("gave_up", "ndr") or (threshold_us and row["client_us"] > threshold_us)
+
+
+def attributable(rows):
+    """Tries whose wait is a greeting wait: refusals (421 or 5xx before
+    any banner) and failures to connect are not."""
+    return [r for r in rows if r["code"] in (0, 220) and (r["server"] is not None or r["client_us"] > 0)
+            and r["outcome"] not in ("refused", "error")]
+
+
+def shares(rows, threshold_us):
+    """-> (basis, {part: us}): 'above' when some time lies past the
+    threshold, else 'total'."""
+    above = dict.fromkeys(PARTS, 0)
+    total = dict.fromkeys(PARTS, 0)
+    for r in rows:
+        for p in PARTS:
+            total[p] += r["parts"][p]
+        a = above_threshold(r["parts"], threshold_us, r["greeted"])
+        for p in PARTS:
+            above[p] += a[p]
+    if sum(above.values()) > 0:
+        return "above", above
+    return "total", total
+
+
+def dominant(part_us):
+    best = max(PARTS, key=lambda p: part_us[p])
+    return best if part_us[best] > 0 else "none"
+
+
+# ---- capacity and Little's law ----
+
+def capacity_at(capacity, key, wall_us):
+    """The value of a pool setting in force at a moment: the initial one,
+    changed by each reload line before it."""
+    v = capacity["initial"].get(key)
+    for e in capacity["events"]:
+        if e["key"] == key and e["wall_us"] <= wall_us:
+            v = e["new"]
+    return v
+
+
+def capacity_from(log, metrics):
+    """Initial settings, from the final scrape with each logged change
+    undone, and the changes themselves."""
+    final = {
+        "pool.workers": metrics.get("bannerd_pool_workers"),
+        "pool.sessions_per_worker": metrics.get("bannerd_pool_sessions_per_worker"),
+        "rdns.threads": metrics.get("bannerd_rdns_threads"),
+    }
+    initial = dict(final)
+    events = [e for e in log["events"] if e["key"] in final]
+    for key in final:
+        first = next((e for e in events if e["key"] == key), None)
+        if first is not None:
+            initial[key] = first["old"]
+    if initial["pool.workers"] is None and "workers" in log["config"]:
+        initial["pool.workers"] = float(log["config"]["workers"])
+    return {"initial": initial, "events": events, "pool_mode": final["rdns.threads"] is not None}
+
+
+def little(rows, all_server, capacity):
+    """Demand on the resolver threads and on the worker slots while the
+    given rows arrived. Returns None without server records."""
+    recs = [r["server"] for r in rows if r["server"] is not None]
+    if not recs:
+        return None
+    t_lo = min(r["accept_wall_us"] for r in recs)
+    t_hi = max(r["accept_wall_us"] for r in recs)
+    window = [r for r in all_server if t_lo <= r["accept_wall_us"] <= t_hi]
+    rdns = stats.mean([r["stages"]["rdns"] or 0 for r in recs])
+    wait = stats.mean([r["stages"]["rdns_wait"] or 0 for r in recs])
+    hold = stats.mean([max(0, r["t_us"] - (r["stages"]["queue"] or 0)) for r in recs])
+    # arrivals within less than one holding time are all there at once
+    span = max(t_hi - t_lo, hold, 1)
+    rate = len(window) / (span / 1e6)
+    mid = recs[len(recs) // 2]["accept_wall_us"]
+    workers = capacity_at(capacity, "pool.workers", mid)
+    spw = capacity_at(capacity, "pool.sessions_per_worker", mid)
+    threads = capacity_at(capacity, "rdns.threads", mid) if capacity["pool_mode"] else None
+    slots = None if not workers or spw in (None, 0) else workers * spw
+    out = {
+        "rate": rate, "rdns_us": rdns, "rdns_wait_us": wait, "hold_us": hold,
+        "threads": threads, "slots": slots, "workers": workers, "spw": spw,
+        "resolver_demand": rate * rdns / 1e6,
+        "slot_demand": rate * hold / 1e6,
+        "slot_demand_fixed": rate * max(0.0, hold - wait) / 1e6,
+    }
+    out["resolver_util"] = out["resolver_demand"] / threads if threads else 0.0
+    out["slot_util"] = out["slot_demand"] / slots if slots else 0.0
+    out["slot_util_fixed"] = out["slot_demand_fixed"] / slots if slots else 0.0
+    return out
+
+
+def _growth(rows):
+    """Each part's trend over the run in accept order: its slope per
+    second of load (or per connection when they all came at once), and
+    how much the last third exceeds the first."""
+    rows = sorted(rows, key=lambda r: r["start_us"])
+    if len(rows) < 3:
+        return {}, "s"
+    xs = [r["start_us"] / 1e6 for r in rows]
+    span = xs[-1] - xs[0]
+    per = "s" if span >= 1.0 or span > 10 * stats.mean([r["client_us"] for r in rows]) / 1e6 else "conn"
+    if per == "conn":
+        xs = list(range(len(rows)))
+    client_mean = stats.mean([r["client_us"] for r in rows])
+    out = {}
+    for p in PARTS:
+        ys = [r["parts"][p] for r in rows]
+        early, late = stats.thirds(ys)
+        out[p] = {"slope": stats.slope(xs, ys), "early": early, "late": late,
+                  "grows": late - early >= max(GROW_MIN_US, 0.2 * client_mean)}
+    return out, per
+
+
+def analyse(rows, all_server, capacity, threshold_us, config=None):
+    config = config or {}
+    rows = attributable(rows)
+    result = {"rows": len(rows), "matched": sum(1 for r in rows if r["server"] is not None)}
+    if not rows:
+        result.update(basis="total", cause="none", lever="none", also="none", dominant="none",
+                      part_us=dict.fromkeys(PARTS, 0), lines=["no connection to explain"], growth={}, per="s")
+        return result
+    basis, part_us = shares(rows, threshold_us)
+    dom = dominant(part_us)
+    crossing = [r for r in rows if _crosses(r, threshold_us)]
+    focus = crossing if basis == "above" else rows
+    lw = little(focus, all_server, capacity)
+    growth, per = _growth(rows)
+    mean_of = {p: stats.mean([r["parts"][p] for r in rows]) for p in PARTS}
+    cause, also = _root(dom, basis, mean_of, lw, capacity)
+    result.update(basis=basis, part_us=part_us, dominant=dom, cause=cause, also=also,
+                  lever=LEVERS[cause], also_lever=LEVERS[also], little=lw, growth=growth, per=per,
+                  crossing=len(crossing), mean_us=mean_of)
+    result["lines"] = explain(result, rows, threshold_us, config)
+    return result
+
+
+def _root(dom, basis, mean_of, lw, capacity):
+    if dom == "none" or (basis == "total" and dom in ("queue", "write", "path")
+                         and mean_of[dom] < IMMEDIATE_US):
+        return "none", "none"
+    if dom not in ("queue", "rdns_wait") or lw is None:
+        return dom, "none"
+    resolver_short = capacity["pool_mode"] and lw["resolver_util"] >= SHORT
+    slots_short_fixed = lw["slots"] is not None and lw["slot_util_fixed"] >= SHORT
+    if dom == "queue" and resolver_short and lw["rdns_wait_us"] > 0.1 * lw["hold_us"]:
+        return "rdns_wait", ("queue" if slots_short_fixed else "none")
+    if dom == "queue":
+        return "queue", ("rdns_wait" if resolver_short else "none")
+    return "rdns_wait", ("queue" if slots_short_fixed else "none")
+
+
+# ---- the words ----
+
+def _suggest(demand):
+    """Servers for a demand with 25% headroom."""
+    return max(1, int(math.ceil(demand * 1.25)))
+
+
+def explain(res, rows, threshold_us, config):
+    """The cause as a trainer reads it: a first line that names it and
+    the knob, then why, from the numbers."""
+    cause, lw, pu = res["cause"], res["little"], res["part_us"]
+    total = sum(pu.values()) or 1
+    where = ("of the time past the %s threshold" % fmt_duration(threshold_us)
+             if res["basis"] == "above" else "of the time to the banner")
+    lines = []
+    share = fmt_share(pu.get(cause, 0) / total) if cause != "none" else ""
+    if cause == "none":
+        p99 = stats.percentile([r["client_us"] for r in rows], 99)
+        lines.append("none: the banner is immediate (p99 %s); no stage holds it back" % fmt_duration(p99))
+    elif cause == "rdns":
+        why = "done because protocol logging is on" if "protocol log" in config.get("rdns_why", "") \
+            else "done because %s" % (config.get("rdns_why") or "rdns.enabled = on")
+        per = stats.mean([r["parts"]["rdns"] / r["client_us"] for r in rows if r["client_us"] > 0])
+        lines.append("rdns: the reverse-DNS lookup is %s of each banner (%s), %s %s"
+                     % (fmt_share(per), why, share, where))
+        lines.append("  lever: rdns.enabled = off (IMS: DisableReverseResolve, or protocol logging off), "
+                     "or a DNS server that answers (rdns.servers)")
+    elif cause == "rdns_wait":
+        lines.append("rdns_wait: too few resolver threads (rdns.threads = %s): sessions wait for a "
+                     "free one, %s %s" % (_n(lw and lw["threads"]), share, where))
+        if lw:
+            lines.append("  Little's law: %.1f lookups/s x %s each = %.1f threads busy, for %s "
+                         "(%s); each lookup is fast once it runs"
+                         % (lw["rate"], fmt_duration(lw["rdns_us"]), lw["resolver_demand"],
+                            _n(lw["threads"]), "%.0f%% busy" % (100 * lw["resolver_util"])))
+        if res["dominant"] == "queue":
+            lines.append("  the slot queue (%s %s) is a symptom: sessions hold their worker slot "
+                         "while they wait for a resolver" % (fmt_share(pu["queue"] / total), where))
+        lines.append("  lever: rdns.threads >= %d" % _suggest(lw["resolver_demand"] if lw else 1))
+    elif cause == "queue":
+        lines.append("queue: too few worker slots (pool.workers x pool.sessions_per_worker = %s): "
+                     "sessions wait for a slot, %s %s" % (_n(lw and lw["slots"]), share, where))
+        if lw:
+            lines.append("  Little's law: %.1f sessions/s x %s held = %.1f slots busy, for %s"
+                         % (lw["rate"], fmt_duration(lw["hold_us"]), lw["slot_demand"], _n(lw["slots"])))
+            lines.append("  lever: pool.workers x pool.sessions_per_worker >= %d" % _suggest(lw["slot_demand_fixed"]))
+    elif cause == "delay":
+        lines.append("delay: bannerd held the banner on purpose (banner.delay), %s %s; "
+                     "no lookup, no queue: a packet filter or firewall stand-in" % (share, where))
+    elif cause in ("path", "write"):
+        inside = stats.percentile([sum(r["parts"][s] for s in STAGES) for r in rows if r["server"]], 99)
+        client = stats.percentile([r["client_us"] for r in rows], 99)
+        lines.append("path: bannerd sent the banner within %s (p99), the client got it after %s "
+                     "(p99): %s %s is between them, a packet filter or firewall on the path"
+                     % (fmt_duration(inside), fmt_duration(client), share, where))
+    if res["also"] != "none":
+        if res["also"] == "queue" and lw:
+            lines.append("  also short once that is fixed: worker slots (%.1f busy for %s): "
+                         "pool.workers x pool.sessions_per_worker >= %d"
+                         % (lw["slot_demand_fixed"], _n(lw["slots"]), _suggest(lw["slot_demand_fixed"])))
+        elif res["also"] == "rdns_wait" and lw:
+            lines.append("  also short: resolver threads (%.1f busy for %s): rdns.threads >= %d"
+                         % (lw["resolver_demand"], _n(lw["threads"]), _suggest(lw["resolver_demand"])))
+    elif res["cause"] == "rdns_wait" and lw and lw["slots"]:
+        lines.append("  then the worker slots suffice: %.1f busy for %s"
+                     % (lw["slot_demand_fixed"], _n(lw["slots"])))
+    for p in PARTS:
+        g = res["growth"].get(p)
+        if g and g["grows"]:
+            unit = "per second of load" if res["per"] == "s" else "per connection"
+            lines.append("  growing: %s, %s %s (first third %s -> last third %s)"
+                         % (p, fmt_duration(g["slope"]), unit, fmt_duration(g["early"]), fmt_duration(g["late"])))
+    return lines
+
+
+def _n(v):
+    if v is None:
+        return "unbounded"
+    return "%d" % v if float(v).is_integer() else "%g" % v

@@ -1,0 +1,140 @@
+"""The one-screen verdict a trainer shows, and summary.json. What
+happened (outcomes, greeting times) is kept apart from what would have
+happened (who would give up at a threshold)."""
+import json
+
+from . import stats
+from .figures import would_give_up
+from .sessions import PARTS
+from .units import fmt_duration, fmt_share
+
+OUTCOME_WORDS = [
+    ("ok", "got the 220 banner"), ("gave_up", "gave up waiting (and will retry)"),
+    ("ndr", "gave up on every try: the mail bounces (NDR)"), ("tempfail", "got a 421"),
+    ("permfail", "got a 5xx"), ("reset", "were reset"), ("refused", "were refused"),
+    ("error", "failed"),
+]
+
+
+def happened(probe, rows):
+    if not probe:
+        return None
+    out = probe.get("outcome") or {}
+    total = sum(out.values())
+    parts = ["%d %s" % (out[k], w) for k, w in OUTCOME_WORDS if out.get(k)]
+    tries = probe.get("tries", len(rows))
+    s = "%d connections%s: %s" % (total, "" if tries == total else " (%d tries)" % tries, ", ".join(parts))
+    return s
+
+
+def banner_line(rows):
+    got = [r["client_us"] for r in rows if r["greeted"]]
+    if not got:
+        waited = [r["client_us"] for r in rows]
+        if not waited:
+            return "no try was made"
+        return "no banner arrived: the tries waited %s..%s and gave up" % (
+            fmt_duration(min(waited)), fmt_duration(max(waited)))
+    ordered = [r["client_us"] for r in sorted(rows, key=lambda r: r["start_us"]) if r["greeted"]]
+    early, late = stats.thirds(ordered)
+    return "p50 %s  p99 %s  max %s   (first third %s -> last third %s)" % (
+        fmt_duration(stats.percentile(got, 50)), fmt_duration(stats.percentile(got, 99)),
+        fmt_duration(max(got)), fmt_duration(early), fmt_duration(late))
+
+
+def what_if(rows, threshold_us, label):
+    if not rows or not threshold_us:
+        return None
+    over = sum(1 for r in rows if would_give_up(r, threshold_us))
+    return "a sender that gives up at %s (%s) would have given up on %d of %d tries (%s)" % (
+        fmt_duration(threshold_us), label, over, len(rows), fmt_share(over / len(rows)))
+
+
+def stage_table(res, rows, threshold_us):
+    pu = res["part_us"]
+    total_all = {p: sum(r["parts"][p] for r in rows) for p in PARTS}
+    grand = sum(total_all.values()) or 1
+    above = res["basis"] == "above"
+    head = "  %-9s %9s %8s %s  %s" % ("part", "mean", "of all",
+                                    (" past %-7s" % fmt_duration(threshold_us)) if above else "",
+                                    "first third -> last third")
+    lines = [head]
+    asum = sum(pu.values()) or 1
+    for p in PARTS:
+        g = res.get("growth", {}).get(p, {"early": 0, "late": 0})
+        lines.append("  %-9s %9s %8s %s  %9s -> %s" % (
+            p, fmt_duration(stats.mean([r["parts"][p] for r in rows])),
+            fmt_share(total_all[p] / grand),
+            ("%12s" % fmt_share(pu[p] / asum)) if above else "",
+            fmt_duration(g["early"]), fmt_duration(g["late"])))
+    return lines
+
+
+def who_would_give_up(rows, probe, scale):
+    """smtpprobe's profiles (their greeting timeouts, scaled like the run)
+    against this run's tries."""
+    detail = (probe or {}).get("would_give_up_detail") or {}
+    if not rows or not detail:
+        return []
+    by_thr = {}
+    for name, d in detail.items():
+        by_thr.setdefault(d["threshold_us"], []).append(name)
+    lines = ["who would give up (greeting timeouts of real senders%s):"
+             % ("" if scale == 1 else ", x%g like the run" % scale)]
+    for thr in sorted(by_thr, reverse=True):
+        t = int(thr * scale)
+        over = sum(1 for r in rows if would_give_up(r, t))
+        lines.append("  %9s %7s  %s" % (fmt_duration(t), fmt_share(over / len(rows)), " ".join(by_thr[thr])))
+    return lines
+
+
+def render(ctx):
+    """ctx: name, article, mode, scale, threshold_us, threshold_label,
+    probe, rows, res, figures, checks, extra, plots."""
+    rows, res = ctx["rows"], ctx["res"]
+    scale_note = "" if ctx["mode"] == "full" else ", times x%g" % ctx["scale"]
+    out = ["== %s: %s (%s run%s)" % (ctx["name"], ctx["article"], ctx["mode"], scale_note)]
+    h = happened(ctx["probe"], rows)
+    if h:
+        out.append("happened: " + h)
+        out.append("banner:   " + banner_line(rows))
+        w = what_if(rows, ctx["threshold_us"], ctx["threshold_label"])
+        if w:
+            out.append("what if:  " + w)
+    if res["rows"]:
+        matched = res["matched"]
+        src = ("%d of %d tries matched with bannerd's log by source port" % (matched, res["rows"])
+               if ctx["probe"] else "%d sessions, from bannerd's log" % res["rows"])
+        out.append("where the time went (%s):" % src)
+        out.extend(stage_table(res, [r for r in rows if r in ctx["attributed"]], ctx["threshold_us"]))
+    out.append("cause: " + res["lines"][0])
+    out.extend(res["lines"][1:])
+    out.extend(who_would_give_up(rows, ctx["probe"], ctx["scale"]))
+    out.extend(ctx.get("extra") or [])
+    for p in ctx.get("plots") or []:
+        out.append("plot: " + p)
+    checks = ctx["checks"]
+    if checks:
+        out.extend(c for c in checks if c.startswith("FAIL"))
+        out.append("expectations: %d passed, %d failed" % (
+            sum(c.startswith("PASS") for c in checks), sum(c.startswith("FAIL") for c in checks)))
+    return "\n".join(out) + "\n"
+
+
+def summary(ctx, passed):
+    fig = ctx["figures"]
+    return {
+        "scenario": ctx["name"], "cause": ctx["article"], "mode": ctx["mode"],
+        "scale": ctx["scale"], "pass": passed,
+        "verdict": ctx["res"]["lines"][0],
+        "cause_part": ctx["res"]["cause"], "lever": ctx["res"]["lever"], "also": ctx["res"]["also"],
+        "checks": ctx["checks"],
+        "figures": {k: v for k, v in fig.items()},
+        "durations_us": sorted(fig.durations),
+    }
+
+
+def write_summary(path, ctx, passed):
+    with open(path, "w") as f:
+        json.dump(summary(ctx, passed), f, indent=2)
+        f.write("\n")
