@@ -2,12 +2,16 @@
 expectations; and proof that the expectations are real: a scenario run on
 the wrong server (a tuned pool for untuned, no lookup for slow-dns) turns
 the check red."""
+import csv
+import json
 import os
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import ROOT
+from harness import ROOT, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
 
@@ -57,7 +61,8 @@ class LabTest(unittest.TestCase):
                                          "LAB_BANNERD_ARGS": args})
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertTrue(r.stdout.startswith("FAIL " + scenario + " ("), r.stdout)
-        return r.stdout
+        with open(os.path.join(self.results, scenario, "checks")) as f:
+            return r.stdout + f.read()
 
     def test_untuned_on_a_tuned_pool_fails(self):
         out = self.broken("untuned", "-o rdns.threads=64 -o pool.workers=16 "
@@ -66,7 +71,126 @@ class LabTest(unittest.TestCase):
 
     def test_slow_dns_without_the_lookup_fails(self):
         out = self.broken("slow-dns", "-o rdns.enabled=off")
-        self.assertIn("dominant == rdns", out)
+        self.assertIn("cause == rdns (actual", out)
+
+    # The explanation itself is checked, not only the figures: a run
+    # whose numbers are plausible but whose cause is another must fail.
+    def test_untuned_cured_by_resolver_threads_alone_is_no_longer_untuned(self):
+        out = self.broken("untuned", "-o rdns.threads=64")
+        self.assertIn("cause == rdns_wait (actual rdns)", out)
+
+    def test_flaky_dns_behind_a_delay_is_not_the_dns(self):
+        out = self.broken("flaky-dns", "-o banner.delay=100ms")
+        self.assertIn("cause == rdns (actual delay)", out)
+
+    def test_verdict_names_the_cause_and_the_lever(self):
+        r = lab("run", "untuned", "--quick", env={"LAB_RESULTS": self.results})
+        self.assertEqual(r.returncode, 0, r.stdout)
+        with open(os.path.join(self.results, "untuned", "summary.json")) as f:
+            summary = json.load(f)
+        self.assertEqual(summary["cause_part"], "rdns_wait")
+        self.assertEqual(summary["lever"], "rdns.threads")
+        self.assertTrue(summary["verdict"].startswith("rdns_wait: too few resolver threads"), summary["verdict"])
+        self.assertRegex(r.stdout, r"(?m)^  lever: rdns.threads >= \d+$")
+        # each try was matched with bannerd's line for its connection
+        with open(os.path.join(self.results, "untuned", "sessions.csv")) as f:
+            rows = list(csv.DictReader(f))
+        greeted = [x for x in rows if x["outcome"] == "ok"]
+        self.assertTrue(greeted)
+        self.assertTrue(all(x["sid"] for x in greeted), "unmatched greeted tries")
+
+
+def lab_processes(pgid):
+    """PIDs in a process group, from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+class LabControlTest(unittest.TestCase):
+    """Ctrl-C and a TERM stop every process the lab started, at once; two
+    runs of one scenario into one folder never mix."""
+
+    def setUp(self):
+        self.results = tempfile.mkdtemp(prefix="bannerlab-lab-")
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        subprocess.run(["rm", "-rf", self.results])
+
+    def start(self, *args):
+        e = dict(os.environ, LAB_RESULTS=self.results)
+        p = subprocess.Popen([LAB, *args], cwd=ROOT, env=e, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def wait_probe_running(self, name, p):
+        """Until smtpprobe has started against bannerd: its output exists
+        and bannerd logged a connection."""
+        log = os.path.join(self.results, name, "bannerd.log")
+        wait_for(lambda: os.path.exists(os.path.join(self.results, name, "probe.txt"))
+                 and os.path.exists(log) and " connect " in open(log).read(),
+                 30, "the lab's load to start")
+        self.assertIsNone(p.poll())
+        names = set()
+        for pid in lab_processes(p.pid):
+            try:
+                names.add(open("/proc/%d/comm" % pid).read().strip())
+            except OSError:
+                pass
+        self.assertTrue({"bannerd", "slowdns", "smtpprobe"} <= names, names)
+
+    def stopped_within(self, p, seconds):
+        t0 = time.monotonic()
+        out, _ = p.communicate(timeout=30)
+        took = time.monotonic() - t0
+        self.assertLess(took, seconds, out)
+        left = wait_for(lambda: not lab_processes(p.pid) or None, 5, "nothing left running", interval=0.05)
+        self.assertTrue(left)
+        return out
+
+    def test_ctrl_c_to_the_process_group(self):
+        # untuned, full length: 30 s of load, so it is stopped mid-run
+        p = self.start("run", "untuned")
+        self.wait_probe_running("untuned", p)
+        os.killpg(p.pid, signal.SIGINT)
+        out = self.stopped_within(p, 3)
+        self.assertEqual(p.returncode, 130, out)
+        self.assertIn("interrupted", out)
+
+    def test_term_to_the_lab_alone(self):
+        p = self.start("run", "untuned")
+        self.wait_probe_running("untuned", p)
+        os.kill(p.pid, signal.SIGTERM)
+        out = self.stopped_within(p, 3)
+        self.assertEqual(p.returncode, 130, out)
+
+    def test_a_second_run_of_the_same_scenario_refuses(self):
+        first = self.start("run", "untuned")
+        self.wait_probe_running("untuned", first)
+        second = lab("run", "untuned", "--quick", env={"LAB_RESULTS": self.results}, timeout=60)
+        self.assertNotEqual(second.returncode, 0, second.stdout)
+        self.assertIn("untuned is already running (pid", second.stdout)
+        # the first run's folder is still its own
+        self.assertIsNone(first.poll())
+        self.assertTrue(os.path.exists(os.path.join(self.results, "untuned", "bannerd.log")))
+        os.killpg(first.pid, signal.SIGINT)
+        self.stopped_within(first, 3)
 
 
 if __name__ == "__main__":
