@@ -5,12 +5,14 @@
                             summary.json and the plots; print the verdict;
                             exit 0 when every expectation held, 1 if not
   compare A B [-o PNG]      overlay two runs' greeting times in one plot
+  table DIR...              the side-by-side table of runs (make demo)
   us DURATION               '250ms' -> 250000
   scale DURATION FACTOR     a duration in a run's time scale, as 'NNNus'
   fmt MICROSECONDS          1234567 -> '1.23s'
 """
 import argparse
 import csv
+import json
 import os
 import sys
 
@@ -98,6 +100,29 @@ def analyse(a):
     return 0 if passed else 1
 
 
+def table(dirs):
+    """One line per run from its summary.json: greeting p50/p99, the
+    share a sender with the scenario's threshold would give up on, the
+    cause and its lever."""
+    print("%-17s %10s %10s %9s  %s" % ("scenario", "banner p50", "p99", "gave up", "cause -> lever"))
+    for d in dirs:
+        name = os.path.basename(os.path.normpath(d))
+        try:
+            with open(os.path.join(d, "summary.json")) as f:
+                s = json.load(f)
+        except (OSError, ValueError):
+            print("%-17s (no result)" % name)
+            continue
+        fig = s["figures"]
+        p50 = fmt_duration(fig["banner.p50"]) if "banner.p50" in fig else "none"
+        p99 = fmt_duration(fig["banner.p99"]) if "banner.p99" in fig else "none"
+        share = fig.get("gave_up.share")
+        print("%-17s %10s %10s %9s  %s -> %s" % (
+            name, p50, p99, "-" if share is None else "%.0f%%" % (100 * share),
+            s["cause_part"], s["lever"]))
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="labanalysis")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -119,12 +144,16 @@ def main(argv=None):
     sc = sub.add_parser("scale")
     sc.add_argument("duration")
     sc.add_argument("factor", type=float)
+    tb = sub.add_parser("table")
+    tb.add_argument("dirs", nargs="+")
     fm = sub.add_parser("fmt")
     fm.add_argument("us")
     a = p.parse_args(argv)
     try:
         if a.cmd == "analyse":
             return analyse(a)
+        if a.cmd == "table":
+            return table(a.dirs)
         if a.cmd == "compare":
             return plot.compare(a.a, a.b, a.output)
         if a.cmd == "us":

@@ -228,9 +228,11 @@ def explain(res, rows, threshold_us, config):
     elif cause == "rdns":
         why = "done because protocol logging is on" if "protocol log" in config.get("rdns_why", "") \
             else "done because %s" % (config.get("rdns_why") or "rdns.enabled = on")
-        per = stats.mean([r["parts"]["rdns"] / r["client_us"] for r in rows if r["client_us"] > 0])
-        lines.append("rdns: the reverse-DNS lookup is %s of each banner (%s), %s %s"
+        looked = [r for r in rows if r["client_us"] > 0 and r["parts"]["rdns"] > 0]
+        per = stats.mean([r["parts"]["rdns"] / r["client_us"] for r in looked])
+        lines.append("rdns: the reverse-DNS lookup is %s of each wait for the banner (%s), %s %s"
                      % (fmt_share(per), why, share, where))
+        lines.append("  " + dns_answers(rows))
         lines.append("  lever: rdns.enabled = off (IMS: DisableReverseResolve, or protocol logging off), "
                      "or a DNS server that answers (rdns.servers)")
     elif cause == "rdns_wait":
@@ -279,6 +281,26 @@ def explain(res, rows, threshold_us, config):
             lines.append("  growing: %s, %s %s (first third %s -> last third %s)"
                          % (p, fmt_duration(g["slope"]), unit, fmt_duration(g["early"]), fmt_duration(g["late"])))
     return lines
+
+
+def dns_answers(rows):
+    """How the DNS server answered: lookup times and results."""
+    recs = [r["server"] for r in rows if r["server"] is not None and r["server"]["stages"]["rdns"]]
+    if not recs:
+        return "the DNS server: no lookup recorded"
+    times = [r["stages"]["rdns"] for r in recs]
+    results = {}
+    for r in recs:
+        k = r["rdns_result"] or "-"
+        results[k] = results.get(k, 0) + 1
+    said = ", ".join("%s %d" % (k, v) for k, v in sorted(results.items(), key=lambda kv: -kv[1]))
+    line = "the DNS server: lookups took p50 %s, p99 %s (%s)" % (
+        fmt_duration(stats.percentile(times, 50)), fmt_duration(stats.percentile(times, 99)), said)
+    if results.get("timeout", 0) + results.get("pending", 0) == len(recs):
+        line += ": it never answered"
+    elif stats.percentile(times, 99) > 4 * max(1, stats.percentile(times, 50)):
+        line += ": most answers fast, some only after the resolver's retries"
+    return line
 
 
 def _n(v):
