@@ -66,7 +66,10 @@ PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
 all: deps-build $(PROGRAMS)
 
 # Build-time dependencies are checked, not installed, by a plain `make`;
-# `make check` and `make demo` install what is missing.
+# `make demo` installs what is missing for building and the lab, `make
+# check` also what only the tests need (promtool: from PATH, or unpacked
+# into .deps/), `make fuzz` clang. With nothing missing none of them
+# calls apt: the demo and the lab run offline.
 deps-build:
 	@pkg-config --exists $(PKGS) || { echo "missing build dependencies: run scripts/install-deps" >&2; exit 1; }
 deps:
@@ -114,10 +117,13 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
-check: deps
+# The tests take promtool from PROMTOOL, else from PATH, else from .deps/.
+check:
+	$(Q)scripts/install-deps --test
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN)
-	$(Q)BUILD=$(B) scripts/run-tests
+	$(Q)PROMTOOL="$${PROMTOOL:-$$(command -v promtool || echo $(CURDIR)/.deps/prometheus/usr/bin/promtool)}" \
+	    BUILD=$(B) scripts/run-tests
 
 check-unit: all $(UNIT_BIN)
 	$(Q)BUILD=$(B) scripts/run-tests unit
@@ -136,6 +142,7 @@ bench: deps
 # libFuzzer on the command parser, the DATA machine and the config reader;
 # FUZZ_SECONDS each (default 30).
 fuzz:
+	$(Q)scripts/install-deps --fuzz
 	$(Q)tests/fuzz/run $(or $(FUZZ_SECONDS),30)
 
 lint-man:
