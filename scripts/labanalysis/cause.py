@@ -3,7 +3,8 @@ bannerd's stages for that same connection plus 'path' (what the client
 waited beyond what bannerd measured: the network, a filter, a relay).
 
 The cause is the part that holds the largest share of the time spent
-above the give-up threshold, or of all the time when no try crosses it.
+above the give-up threshold (each try's excess shared among its parts in
+proportion), or of all the time when no try crosses it.
 A queue is often a symptom: sessions keep their worker slot while they
 wait for a resolver thread. So when the dominant part is a queue, the
 resources behind it are checked with Little's law (demand = arrival rate
@@ -31,22 +32,19 @@ LEVERS = {
 }
 
 
-def above_threshold(parts, threshold_us, greeted=True):
-    """How much of each part lies past the threshold, the parts laid end
-    to end in the banner path's order. The path goes last for a try that
-    got its banner (a relay holds the banner after bannerd wrote it), first
-    for one that gave up: what the client waited beyond bannerd's own
-    account was then the wait to be accepted, and the client left while
-    bannerd was still in the stage that kept it."""
+def above_threshold(parts, threshold_us):
+    """A try's time past the threshold, shared among its parts in
+    proportion to each part's share of the whole wait. Laying the parts
+    end to end instead would hand the excess to whichever stage comes
+    last (the lookup, 1 s in every session), even when a queue of many
+    seconds before it is what pushed the session over."""
     out = dict.fromkeys(PARTS, 0)
-    if threshold_us is None or threshold_us <= 0:
+    total = sum(parts.values())
+    if threshold_us is None or threshold_us <= 0 or total <= threshold_us:
         return out
-    at = 0
-    order = PARTS if greeted else ("path",) + STAGES
-    for p in order:
-        d = parts[p]
-        out[p] = max(0, at + d - max(at, threshold_us))
-        at += d
+    excess = total - threshold_us
+    for p in PARTS:
+        out[p] = excess * parts[p] / total
     return out
 
 
@@ -69,7 +67,7 @@ def shares(rows, threshold_us):
     for r in rows:
         for p in PARTS:
             total[p] += r["parts"][p]
-        a = above_threshold(r["parts"], threshold_us, r["greeted"])
+        a = above_threshold(r["parts"], threshold_us)
         for p in PARTS:
             above[p] += a[p]
     if sum(above.values()) > 0:
@@ -236,16 +234,21 @@ def explain(res, rows, threshold_us, config):
         lines.append("  lever: rdns.enabled = off (IMS: DisableReverseResolve, or protocol logging off), "
                      "or a DNS server that answers (rdns.servers)")
     elif cause == "rdns_wait":
-        lines.append("rdns_wait: too few resolver threads (rdns.threads = %s): sessions wait for a "
-                     "free one, %s %s" % (_n(lw and lw["threads"]), share, where))
+        if res["dominant"] == "queue":
+            lines.append("rdns_wait: too few resolver threads (rdns.threads = %s), behind both the "
+                         "queue for a worker slot (%s %s) and the wait for a resolver (%s)"
+                         % (_n(lw and lw["threads"]), fmt_share(pu["queue"] / total), where, share))
+        else:
+            lines.append("rdns_wait: too few resolver threads (rdns.threads = %s): sessions wait for a "
+                         "free one, %s %s" % (_n(lw and lw["threads"]), share, where))
         if lw:
             lines.append("  Little's law: %.1f lookups/s x %s each = %.1f threads busy, for %s "
                          "(%s); each lookup is fast once it runs"
                          % (lw["rate"], fmt_duration(lw["rdns_us"]), lw["resolver_demand"],
                             _n(lw["threads"]), "%.0f%% busy" % (100 * lw["resolver_util"])))
         if res["dominant"] == "queue":
-            lines.append("  the slot queue (%s %s) is a symptom: sessions hold their worker slot "
-                         "while they wait for a resolver" % (fmt_share(pu["queue"] / total), where))
+            lines.append("  the slot queue is a symptom: sessions hold their worker slot while they "
+                         "wait for a resolver")
         lines.append("  lever: rdns.threads >= %d" % _suggest(lw["resolver_demand"] if lw else 1))
     elif cause == "queue":
         lines.append("queue: too few worker slots (pool.workers x pool.sessions_per_worker = %s): "
