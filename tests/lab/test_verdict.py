@@ -1,0 +1,67 @@
+"""What the verdict says: what happened apart from what would have."""
+import unittest
+
+from labanalysis import cause, figures, sessions, verdict
+from synth import capacity, pair
+
+S = 1000000
+
+
+def ctx_for(pairs, threshold_us, probe=None, scale=1):
+    rows, _ = sessions.join([p for p, _ in pairs], [r for _, r in pairs])
+    res = cause.analyse(rows, [r for _, r in pairs], capacity(pool=False, spw=0), threshold_us)
+    fig = figures.Figures()
+    figures.add_probe(fig, probe)
+    figures.add_rows(fig, rows, threshold_us)
+    return {"name": "t", "article": "a", "mode": "full" if scale == 1 else "quick", "scale": scale,
+            "threshold_us": threshold_us, "threshold_label": "impatient-10", "probe": probe,
+            "rows": rows, "attributed": cause.attributable(rows), "res": res, "figures": fig,
+            "checks": [], "extra": []}
+
+
+def gave_up_pairs(n, waited):
+    out = []
+    for i in range(n):
+        p, r = pair(i, 0, rdns=waited, write=0)
+        r.update(banner_us=None, waited_us=r["t_us"], outcome="abandoned")
+        p.update(banner_us=0, code=0, outcome="gave_up", total_us=waited + 100)
+        out.append((p, r))
+    return out
+
+
+class Verdict(unittest.TestCase):
+    def test_no_banner_is_not_a_banner_of_zero(self):
+        probe = {"outcome": {"gave_up": 10}, "tries": 10,
+                 "banner": {"count": 0, "p50": 0, "p99": 0}}
+        ctx = ctx_for(gave_up_pairs(10, 10 * S), 10 * S, probe)
+        text = verdict.render(ctx)
+        self.assertIn("banner:   no banner arrived", text)
+        self.assertNotIn("p50 0us", text)
+        self.assertNotIn("banner.p50", ctx["figures"].values)
+
+    def test_what_happened_and_what_if_are_apart(self):
+        pairs = [pair(i, i * S, rdns=15 * S) for i in range(10)]
+        probe = {"outcome": {"ok": 10}, "tries": 10}
+        text = verdict.render(ctx_for(pairs, 10 * S, probe))
+        self.assertIn("happened: 10 connections: 10 got the 220 banner\n", text)
+        self.assertIn("what if:  a sender that gives up at 10.00s (impatient-10) would have given up "
+                      "on 10 of 10 tries (100%)", text)
+
+    def test_quick_runs_scale_the_senders_thresholds(self):
+        pairs = [pair(i, i * 10000, rdns=600000) for i in range(10)]
+        probe = {"outcome": {"ok": 10}, "tries": 10, "would_give_up_detail": {
+            "impatient-10": {"threshold_us": 10 * S}, "postfix": {"threshold_us": 300 * S}}}
+        text = verdict.render(ctx_for(pairs, 500000, probe, scale=0.05))
+        self.assertIn("x0.05 like the run", text)
+        self.assertRegex(text, r"500.0ms +100% +impatient-10")
+        self.assertRegex(text, r"15.00s +0% +postfix")
+
+    def test_gave_up_share_is_a_what_if_at_the_threshold(self):
+        pairs = [pair(i, i * S, rdns=(12 * S if i < 3 else S)) for i in range(10)]
+        fig = ctx_for(pairs, 10 * S)["figures"]
+        self.assertEqual(fig.get("gave_up.count"), 3)
+        self.assertEqual(fig.get("gave_up.share"), 0.3)
+
+
+if __name__ == "__main__":
+    unittest.main()
