@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ares.h>
@@ -44,7 +45,9 @@ static struct {
 	char metrics_listen[CONF_STR_MAX];
 	int stopping;
 	char pidfile[4096];	/* the one written, whatever a reload says */
-} g;
+	int ready_fd;		/* -D: the pipe to the waiting parent, else -1 */
+	int log_to_stderr;	/* log.target = stderr at start-up */
+} g = { .ready_fd = -1 };
 
 static void
 usage(FILE *f)
@@ -55,7 +58,7 @@ usage(FILE *f)
 	    "  -o k=v    override one key, e.g. -o listen.address=127.0.0.1:2600 (repeatable)\n"
 	    "  -t        check the configuration and exit (0 ok, 2 bad)\n"
 	    "  -f        stay in the foreground (the default)\n"
-	    "  -D        daemonize; writes server.pidfile if set\n"
+	    "  -D        daemonize once ready; writes server.pidfile if set\n"
 	    "  -h        this help\n"
 	    "  -V        version\n");
 }
@@ -105,23 +108,44 @@ parse_args(int argc, char **argv)
 	}
 }
 
-static void
-drop_privileges(const char *user)
+/* A start-up failure: logged, and said on standard error as well when
+ * the log goes elsewhere, since whoever started bannerd is looking
+ * there. With -D the waiting parent gets the exit status. */
+static int
+startup_fail(int code, const char *msg)
+{
+	unsigned char status = (unsigned char)code;
+
+	log_error("%s", msg);
+	if (!g.log_to_stderr)
+		fprintf(stderr, "bannerd: %s\n", msg);
+	if (g.ready_fd >= 0) {
+		if (write(g.ready_fd, &status, 1) != 1)
+			(void)0;	/* the parent is gone: nobody to tell */
+		close(g.ready_fd);
+		g.ready_fd = -1;
+	}
+	return code;
+}
+
+static int
+drop_privileges(const char *user, char *err, size_t errlen)
 {
 	struct passwd *pw;
 
 	if (user[0] == '\0')
-		return;
+		return 0;
 	pw = getpwnam(user);
 	if (pw == NULL) {
-		fprintf(stderr, "bannerd: server.user: no such user '%s'\n", user);
-		exit(2);
+		snprintf(err, errlen, "server.user: no such user '%s'", user);
+		return 2;
 	}
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		fprintf(stderr, "bannerd: server.user: cannot become '%s': %s (start as root)\n",
+		snprintf(err, errlen, "server.user: cannot become '%s': %s (start as root)",
 		    user, strerror(errno));
-		exit(1);
+		return 1;
 	}
+	return 0;
 }
 
 static void
@@ -141,35 +165,72 @@ write_pidfile(const char *path)
 	snprintf(g.pidfile, sizeof g.pidfile, "%s", path);
 }
 
+/* -D, before anything else starts, so that every line the daemon logs,
+ * "starting: pid=" first, carries its own pid. The parent waits for the
+ * daemon to be ready to accept connections, or to fail, and exits with
+ * its status: "bannerd -D && next" never runs next against a daemon that
+ * died binding its port. */
 static void
-daemonize(int keep_stderr)
+daemonize(void)
 {
-	pid_t pid = fork();
-	int fd;
+	int pfd[2], fd;
+	pid_t pid;
 
-	if (pid < 0) {
-		fprintf(stderr, "bannerd: fork: %s\n", strerror(errno));
+	if (pipe2(pfd, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "bannerd: cannot daemonize: %s\n", strerror(errno));
 		exit(1);
 	}
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		unsigned char status;
+		ssize_t n;
+
+		close(pfd[1]);
+		do
+			n = read(pfd[0], &status, 1);
+		while (n < 0 && errno == EINTR);
+		waitpid(pid, NULL, 0);	/* the middle child, gone at once */
+		/* No byte: the daemon died before it could say why. */
+		_exit(n == 1 ? status : 1);
+	}
+	close(pfd[0]);
 	setsid();
 	pid = fork();
 	if (pid < 0)
-		exit(1);
+		_exit(1);
 	if (pid > 0)
 		_exit(0);
-	/* Relative paths in the configuration stay meaningful: no chdir. */
+	g.ready_fd = pfd[1];
+	/* Relative paths in the configuration stay meaningful: no chdir.
+	 * Standard error stays until the daemon is ready, for start-up errors. */
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
-		/* stderr stays only when it is where the log goes. */
-		if (!keep_stderr)
-			dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
+}
+
+/* -D: ready to accept connections; the parent may exit 0 now. Standard
+ * error is let go first (unless the log goes there), so that whoever
+ * reads the parent's output to its end is not held by the daemon. */
+static void
+daemon_ready(void)
+{
+	unsigned char ok = 0;
+	int fd;
+
+	if (g.ready_fd < 0)
+		return;
+	if (!g.log_to_stderr && (fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	if (write(g.ready_fd, &ok, 1) != 1)
+		(void)0;	/* the parent is gone: nobody to tell */
+	close(g.ready_fd);
+	g.ready_fd = -1;
 }
 
 static void rdns_log(const struct config *c);
@@ -387,60 +448,54 @@ main(int argc, char **argv)
 	struct event *sig_ev[4], *exit_ev, *admission_ev;
 	char err[1024];
 	struct config *c;
+	int rc;
 
 	parse_args(argc, argv);
 	c = load_or_exit();
+	g.log_to_stderr = strcmp(c->log_target, "stderr") == 0;
+	if (g.daemonize)
+		daemonize();
 	signal(SIGPIPE, SIG_IGN);
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
-		fprintf(stderr, "bannerd: c-ares initialisation failed\n");
-		return 1;
+		g.log_to_stderr = 1;	/* no log yet: stderr is where it goes */
+		return startup_fail(1, "c-ares initialisation failed");
 	}
 	if (log_open(c->log_target, c->log_format, err, sizeof err) != 0) {
-		fprintf(stderr, "bannerd: %s\n", err);
-		return 2;
+		g.log_to_stderr = 1;
+		return startup_fail(2, err);
 	}
 	startup_log(c);
 	g.listeners = listeners_bind(c, err, sizeof err);
-	if (g.listeners == NULL) {
-		log_error("%s", err);
-		return 1;
-	}
-	drop_privileges(c->server_user);
-	if (c->smtp_sink == SINK_MAILDIR && spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0) {
-		log_error("%s", err);
-		return 1;
-	}
-	if (g.daemonize)
-		daemonize(strcmp(c->log_target, "stderr") == 0);
+	if (g.listeners == NULL)
+		return startup_fail(1, err);
+	if ((rc = drop_privileges(c->server_user, err, sizeof err)) != 0)
+		return startup_fail(rc, err);
+	if (c->smtp_sink == SINK_MAILDIR && spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0)
+		return startup_fail(1, err);
 	write_pidfile(c->server_pidfile);
 	server_init(&g.srv, c);
 	g.base = event_base_new();
 	g.metrics = metrics_new();
 	g.pool = pool_start(&g.srv, c, err, sizeof err);
-	if (g.base == NULL || g.pool == NULL || g.metrics == NULL) {
-		log_error("%s", g.pool == NULL ? err : "cannot create the main event loop");
-		return 1;
-	}
+	if (g.base == NULL || g.pool == NULL || g.metrics == NULL)
+		return startup_fail(1, g.pool == NULL ? err : "cannot create the main event loop");
 	/* Handlers before "listening on" is logged: whoever waits for that
 	 * line may signal at once, and SIGHUP's default action kills. */
 	for (size_t i = 0; i < 4; i++) {
 		sig_ev[i] = evsignal_new(g.base, sigs[i], signal_cb, NULL);
 		evsignal_add(sig_ev[i], NULL);
 	}
-	if (listeners_start(g.listeners, g.base, &g.srv, g.pool, g.metrics, err, sizeof err) != 0) {
-		log_error("%s", err);
-		return 1;
-	}
+	if (listeners_start(g.listeners, g.base, &g.srv, g.pool, g.metrics, err, sizeof err) != 0)
+		return startup_fail(1, err);
 	snprintf(g.metrics_listen, sizeof g.metrics_listen, "%s", c->metrics_listen);
 	if (g.metrics_listen[0] != '\0' &&
 	    (g.exporter = exporter_start(g.base, g.metrics_listen, exporter_collect_cb, NULL, err,
-	    sizeof err)) == NULL) {
-		log_error("%s", err);
-		return 1;
-	}
+	    sizeof err)) == NULL)
+		return startup_fail(1, err);
 	/* One line once every listener and the metrics endpoint are up:
 	 * what scripts and tests wait for. */
 	log_info("ready to accept connections");
+	daemon_ready();
 	exit_ev = event_new(g.base, pool_exit_fd(g.pool), EV_READ | EV_PERSIST, worker_exit_cb, NULL);
 	admission_ev = event_new(g.base, pool_admission_fd(g.pool), EV_READ | EV_PERSIST, admission_cb, NULL);
 	event_add(exit_ev, NULL);

@@ -5,8 +5,10 @@ import glob
 import json
 import os
 import shutil
+import re
 import signal
 import smtplib
+import socket
 import subprocess
 import tempfile
 import time
@@ -308,20 +310,52 @@ class ResourceTest(BannerdTest):
         dd = tmpdir(self)
         pidfile = os.path.join(dd, "bannerd.pid")
         log = os.path.join(dd, "b.log")
-        r = run([binary("bannerd"), "-D", "-o", "listen.address=127.0.0.1:0",
+        r = run([binary("bannerd"), "-D", "-o", "listen.address=127.0.0.1:0", "-o", "rdns.enabled=off",
                  "-o", "server.pidfile=" + pidfile, "-o", "log.target=" + log], timeout=10)
         self.assertEqual(r.returncode, 0, r.stderr)
-        pid = int(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 5, "pidfile"))
+        # The parent returns once the daemon is ready: no waiting needed.
+        self.assertTrue(os.path.exists(pidfile))
+        pid = int(open(pidfile).read().strip())
         def cleanup():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self.addCleanup(cleanup)
-        wait_for(lambda: os.path.exists(log) and "listening on" in open(log).read(), 5, "listening")
+        text = open(log).read()
+        self.assertIn("ready to accept connections", text)
+        # The first line names the daemon's own pid, the one in the
+        # pidfile, not the parent's that exited.
+        starting = re.search(r"starting: pid=(\d+)", text)
+        self.assertIsNotNone(starting, text)
+        self.assertEqual(int(starting.group(1)), pid)
+        self.assertNotEqual(pid, os.getpid())
+        os.kill(pid, 0)   # alive
+        with open("/proc/%d/stat" % pid) as f:
+            self.assertNotEqual(f.read().rsplit(")", 1)[1].split()[0], "Z")
         os.kill(pid, signal.SIGTERM)
         wait_for(lambda: not os.path.exists(pidfile), 10, "pidfile removed at exit")
         self.assertIn("stopped", open(log).read())
+
+    def test_daemon_mode_parent_exits_with_the_start_up_status(self):
+        # A port that is taken: the daemon cannot bind, and bannerd -D
+        # says so and exits 1 instead of 0 after a blind fork.
+        busy = socket.socket()
+        self.addCleanup(busy.close)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        dd = tmpdir(self)
+        log = os.path.join(dd, "b.log")
+        r = run([binary("bannerd"), "-D", "-o", "listen.address=127.0.0.1:%d" % port,
+                 "-o", "rdns.enabled=off", "-o", "log.target=" + log], timeout=10)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("127.0.0.1:%d" % port, r.stderr.decode())
+        self.assertIn("Address already in use", open(log).read())
+        r = run([binary("bannerd"), "-D", "-o", "listen.address=127.0.0.1:0", "-o", "rdns.enabled=off",
+                 "-o", "server.user=no-such-user-here", "-o", "log.target=" + log], timeout=10)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("no such user", r.stderr.decode())
 
     def test_unwritable_maildir_gives_451_and_nothing_in_new(self):
         md = os.path.join(tmpdir(self), "md")
