@@ -64,28 +64,116 @@ effective_backlog(uint64_t wanted, long *somaxconn)
 	return (int)wanted;
 }
 
+static unsigned
+addr_port(const struct addr *a)
+{
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}
+
+/* The lowest port an unprivileged process may bind (Linux: 1024 unless
+ * net.ipv4.ip_unprivileged_port_start says otherwise). */
+static unsigned
+unprivileged_port_start(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+	unsigned v = 1024;
+
+	if (f != NULL) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 1024;
+		fclose(f);
+	}
+	return v;
+}
+
+/* A failed bind or listen, with its usual cause and the way out for the
+ * two an operator meets first: a privileged port, a port already taken. */
+/* An address of this set, bound before a, on the same port and family:
+ * listen.address may list one port twice, or a wildcard and a specific
+ * address on it, and EADDRINUSE then comes from bannerd itself. */
+static const char *
+same_port_earlier(const struct listeners *set, const struct addr *a)
+{
+	for (unsigned i = 0; i + 1 < set->n; i++) {
+		const struct listen_sock *ls = &set->socks[i];
+		struct addr mine;
+
+		if (ls->fd >= 0 && addr_parse(ls->text, 25, &mine) == 0 &&
+		    mine.ss.ss_family == a->ss.ss_family && addr_port(&mine) == addr_port(a))
+			return ls->text;
+	}
+	return NULL;
+}
+
+static void
+bind_error(const struct listeners *set, const char *what, const struct addr *a, int e,
+    char *err, size_t errlen)
+{
+	const char *earlier;
+	char text[ADDR_TEXT_MAX];
+	unsigned port = addr_port(a), first;
+
+	addr_format((const struct sockaddr *)&a->ss, text, sizeof text);
+	if (e == EACCES && port < (first = unprivileged_port_start())) {
+		snprintf(err, errlen, "listen.address: cannot %s %s: %s: a port below %u needs root "
+		    "or the CAP_NET_BIND_SERVICE capability; start bannerd as root (server.user "
+		    "drops privileges once the port is bound), or choose a port >= %u",
+		    what, text, strerror(e), first, first);
+		return;
+	}
+	if (e == EADDRINUSE && (earlier = same_port_earlier(set, a)) != NULL) {
+		snprintf(err, errlen, "listen.address: cannot %s %s: %s: it overlaps %s, listed "
+		    "before it in listen.address; list each address once", what, text, strerror(e),
+		    earlier);
+		return;
+	}
+	if (e == EADDRINUSE) {
+		snprintf(err, errlen, "listen.address: cannot %s %s: %s: another process holds "
+		    "%s (see which: ss -ltnp 'sport = :%u'); stop it, or choose another port",
+		    what, text, strerror(e), text, port);
+		return;
+	}
+	if (e == EADDRNOTAVAIL) {
+		snprintf(err, errlen, "listen.address: cannot %s %s: %s: the address is not one of "
+		    "this machine's (see: ip -brief address)", what, text, strerror(e));
+		return;
+	}
+	snprintf(err, errlen, "listen.address: cannot %s %s: %s", what, text, strerror(e));
+}
+
+/* Binds and listens at once, so that every error of a listening socket
+ * shows here, at start-up, before privileges are dropped. */
 static int
-bind_one(struct listen_sock *ls, const struct addr *a, char *err, size_t errlen)
+bind_one(struct listen_sock *ls, const struct addr *a, int backlog, char *err, size_t errlen)
 {
 	int one = 1;
 	struct sockaddr_storage real;
 	socklen_t len = sizeof real;
 
 	ls->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ls->fd < 0)
-		goto fail;
+	if (ls->fd < 0) {
+		bind_error(ls->set, "create a socket for", a, errno, err, errlen);
+		return -1;
+	}
 	setsockopt(ls->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	/* 127.0.0.1 and ::1 on the same port must not collide. */
 	if (a->ss.ss_family == AF_INET6)
 		setsockopt(ls->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(ls->fd, (const struct sockaddr *)&a->ss, a->len) != 0)
-		goto fail;
+	if (bind(ls->fd, (const struct sockaddr *)&a->ss, a->len) != 0) {
+		bind_error(ls->set, "bind", a, errno, err, errlen);
+		return -1;
+	}
+	/* Two sockets with SO_REUSEADDR may both bind a port that neither
+	 * listens on yet: the second learns it at listen(2). */
+	if (listen(ls->fd, backlog) != 0) {
+		bind_error(ls->set, "listen on", a, errno, err, errlen);
+		return -1;
+	}
 	if (getsockname(ls->fd, (struct sockaddr *)&real, &len) == 0)
 		addr_format((struct sockaddr *)&real, ls->text, sizeof ls->text);
 	return 0;
-fail:
-	snprintf(err, errlen, "listen.address: cannot bind %s: %s", ls->text, strerror(errno));
-	return -1;
 }
 
 struct listeners *
@@ -97,6 +185,7 @@ listeners_bind(const struct config *c, char *err, size_t errlen)
 
 	if (set == NULL)
 		return NULL;
+	set->backlog = effective_backlog(c->listen_backlog, &somaxconn);
 	snprintf(list, sizeof list, "%s", c->listen_address);
 	for (item = strtok_r(list, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
 		struct listen_sock *ls = &set->socks[set->n];
@@ -116,10 +205,9 @@ listeners_bind(const struct config *c, char *err, size_t errlen)
 			snprintf(err, errlen, "listen.address: '%s' is not ADDRESS[:PORT]", item);
 			goto fail;
 		}
-		if (bind_one(ls, &a, err, errlen) != 0)
+		if (bind_one(ls, &a, set->backlog, err, errlen) != 0)
 			goto fail;
 	}
-	set->backlog = effective_backlog(c->listen_backlog, &somaxconn);
 	listeners_set_config(set, c);
 	log_info("listen.backlog: configured %llu, kernel somaxconn %ld, in force %d",
 	    (unsigned long long)c->listen_backlog, somaxconn, set->backlog);
@@ -275,8 +363,9 @@ listeners_start(struct listeners *set, struct event_base *base, struct server *s
 	set->metrics = metrics;
 	for (unsigned i = 0; i < set->n; i++) {
 		struct listen_sock *ls = &set->socks[i];
+		/* Backlog 0: the socket listens already (bind_one). */
 		ls->lev = evconnlistener_new(base, accept_cb, ls,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, set->backlog, ls->fd);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd);
 		ls->retry = evtimer_new(base, retry_cb, ls);
 		if (ls->lev == NULL || ls->retry == NULL) {
 			snprintf(err, errlen, "cannot listen on %s: %s", ls->text, strerror(errno));
