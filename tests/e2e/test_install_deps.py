@@ -211,7 +211,8 @@ class InstallDepsOffline(unittest.TestCase):
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
         self.assertEqual(r.returncode, 0, r.stdout[-4000:] + r.stderr[-4000:])
         self.assertEqual(read(log), "", "make demo called apt:\n" + read(log))
-        self.assertRegex(r.stdout, r"(?m)^baseline +\S+ +\S+ +0% +none: immediate")
+        # the side-by-side row: scenario, p50, p99, gave up
+        self.assertRegex(r.stdout, r"(?m)^baseline +\S+ +\S+ +0% ")
         self.assertTrue(os.path.exists(os.path.join(results, "baseline", "figures")))
 
 
