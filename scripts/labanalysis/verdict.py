@@ -70,6 +70,18 @@ def stage_table(res, rows, threshold_us):
     return lines
 
 
+def both_sides(relay):
+    """The filter's two sides, from slowrelay's own lines: when the banner
+    reached it from bannerd, and when it passed it on to the client."""
+    if not relay:
+        return []
+    server = [r["server_first_byte_us"] for r in relay]
+    client = [r["client_first_byte_us"] for r in relay]
+    return ["both sides of the filter (%d connections, from its accept): the banner reached it "
+            "within %s (p99) and left it for the client after %s (p50)"
+            % (len(relay), fmt_duration(stats.percentile(server, 99)), fmt_duration(stats.percentile(client, 50)))]
+
+
 def who_would_give_up(rows, probe, scale):
     """smtpprobe's profiles (their greeting timeouts, scaled like the run)
     against this run's tries."""
@@ -109,6 +121,7 @@ def render(ctx):
         out.extend(stage_table(res, [r for r in rows if r in ctx["attributed"]], ctx["threshold_us"]))
     out.append("cause: " + res["lines"][0])
     out.extend(res["lines"][1:])
+    out.extend(both_sides(ctx.get("relay")))
     out.extend(who_would_give_up(rows, ctx["probe"], ctx["scale"]))
     out.extend(ctx.get("extra") or [])
     for p in ctx.get("plots") or []:
