@@ -6,7 +6,15 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/sbin
 TOOLDIR   ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
+# A system install (PREFIX=/usr) keeps its configuration in /etc, as the FHS
+# and every distribution do; any other prefix has its own etc/.
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR ?= /etc
+else
 SYSCONFDIR ?= $(PREFIX)/etc
+endif
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
+LABDIR    ?= $(PREFIX)/share/bannerlab
 DESTDIR   ?=
 
 CC      ?= cc
@@ -148,18 +156,62 @@ fuzz:
 lint-man:
 	$(Q)mandoc -Tlint -W warning man/*.[0-9]
 
+# The unit and the man pages are written for PREFIX=/usr/local; install
+# rewrites the paths they name to the ones of this install.
+INSTALL_SED = -e 's|/usr/local/sbin|$(BINDIR)|g' -e 's|/usr/local/bin|$(TOOLDIR)|g' \
+              -e 's|/usr/local/etc|$(SYSCONFDIR)|g' -e 's|/usr/local/lib/systemd/system|$(UNITDIR)|g' \
+              -e 's|/usr/local/share/man|$(MANPREFIX)|g' -e 's|/usr/local/share/bannerlab|$(LABDIR)|g'
+TOOLS       = smtpprobe slowdns slowrelay
+# The lab, under $(LABDIR) with the layout of the source tree, since
+# scripts/lab runs from its own root (scripts/..., conf/presets/...).
+# Globs, so that files added later are installed too.
+LAB_EXEC    = scripts/lab scripts/demo
+LAB_DATA    = scripts/lablib.sh $(shell find scripts/scenarios -maxdepth 1 -type f 2>/dev/null) \
+              $(shell find scripts/labanalysis -name '*.py' 2>/dev/null) $(wildcard conf/presets/*.conf)
+
+.PHONY: uninstall
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(TOOLDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(PREFIX)/lib/systemd/system
+	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(UNITDIR)
 	install -m 755 $(B)/bin/bannerd $(DESTDIR)$(BINDIR)/bannerd
-	for p in smtpprobe slowdns slowrelay; do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
-	for m in man/*.1; do [ ! -f $$m ] || install -m 644 $$m $(DESTDIR)$(MANPREFIX)/man1/; done
-	install -m 644 man/bannerd.conf.5 $(DESTDIR)$(MANPREFIX)/man5/
-	install -m 644 man/bannerd.8 $(DESTDIR)$(MANPREFIX)/man8/
+	for p in $(TOOLS); do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
+	for m in man/*.[158]; do \
+	    sed $(INSTALL_SED) $$m >$(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/} && \
+	    chmod 644 $(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/} || exit 1; done
 	install -m 644 conf/bannerd.conf $(DESTDIR)$(SYSCONFDIR)/bannerd/bannerd.conf.example
 	install -m 644 conf/presets/*.conf $(DESTDIR)$(SYSCONFDIR)/bannerd/presets/
-	install -m 644 conf/bannerd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/bannerd.service
+	sed $(INSTALL_SED) conf/bannerd.service >$(DESTDIR)$(UNITDIR)/bannerd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/bannerd.service
+	for f in $(LAB_EXEC); do install -D -m 755 $$f $(DESTDIR)$(LABDIR)/$$f || exit 1; done
+	for f in $(LAB_DATA); do install -D -m 644 $$f $(DESTDIR)$(LABDIR)/$$f || exit 1; done
+	printf '%s\n' '#!/bin/sh' \
+	    '# bannerlab-lab: the installed bannerlab lab, $(LABDIR)/scripts/lab.' \
+	    '# Results go to ./results unless LAB_RESULTS says otherwise; the programs' \
+	    '# are the installed ones, found on PATH.' \
+	    'unset BUILD' \
+	    'LAB_RESULTS="$${LAB_RESULTS:-$$PWD/results}"' \
+	    'case $$LAB_RESULTS in /*) ;; *) LAB_RESULTS=$$PWD/$$LAB_RESULTS ;; esac' \
+	    'export LAB_RESULTS' \
+	    'PATH="$(BINDIR):$(TOOLDIR):$$PATH"' \
+	    'export PATH' \
+	    'exec "$(LABDIR)/scripts/lab" "$$@"' >$(DESTDIR)$(TOOLDIR)/bannerlab-lab
+	chmod 755 $(DESTDIR)$(TOOLDIR)/bannerlab-lab
+
+# Exactly what install put, with the same variables, and the __pycache__
+# Python made of the installed analysis when the lab ran; then the
+# directories made for bannerlab alone, if nothing else was put in them
+# since (a bannerd.conf of your own stays, and so does its directory).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bannerd $(DESTDIR)$(TOOLDIR)/bannerlab-lab
+	for p in $(TOOLS); do rm -f $(DESTDIR)$(TOOLDIR)/$$p; done
+	for m in man/*.[158]; do rm -f $(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/}; done
+	rm -f $(DESTDIR)$(SYSCONFDIR)/bannerd/bannerd.conf.example $(DESTDIR)$(UNITDIR)/bannerd.service
+	for f in conf/presets/*.conf; do rm -f $(DESTDIR)$(SYSCONFDIR)/bannerd/presets/$${f#conf/presets/}; done
+	for f in $(LAB_EXEC) $(LAB_DATA); do rm -f $(DESTDIR)$(LABDIR)/$$f; done
+	[ ! -d $(DESTDIR)$(LABDIR) ] || find $(DESTDIR)$(LABDIR) -depth -type d -name __pycache__ -exec rm -rf {} +
+	[ ! -d $(DESTDIR)$(LABDIR) ] || find $(DESTDIR)$(LABDIR) -depth -type d -empty -delete
+	rmdir $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(SYSCONFDIR)/bannerd 2>/dev/null || true
 
 clean:
 	rm -rf build build-san results

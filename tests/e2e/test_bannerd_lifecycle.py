@@ -375,19 +375,92 @@ class ResourceTest(BannerdTest):
 
 
 class InstallTest(BannerdTest):
-    def test_make_install_into_destdir(self):
-        dest = tmpdir(self)
+    def make(self, *args):
         build = os.path.basename(os.environ.get("BUILD", "build"))
-        r = subprocess.run(["make", "-s", "install", "DESTDIR=" + dest, "PREFIX=/usr/local"]
+        r = subprocess.run(["make", "-s"] + list(args)
                            + (["SANITIZE=1"] if build == "build-san" else []),
                            cwd=ROOT, capture_output=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
-        for f in ("sbin/bannerd", "bin/smtpprobe", "bin/slowdns",
+
+    def lab_files(self):
+        """The lab as install must copy it: source path = path under share/bannerlab."""
+        files = ["scripts/lab", "scripts/lablib.sh", "scripts/demo"]
+        files += [os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "scripts/scenarios/*"))]
+        files += [os.path.relpath(f, ROOT) for f in
+                  glob.glob(os.path.join(ROOT, "scripts/labanalysis/**/*.py"), recursive=True)]
+        files += [os.path.relpath(f, ROOT) for f in glob.glob(os.path.join(ROOT, "conf/presets/*.conf"))]
+        return files
+
+    def test_make_install_into_destdir(self):
+        dest = tmpdir(self)
+        self.make("install", "DESTDIR=" + dest, "PREFIX=/usr/local")
+        for f in ("sbin/bannerd", "bin/smtpprobe", "bin/slowdns", "bin/slowrelay", "bin/bannerlab-lab",
                   "share/man/man8/bannerd.8", "share/man/man5/bannerd.conf.5",
-                  "share/man/man1/smtpprobe.1", "share/man/man1/slowdns.1",
+                  "share/man/man1/smtpprobe.1", "share/man/man1/slowdns.1", "share/man/man1/slowrelay.1",
                   "etc/bannerd/bannerd.conf.example", "etc/bannerd/presets/ims55-untuned.conf",
                   "lib/systemd/system/bannerd.service"):
             self.assertTrue(os.path.exists(os.path.join(dest, "usr/local", f)), f)
         r = run([os.path.join(dest, "usr/local/sbin/bannerd"), "-t", "-c",
                  os.path.join(dest, "usr/local/etc/bannerd/bannerd.conf.example")])
         self.assertEqual(r.returncode, 0, r.stderr)
+        # the operator's own configuration is not the install's to remove
+        own = os.path.join(dest, "usr/local/etc/bannerd/bannerd.conf")
+        write(own, "[banner]\ntext = mine\n")
+        self.make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr/local")
+        left = [os.path.join(r, n) for r, _, ns in os.walk(dest) for n in ns]
+        self.assertEqual(left, [own])
+
+    def test_prefix_usr_paths_and_uninstall_leaves_nothing(self):
+        dest = tmpdir(self)
+        self.make("install", "DESTDIR=" + dest, "PREFIX=/usr")
+        unit = open(os.path.join(dest, "usr/lib/systemd/system/bannerd.service")).read()
+        self.assertIn("\nExecStartPre=/usr/sbin/bannerd -t -c /etc/bannerd/bannerd.conf\n", unit)
+        self.assertIn("\nExecStart=/usr/sbin/bannerd -f -c /etc/bannerd/bannerd.conf\n", unit)
+        self.assertTrue(os.path.exists(os.path.join(dest, "etc/bannerd/bannerd.conf.example")))
+        self.assertTrue(os.path.exists(os.path.join(dest, "etc/bannerd/presets/modern.conf")))
+        # nothing installed names the default prefix any more
+        for root, _, names in os.walk(os.path.join(dest, "usr/share/man")):
+            for n in names:
+                self.assertNotIn("/usr/local", open(os.path.join(root, n)).read(), n)
+        self.assertNotIn("/usr/local", unit)
+        man8 = open(os.path.join(dest, "usr/share/man/man8/bannerd.8")).read()
+        self.assertIn(".It Pa /etc/bannerd/bannerd.conf\n", man8)
+        self.assertIn(".It Pa /usr/lib/systemd/system/bannerd.service\n", man8)
+        self.assertIn("/etc/resolv.conf", man8)   # a system path, left alone
+        # the lab, with the layout of the source tree, and its wrapper
+        lab = os.path.join(dest, "usr/share/bannerlab")
+        for f in self.lab_files():
+            self.assertTrue(os.path.isfile(os.path.join(lab, f)), f)
+            self.assertEqual(open(os.path.join(lab, f), "rb").read(),
+                             open(os.path.join(ROOT, f), "rb").read(), f)
+        self.assertTrue(os.access(os.path.join(lab, "scripts/lab"), os.X_OK))
+        wrapper = open(os.path.join(dest, "usr/bin/bannerlab-lab")).read()
+        self.assertIn('exec "/usr/share/bannerlab/scripts/lab" "$@"', wrapper)
+        self.assertIn('PATH="/usr/sbin:/usr/bin:$PATH"', wrapper)
+        self.assertIn("unset BUILD", wrapper)
+        self.make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr")
+        left = [os.path.relpath(os.path.join(r, n), dest)
+                for r, ds, ns in os.walk(dest) for n in ns + ds]
+        self.assertEqual([f for f in left if not os.path.isdir(os.path.join(dest, f))], [])
+        self.assertEqual([f for f in left if "bannerlab" in f or "bannerd" in f], [])
+
+    def test_installed_lab_runs_from_anywhere(self):
+        prefix = tmpdir(self)
+        self.make("install", "PREFIX=" + prefix)
+        self.addCleanup(self.make, "uninstall", "PREFIX=" + prefix)
+        cwd = tmpdir(self)
+        env = dict(os.environ)
+        env.pop("LAB_RESULTS", None)
+        # BUILD points at the source tree's binaries: the wrapper drops
+        # it, so the lab takes the installed programs from PATH.
+        env["BUILD"] = os.path.join(ROOT, "no-such-build")
+        r = subprocess.run([os.path.join(prefix, "bin/bannerlab-lab"), "run", "baseline", "--quick"],
+                           cwd=cwd, env=env, capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
+        self.assertTrue(os.path.exists(os.path.join(cwd, "results/baseline/bannerd.log")),
+                        os.listdir(cwd))
+        self.assertFalse(os.path.exists(os.path.join(prefix, "share/bannerlab/results")))
+        self.make("uninstall", "PREFIX=" + prefix)
+        left = [os.path.join(r, n) for r, _, ns in os.walk(prefix) for n in ns]
+        self.assertEqual(left, [])
+        self.assertFalse(os.path.exists(os.path.join(prefix, "share/bannerlab")))
