@@ -205,9 +205,18 @@ class TestOutcomes(unittest.TestCase):
         self.assertEqual(j["outcome"]["ndr"], 0)
 
     def test_closed_port_refused(self):
-        j = probe_json(self, "-n", 3, "127.0.0.1:%d" % closed_port())
+        r = probe("-q", "--json", "-", "--csv", os.path.join(ROOT, BUILD, "e2e-probe-refused.csv"),
+                  "-n", 3, "127.0.0.1:%d" % closed_port())
+        path = os.path.join(ROOT, BUILD, "e2e-probe-refused.csv")
+        self.addCleanup(os.unlink, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
         self.assertEqual(j["outcome"]["refused"], 3)
         self.assertEqual(j["connect"]["count"], 0)
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        # never connected: no source to match with a server log
+        self.assertEqual([row["source"] for row in rows], ["", "", ""])
 
     def test_421_tempfail(self):
         with Server(banner=b"421 4.3.2 too busy\r\n") as srv:
@@ -326,8 +335,17 @@ class TestOutputs(unittest.TestCase):
         with open(path) as f:
             rows = list(csv.DictReader(f))
         self.assertEqual(len(rows), j["tries"])
+        # source is last: readers that count columns keep working
         self.assertEqual(list(rows[0].keys()), ["attempt", "try", "start_us", "connect_us",
-                                                "banner_us", "total_us", "outcome", "code"])
+                                                "banner_us", "total_us", "outcome", "code",
+                                                "source"])
+        # every try connected (those that gave up too): each has its own port
+        ports = set()
+        for row in rows:
+            host, port = row["source"].rsplit(":", 1)
+            self.assertEqual(host, "127.0.0.1", row)
+            ports.add(int(port))
+        self.assertEqual(len(ports), len(rows))
 
     def test_csv_to_stdout_summary_to_stderr(self):
         with Server() as srv:

@@ -1,15 +1,18 @@
 /* Unit tests of smtpprobe's pure parts: --expect, outcome classification,
- * the reply reader, retry schedules, profiles, source cycling, metrics. */
+ * the reply reader, retry schedules, profiles, source cycling, metrics,
+ * the session-mode message stream, the --csv rows. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../tools/smtpprobe/engine.h"
 #include "../../tools/smtpprobe/expect.h"
 #include "../../tools/smtpprobe/giveup.h"
+#include "../../tools/smtpprobe/message.h"
 #include "../../tools/smtpprobe/outcome.h"
 #include "../../tools/smtpprobe/report.h"
 #include "../../tools/smtpprobe/source.h"
@@ -452,6 +455,147 @@ START_TEST(test_source_bad)
 }
 END_TEST
 
+/* ---- the session-mode message ---- */
+
+/* Gathers the stream from offset `from` on, `max` entries a call, moving on
+ * by `step` bytes at most per call (what a short write would take). */
+static char *
+message_gather(const char *fill, uint64_t size, uint64_t from, int max, uint64_t step)
+{
+	uint64_t len = probe_message_len(size), off = from;
+	char *out = malloc(len - from + 1);
+	struct iovec iov[16];
+
+	ck_assert_ptr_nonnull(out);
+	while (off < len) {
+		int n = probe_message_iov(fill, size, off, iov, max);
+		uint64_t took = 0;
+		ck_assert_int_ge(n, 1);
+		ck_assert_int_le(n, max);
+		for (int i = 0; i < n && took < step; i++) {
+			size_t k = iov[i].iov_len;
+			ck_assert_uint_gt(k, 0);
+			if (k > step - took)
+				k = (size_t)(step - took);
+			memcpy(out + (off - from) + took, iov[i].iov_base, k);
+			took += k;
+		}
+		off += took;
+	}
+	ck_assert_uint_eq(off, len);
+	out[len - from] = '\0';
+	return out;
+}
+
+/* The header, size bytes of 76-character lines, the final dot: the same
+ * bytes whatever the split into calls and entries. */
+START_TEST(test_message_stream)
+{
+	static const uint64_t sizes[] = { 0, 1, 76, 77, 78, 100, 1024, PROBE_FILL_SIZE - 1,
+	    PROBE_FILL_SIZE, PROBE_FILL_SIZE + 1, 3 * PROBE_FILL_SIZE + 5 };
+	static const char head[] = "Subject: smtpprobe\r\n\r\n";
+	char *fill = malloc(PROBE_FILL_SIZE);
+
+	ck_assert_ptr_nonnull(fill);
+	probe_message_fill(fill);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		uint64_t size = sizes[i], len = probe_message_len(size);
+		char *want = malloc(len + 1);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_uint_eq(len, strlen(head) + size + 5);
+		memcpy(want, head, strlen(head));
+		for (uint64_t b = 0; b < size; b++)
+			want[strlen(head) + b] = b % 78 == 76 ? '\r' : b % 78 == 77 ? '\n' : 'x';
+		memcpy(want + strlen(head) + size, "\r\n.\r\n", 6);
+		static const struct { int max; uint64_t step; } splits[] = {
+			{ 16, UINT64_MAX }, { 1, UINT64_MAX }, { 2, 7 }, { 16, 1000 }, { 3, 65483 },
+		};
+		for (size_t j = 0; j < sizeof splits / sizeof splits[0]; j++) {
+			if (splits[j].step < 100 && size > 1024)
+				continue;	/* byte dribbles of the large ones: slow, nothing new */
+			char *got = message_gather(fill, size, 0, splits[j].max, splits[j].step);
+			ck_assert_msg(memcmp(got, want, len) == 0, "size %llu split %zu",
+			    (unsigned long long)size, j);
+			free(got);
+		}
+		/* From inside the header, the body and the dot. */
+		uint64_t froms[] = { 3, strlen(head) + size / 2, len - 2 };
+		for (size_t j = 0; j < 3; j++) {
+			char *got = message_gather(fill, size, froms[j], 16, UINT64_MAX);
+			ck_assert(memcmp(got, want + froms[j], len - froms[j]) == 0);
+			free(got);
+		}
+		free(want);
+	}
+	free(fill);
+}
+END_TEST
+
+/* A message that fits a socket buffer is one call: header, body and dot
+ * together (a dot on its own waits for a delayed ACK). */
+START_TEST(test_message_one_write)
+{
+	char *fill = malloc(PROBE_FILL_SIZE);
+	struct iovec iov[16];
+
+	ck_assert_ptr_nonnull(fill);
+	probe_message_fill(fill);
+	ck_assert_int_eq(probe_message_iov(fill, 100, 0, iov, 16), 3);
+	ck_assert_uint_eq(iov[2].iov_len, 5);
+	ck_assert(memcmp(iov[2].iov_base, "\r\n.\r\n", 5) == 0);
+	int n = probe_message_iov(fill, 65536, 0, iov, 16);
+	uint64_t sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += iov[i].iov_len;
+	ck_assert_uint_eq(sum, probe_message_len(65536));
+	free(fill);
+}
+END_TEST
+
+/* ---- --csv ---- */
+
+static char *
+csv_text(const struct probe_try *rows, uint64_t n)
+{
+	struct probe_result res = { .rows = (struct probe_try *)rows, .nrows = n };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	probe_report_csv(f, &res);
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+/* source is the last column, ADDR:PORT, [ADDR]:PORT for IPv6, empty when
+ * the try never connected; the columns before it are unchanged. */
+START_TEST(test_csv_source_column)
+{
+	struct probe_try rows[3] = {
+		{ .attempt = 0, .try_no = 1, .start_us = 5, .connect_us = 10, .banner_us = 20,
+		  .total_us = 40, .outcome = OUTCOME_OK, .code = 220, .greeted = 1 },
+		{ .attempt = 1, .try_no = 1, .start_us = 6, .connect_us = 11, .banner_us = 21,
+		  .total_us = 41, .outcome = OUTCOME_OK, .code = 220, .greeted = 1 },
+		{ .attempt = 2, .try_no = 1, .start_us = 7, .total_us = 3, .outcome = OUTCOME_REFUSED },
+	};
+	rows[0].source.sin.sin_family = AF_INET;
+	rows[0].source.sin.sin_port = htons(45334);
+	inet_pton(AF_INET, "127.0.0.1", &rows[0].source.sin.sin_addr);
+	rows[1].source.sin6.sin6_family = AF_INET6;
+	rows[1].source.sin6.sin6_port = htons(2525);
+	inet_pton(AF_INET6, "::1", &rows[1].source.sin6.sin6_addr);
+
+	char *text = csv_text(rows, 3);
+	ck_assert_str_eq(text,
+	    "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source\n"
+	    "1,1,5,10,20,40,ok,220,127.0.0.1:45334\n"
+	    "2,1,6,11,21,41,ok,220,[::1]:2525\n"
+	    "3,1,7,0,0,3,refused,0,\n");
+	free(text);
+}
+END_TEST
+
 static Suite *
 smtpprobe_suite(void)
 {
@@ -475,6 +619,9 @@ smtpprobe_suite(void)
 	tcase_add_test(tc, test_expect_profile_figure);
 	tcase_add_test(tc, test_source_cycle);
 	tcase_add_test(tc, test_source_bad);
+	tcase_add_test(tc, test_message_stream);
+	tcase_add_test(tc, test_message_one_write);
+	tcase_add_test(tc, test_csv_source_column);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,7 @@
  * the server does; every latency of its first try is measured from that
  * scheduled time, so a client that fell behind (or a server that stalled
  * it) cannot hide the wait (coordinated omission). */
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -39,6 +40,14 @@ struct probe_config {
 	const char *helo;
 };
 
+/* A socket address as getsockname fills it; sa.sa_family is AF_UNSPEC
+ * when there is none. */
+union probe_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
 /* One row of --csv. */
 struct probe_try {
 	uint64_t attempt;		/* 0-based */
@@ -50,6 +59,7 @@ struct probe_try {
 	uint16_t code;			/* greeting code, or the failing reply's */
 	uint8_t outcome;
 	uint8_t greeted;
+	union probe_sockaddr source;	/* local end once connected; AF_UNSPEC if it never was */
 };
 
 enum probe_stage {

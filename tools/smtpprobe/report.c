@@ -169,15 +169,23 @@ probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_re
 
 /* ---- CSV ---- */
 
+/* The last column, source, is the try's local ADDR:PORT: the peer that
+ * the server logs for the same connection. New columns go at the end so
+ * readers that count columns keep working. */
 void
 probe_report_csv(FILE *f, const struct probe_result *res)
 {
-	fprintf(f, "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code\n");
+	char source[ADDR_TEXT_MAX];
+
+	fprintf(f, "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source\n");
 	for (uint64_t i = 0; i < res->nrows; i++) {
 		const struct probe_try *t = &res->rows[i];
-		fprintf(f, "%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u\n",
+		source[0] = '\0';
+		if (t->source.sa.sa_family != AF_UNSPEC)
+			addr_format(&t->source.sa, source, sizeof source);
+		fprintf(f, "%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u,%s\n",
 		    t->attempt + 1, (unsigned)t->try_no, t->start_us, t->connect_us,
-		    t->banner_us, t->total_us, probe_outcome_name(t->outcome), (unsigned)t->code);
+		    t->banner_us, t->total_us, probe_outcome_name(t->outcome), (unsigned)t->code, source);
 	}
 }
 
