@@ -5,6 +5,7 @@ test fails."""
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
