@@ -458,20 +458,24 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
 		g.log_to_stderr = 1;	/* no log yet: stderr is where it goes */
-		return startup_fail(1, "c-ares initialisation failed");
+		rc = startup_fail(1, "c-ares initialisation failed");
+		goto fail;
 	}
 	if (log_open(c->log_target, c->log_format, err, sizeof err) != 0) {
 		g.log_to_stderr = 1;
-		return startup_fail(2, err);
+		rc = startup_fail(2, err);
+		goto fail;
 	}
 	startup_log(c);
 	g.listeners = listeners_bind(c, err, sizeof err);
-	if (g.listeners == NULL)
-		return startup_fail(1, err);
-	if ((rc = drop_privileges(c->server_user, err, sizeof err)) != 0)
-		return startup_fail(rc, err);
-	if (c->smtp_sink == SINK_MAILDIR && spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0)
-		return startup_fail(1, err);
+	rc = g.listeners == NULL ? 1 : drop_privileges(c->server_user, err, sizeof err);
+	if (rc == 0 && c->smtp_sink == SINK_MAILDIR &&
+	    spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0)
+		rc = 1;
+	if (rc != 0) {
+		startup_fail(rc, err);
+		goto fail;
+	}
 	write_pidfile(c->server_pidfile);
 	server_init(&g.srv, c);
 	g.base = event_base_new();
@@ -518,4 +522,13 @@ main(int argc, char **argv)
 	ares_library_cleanup();
 	log_close();
 	return 0;
+
+fail:
+	/* Before server_init, nothing but these is held; a failure after it
+	 * (pool, event loop, metrics endpoint) exits with threads running. */
+	listeners_close(g.listeners);
+	config_unref(c);
+	ares_library_cleanup();
+	log_close();
+	return rc;
 }
