@@ -14,6 +14,12 @@ Modules, one job each:
   expect    the expectation grammar (smtpprobe's --expect, plus words)
   figures   the flat table of named figures that expectations read
   verdict   the one-screen verdict and summary.json
-  plot      gnuplot scripts for the plots
+  plot      the plots' entry points: which plots a run gets, reading
+            sessions.csv, scripts/lab compare
+  plot_axes the plots' decisions: axes, units, colours, labels (pure)
+  gnuplot   running gnuplot; the look and the pieces of every script
+  plot_banner, plot_sides, plot_timeline, plot_compare
+            one plot each: banner.png, both-sides.png, timeline.png,
+            compare-B.png (script text from rows, pure)
 Run as: python3 -m labanalysis (PYTHONPATH=scripts); see __main__.py.
 """

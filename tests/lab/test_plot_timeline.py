@@ -1,0 +1,56 @@
+"""The Postfix timeline's events (plot_timeline.timeline_events: pure,
+made-up log lines in, the story on one time axis out)."""
+import unittest
+
+from labanalysis import plot_timeline
+from test_plot_axes import MS, S, T0
+
+
+def postfix_story():
+    """Postfix's log lines and bannerd's sessions of a made-up ndr-postfix
+    run: two greeting timeouts, the expiry and its NDR, a delivery."""
+    def pf(s, kind, text=""):
+        return {"wall_us": T0 + s * S, "kind": kind, "text": text}
+    postfix = [pf(0, "queued", "AAA: from=<labsender@x>, nrcpt=1"),
+               pf(2, "greeting_timeout", "AAA: status=deferred"),
+               pf(3, "queued", "AAA: from=<labsender@x>, nrcpt=1"),
+               pf(5, "greeting_timeout", "AAA: status=deferred"),
+               pf(5, "expired", "AAA: status=expired"),
+               pf(5, "queued", "BBB: from=<>, nrcpt=1"),
+               pf(5, "bounce_sent", "BBB: status=sent"),
+               pf(6, "queued", "CCC: from=<labsender@x>, nrcpt=1"),
+               pf(6, "delivered", "CCC: status=sent")]
+
+    def sess(sid, a, b, outcome):
+        return {"sid": sid, "accept_wall_us": T0 + a, "close_wall_us": T0 + b, "outcome": outcome}
+    sessions = [sess(1, 400 * MS, 2400 * MS, "abandoned"), sess(2, 3450 * MS, 5480 * MS, "abandoned"),
+                sess(3, 6200 * MS, 6210 * MS, "normal")]
+    return postfix, sessions
+
+
+class Timeline(unittest.TestCase):
+    def test_story_on_one_axis(self):
+        postfix, sessions = postfix_story()
+        ev = plot_timeline.timeline_events(postfix, sessions, [(T0 + 5680 * MS, "SIGHUP: rdns off")], 2 * S)
+        self.assertEqual(ev["t0"], T0)
+        self.assertEqual([x for x, _, _ in ev["submitted"]], [500 * MS, 6500 * MS])  # mid-second
+        # the tries are bannerd's abandoned sessions: Postfix hung up at its timeout
+        self.assertEqual(ev["try"][0][:2], (400 * MS, 2400 * MS))
+        self.assertEqual(ev["deferred"][1], (5480 * MS, "4.4.2: no greeting in 2 s", True))
+        self.assertEqual(ev["delivered"], [(6210 * MS, "delivered", True)])
+        self.assertEqual(len(ev["expired"]), 1)
+        self.assertEqual(len(ev["bounce_sent"]), 1)
+        self.assertEqual(ev["fixes"], [(5680 * MS, "SIGHUP: rdns off")])
+
+    def test_without_bannerd_the_postfix_seconds_are_used(self):
+        postfix, _ = postfix_story()
+        ev = plot_timeline.timeline_events(postfix, [], [], 2 * S)
+        self.assertEqual(ev["try"][0][:2], (500 * MS, 2500 * MS))
+        self.assertFalse(ev["deferred"][0][2])
+
+    def test_nothing_logged(self):
+        self.assertIsNone(plot_timeline.timeline_events([], [], [], 2 * S)["t0"])
+
+
+if __name__ == "__main__":
+    unittest.main()
