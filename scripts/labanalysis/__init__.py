@@ -11,6 +11,7 @@ Modules, one job each:
   sessions  the join: one row per try, client and server side together
   stats     percentiles, thirds, slopes (pure)
   cause     the cause engine: per-session attribution, Little's law
+  explain   the words of the cause: what holds the wait, why, the knob
   expect    the expectation grammar (smtpprobe's --expect, plus words)
   figures   the flat table of named figures that expectations read
   verdict   the one-screen verdict and summary.json

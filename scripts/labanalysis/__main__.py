@@ -90,7 +90,8 @@ def analyse(a):
     ctx = {"name": a.name, "article": a.article, "mode": a.mode, "scale": a.scale,
            "threshold_us": a.threshold_us, "threshold_label": a.threshold_label,
            "probe": run["probe"], "rows": rows, "attributed": cause.attributable(rows),
-           "res": res, "figures": fig, "checks": checks, "extra": extra, "relay": run["relay"]}
+           "res": res, "figures": fig, "checks": checks, "extra": extra, "relay": run["relay"],
+           "events": run["log"]["events"]}
     ctx["plots"] = plot.plots_for_run(out, ctx, run, t0)
     text = verdict.render(ctx)
     with open(os.path.join(out, "verdict.txt"), "w") as f:

@@ -11,11 +11,8 @@ resources behind it are checked with Little's law (demand = arrival rate
 x holding time, against the resource's servers), and the cause named is
 the resource that is short at the root; a second one that would still be
 short once the first is fixed is named as 'also'."""
-import math
-
-from . import stats
-from .sessions import PARTS, STAGES
-from .units import fmt_duration, fmt_share
+from . import explain, stats
+from .sessions import PARTS
 
 SHORT = 0.9          # utilisation from which a pool is 'short': queues grow
 IMMEDIATE_US = 1000  # an incidental part below this (mean) is no cause
@@ -185,7 +182,7 @@ def analyse(rows, all_server, capacity, threshold_us, config=None):
     result.update(basis=basis, part_us=part_us, dominant=dom, cause=cause, also=also,
                   lever=LEVERS[cause], also_lever=LEVERS[also], little=lw, growth=growth, per=per,
                   crossing=len(crossing), mean_us=mean_of)
-    result["lines"] = explain(result, rows, threshold_us, config)
+    result["lines"] = explain.explain(result, rows, threshold_us, config)
     return result
 
 
@@ -202,111 +199,3 @@ def _root(dom, basis, mean_of, lw, capacity):
     if dom == "queue":
         return "queue", ("rdns_wait" if resolver_short else "none")
     return "rdns_wait", ("queue" if slots_short_fixed else "none")
-
-
-# ---- the words ----
-
-def _suggest(demand):
-    """Servers for a demand with 25% headroom."""
-    return max(1, int(math.ceil(demand * 1.25)))
-
-
-def explain(res, rows, threshold_us, config):
-    """The cause as a trainer reads it: a first line that names it and
-    the knob, then why, from the numbers."""
-    cause, lw, pu = res["cause"], res["little"], res["part_us"]
-    total = sum(pu.values()) or 1
-    where = ("of the time past the %s threshold" % fmt_duration(threshold_us)
-             if res["basis"] == "above" else "of the time to the banner")
-    lines = []
-    share = fmt_share(pu.get(cause, 0) / total) if cause != "none" else ""
-    if cause == "none":
-        p99 = stats.percentile([r["client_us"] for r in rows], 99)
-        lines.append("none: the banner is immediate (p99 %s); no stage holds it back" % fmt_duration(p99))
-    elif cause == "rdns":
-        why = "done because protocol logging is on" if "protocol log" in config.get("rdns_why", "") \
-            else "done because %s" % (config.get("rdns_why") or "rdns.enabled = on")
-        looked = [r for r in rows if r["client_us"] > 0 and r["parts"]["rdns"] > 0]
-        per = stats.mean([r["parts"]["rdns"] / r["client_us"] for r in looked])
-        lines.append("rdns: the reverse-DNS lookup is %s of each wait for the banner (%s), %s %s"
-                     % (fmt_share(per), why, share, where))
-        lines.append("  " + dns_answers(rows))
-        lines.append("  lever: rdns.enabled = off (IMS: DisableReverseResolve, or protocol logging off), "
-                     "or a DNS server that answers (rdns.servers)")
-    elif cause == "rdns_wait":
-        if res["dominant"] == "queue":
-            lines.append("rdns_wait: too few resolver threads (rdns.threads = %s), behind both the "
-                         "queue for a worker slot (%s %s) and the wait for a resolver (%s)"
-                         % (_n(lw and lw["threads"]), fmt_share(pu["queue"] / total), where, share))
-        else:
-            lines.append("rdns_wait: too few resolver threads (rdns.threads = %s): sessions wait for a "
-                         "free one, %s %s" % (_n(lw and lw["threads"]), share, where))
-        if lw:
-            lines.append("  Little's law: %.1f lookups/s x %s each = %.1f threads busy, for %s "
-                         "(%s); each lookup is fast once it runs"
-                         % (lw["rate"], fmt_duration(lw["rdns_us"]), lw["resolver_demand"],
-                            _n(lw["threads"]), "%.0f%% busy" % (100 * lw["resolver_util"])))
-        if res["dominant"] == "queue":
-            lines.append("  the slot queue is a symptom: sessions hold their worker slot while they "
-                         "wait for a resolver")
-        lines.append("  lever: rdns.threads >= %d" % _suggest(lw["resolver_demand"] if lw else 1))
-    elif cause == "queue":
-        lines.append("queue: too few worker slots (pool.workers x pool.sessions_per_worker = %s): "
-                     "sessions wait for a slot, %s %s" % (_n(lw and lw["slots"]), share, where))
-        if lw:
-            lines.append("  Little's law: %.1f sessions/s x %s held = %.1f slots busy, for %s"
-                         % (lw["rate"], fmt_duration(lw["hold_us"]), lw["slot_demand"], _n(lw["slots"])))
-            lines.append("  lever: pool.workers x pool.sessions_per_worker >= %d" % _suggest(lw["slot_demand_fixed"]))
-    elif cause == "delay":
-        lines.append("delay: bannerd held the banner on purpose (banner.delay), %s %s; "
-                     "no lookup, no queue: a packet filter or firewall stand-in" % (share, where))
-    elif cause in ("path", "write"):
-        inside = stats.percentile([sum(r["parts"][s] for s in STAGES) for r in rows if r["server"]], 99)
-        client = stats.percentile([r["client_us"] for r in rows], 99)
-        lines.append("path: bannerd sent the banner within %s (p99), the client got it after %s "
-                     "(p99): %s %s is between them, a packet filter or firewall on the path"
-                     % (fmt_duration(inside), fmt_duration(client), share, where))
-    if res["also"] != "none":
-        if res["also"] == "queue" and lw:
-            lines.append("  also short once that is fixed: worker slots (%.1f busy for %s): "
-                         "pool.workers x pool.sessions_per_worker >= %d"
-                         % (lw["slot_demand_fixed"], _n(lw["slots"]), _suggest(lw["slot_demand_fixed"])))
-        elif res["also"] == "rdns_wait" and lw:
-            lines.append("  also short: resolver threads (%.1f busy for %s): rdns.threads >= %d"
-                         % (lw["resolver_demand"], _n(lw["threads"]), _suggest(lw["resolver_demand"])))
-    elif res["cause"] == "rdns_wait" and lw and lw["slots"]:
-        lines.append("  then the worker slots suffice: %.1f busy for %s"
-                     % (lw["slot_demand_fixed"], _n(lw["slots"])))
-    for p in PARTS:
-        g = res["growth"].get(p)
-        if g and g["grows"]:
-            unit = "per second of load" if res["per"] == "s" else "per connection"
-            lines.append("  growing: %s, %s %s (first third %s -> last third %s)"
-                         % (p, fmt_duration(g["slope"]), unit, fmt_duration(g["early"]), fmt_duration(g["late"])))
-    return lines
-
-
-def dns_answers(rows):
-    """How the DNS server answered: lookup times and results."""
-    recs = [r["server"] for r in rows if r["server"] is not None and r["server"]["stages"]["rdns"]]
-    if not recs:
-        return "the DNS server: no lookup recorded"
-    times = [r["stages"]["rdns"] for r in recs]
-    results = {}
-    for r in recs:
-        k = r["rdns_result"] or "-"
-        results[k] = results.get(k, 0) + 1
-    said = ", ".join("%s %d" % (k, v) for k, v in sorted(results.items(), key=lambda kv: -kv[1]))
-    line = "the DNS server: lookups took p50 %s, p99 %s (%s)" % (
-        fmt_duration(stats.percentile(times, 50)), fmt_duration(stats.percentile(times, 99)), said)
-    if results.get("timeout", 0) + results.get("pending", 0) == len(recs):
-        line += ": it never answered"
-    elif stats.percentile(times, 99) > 4 * max(1, stats.percentile(times, 50)):
-        line += ": most answers fast, some only after the resolver's retries"
-    return line
-
-
-def _n(v):
-    if v is None:
-        return "unbounded"
-    return "%d" % v if float(v).is_integer() else "%g" % v

@@ -59,17 +59,25 @@ def add_rows(fig, rows, threshold_us):
     fig.put("banner.late", int(late), duration=True)
     fig.put("banner.trend", round(late / early, 2) if early > 0 else 0)
     over = sum(1 for r in rows if would_give_up(r, threshold_us))
+    fig.put("gave_up.unknown", sum(1 for r in rows if would_give_up(r, threshold_us) is None))
     fig.put("gave_up.count", over)
     fig.put("gave_up.share", round(over / len(rows), 3))
     fig.put("matched", sum(1 for r in rows if r["server"] is not None))
 
 
 def would_give_up(row, threshold_us):
-    """A sender with this greeting timeout abandons the try: it gave up,
-    or its banner came later than that."""
-    if row["outcome"] in ("gave_up", "ndr"):
-        return True
-    return bool(threshold_us) and row["code"] in (0, 220) and row["client_us"] > threshold_us
+    """Would a sender with this greeting timeout abandon the try? True
+    when the banner came later than that, or when the try waited at least
+    that long without one; None when the try gave up sooner, so nobody
+    knows when its banner would have come (a lower bound, not a yes)."""
+    if not threshold_us or row["code"] not in (0, 220):
+        return False
+    if row["greeted"]:
+        return row["client_us"] > threshold_us
+    if row["outcome"] in ("gave_up", "ndr", "ok"):
+        # a client's own give-up timer fires a hair early or late
+        return True if row["client_us"] >= threshold_us * 0.99 else None
+    return False
 
 
 def add_server(fig, server_sessions):

@@ -131,6 +131,11 @@ def _daemon_line(when, msg, events, config):
     if m:
         config.setdefault("rdns", m.group(1))
         config.setdefault("rdns_why", m.group(2))
+        t = re.search(r"timeout (\d+) ms x (\d+) tries: worst case per lookup (\d+) ms", msg)
+        if t:
+            config.setdefault("rdns_timeout_us", int(t.group(1)) * 1000)
+            config.setdefault("rdns_tries", int(t.group(2)))
+            config.setdefault("rdns_worst_us", int(t.group(3)) * 1000)
         return
     for rx, key in _CHANGE:
         m = rx.match(msg)

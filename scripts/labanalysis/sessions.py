@@ -6,7 +6,8 @@ run, so equal keys pair in order.
 A joined row (a dict) holds:
   attempt, try, start_us, connect_us, outcome, code   from smtpprobe
   client_us     what the client waited for the greeting: banner_us when it
-                came, else how long it waited (total less connect)
+                came (or bannerd's banner time when that is longer), else
+                how long it waited (total less connect)
   greeted       a 220 came
   arrival_us    when the greeting arrived (or the wait ended), from the
                 start of the load
@@ -74,11 +75,16 @@ def _row(p, rec, hop):
         parts.update(_server_parts(rec))
         inside = sum(parts[s] for s in STAGES)
         parts["path"] = max(0, c - inside)
-        # the client's clock and bannerd's are read at different moments,
-        # and a client that gives up is seen to leave a little later: a
-        # server time above the client's is noise, not a path
         if inside > c:
-            _scale_to(parts, c)
+            if row["greeted"]:
+                # the client's loop can notice its connection complete
+                # after the banner is already in: bannerd's account,
+                # stamped as it happened, is the better measure
+                c = row["client_us"] = inside
+                row["arrival_us"] = p["start_us"] + p["connect_us"] + c
+            else:
+                # a client that gives up is seen to leave a little later
+                _scale_to(parts, c)
     else:
         parts["path"] = c
     row["parts"] = parts

@@ -45,9 +45,15 @@ def banner_line(rows):
 def what_if(rows, threshold_us, label):
     if not rows or not threshold_us:
         return None
-    over = sum(1 for r in rows if would_give_up(r, threshold_us))
-    return "a sender that gives up at %s (%s) would have given up on %d of %d tries (%s)" % (
-        fmt_duration(threshold_us), label, over, len(rows), fmt_share(over / len(rows)))
+    verdicts = [would_give_up(r, threshold_us) for r in rows]
+    over = sum(1 for v in verdicts if v)
+    unknown = sum(1 for v in verdicts if v is None)
+    line = "a sender that gives up at %s (%s) would have given up on %s%d of %d tries (%s%s)" % (
+        fmt_duration(threshold_us), label, "at least " if unknown else "", over, len(rows),
+        ">= " if unknown else "", fmt_share(over / len(rows)))
+    if unknown:
+        line += "; %d tries gave up sooner, so when their banner would have come is unknown" % unknown
+    return line
 
 
 def stage_table(res, rows, threshold_us):
@@ -68,6 +74,31 @@ def stage_table(res, rows, threshold_us):
             ("%12s" % fmt_share(pu[p] / asum)) if above else "",
             fmt_duration(g["early"]), fmt_duration(g["late"])))
     return lines
+
+
+def reloads(events, rows, threshold_us):
+    """Each reload bannerd logged, with what it changed and the banners
+    of the connections accepted before it against those after."""
+    out = []
+    times = sorted({e["wall_us"] for e in events if e["key"] == "reload"})
+    for i, t in enumerate(times):
+        lo = times[i - 1] if i else None
+        changes = [e for e in events if e["key"] != "reload" and e["old"] != e["new"]
+                   and (lo is None or e["wall_us"] > lo) and e["wall_us"] <= t]
+        what = ", ".join("%s %d -> %d" % (e["key"], e["old"], e["new"]) for e in changes) or "no pool change"
+        before = [r for r in rows if r["server"] and r["greeted"] and r["server"]["accept_wall_us"] < t]
+        after = [r for r in rows if r["server"] and r["greeted"] and r["server"]["accept_wall_us"] >= t]
+        if not before or not after:
+            out.append("reload (%s)" % what)
+            continue
+
+        def desc(rs):
+            over = sum(1 for r in rs if threshold_us and r["client_us"] > threshold_us)
+            return "p99 %s, %d of %d past %s" % (fmt_duration(stats.percentile([r["client_us"] for r in rs], 99)),
+                                                 over, len(rs), fmt_duration(threshold_us))
+        out.append("reload (%s): banners accepted before it %s; after it %s"
+                   % (what, desc(before), desc(after)))
+    return out
 
 
 def both_sides(relay):
@@ -93,10 +124,17 @@ def who_would_give_up(rows, probe, scale):
         by_thr.setdefault(d["threshold_us"], []).append(name)
     lines = ["who would give up (greeting timeouts of real senders%s):"
              % ("" if scale == 1 else ", x%g like the run" % scale)]
+    unknown_any = False
     for thr in sorted(by_thr, reverse=True):
         t = int(thr * scale)
-        over = sum(1 for r in rows if would_give_up(r, t))
-        lines.append("  %9s %7s  %s" % (fmt_duration(t), fmt_share(over / len(rows)), " ".join(by_thr[thr])))
+        verdicts = [would_give_up(r, t) for r in rows]
+        over = sum(1 for v in verdicts if v)
+        unknown = any(v is None for v in verdicts)
+        unknown_any = unknown_any or unknown
+        shown = (">= " if unknown else "") + fmt_share(over / len(rows))
+        lines.append("  %9s %9s  %s" % (fmt_duration(t), shown, " ".join(by_thr[thr])))
+    if unknown_any:
+        lines.append("  (>=: some tries gave up sooner than that sender would, so their banner time is unknown)")
     return lines
 
 
@@ -115,12 +153,14 @@ def render(ctx):
             out.append("what if:  " + w)
     if res["rows"]:
         matched = res["matched"]
-        src = ("%d of %d tries matched with bannerd's log by source port" % (matched, res["rows"])
+        how = "through the filter's log" if ctx.get("relay") else "by source port"
+        src = ("%d of %d tries matched with bannerd's log %s" % (matched, res["rows"], how)
                if ctx["probe"] else "%d sessions, from bannerd's log" % res["rows"])
         out.append("where the time went (%s):" % src)
         out.extend(stage_table(res, [r for r in rows if r in ctx["attributed"]], ctx["threshold_us"]))
     out.append("cause: " + res["lines"][0])
     out.extend(res["lines"][1:])
+    out.extend(reloads(ctx.get("events") or [], rows, ctx["threshold_us"]))
     out.extend(both_sides(ctx.get("relay")))
     out.extend(who_would_give_up(rows, ctx["probe"], ctx["scale"]))
     out.extend(ctx.get("extra") or [])

@@ -1,0 +1,159 @@
+"""The words of the verdict's cause: a first line that names the part
+holding the wait, then the numbers behind it and the knob that removes
+it. Pure: the cause engine's result and the rows in, lines out."""
+import math
+
+from . import stats
+from .sessions import PARTS, STAGES
+from .units import fmt_duration, fmt_share
+
+
+def explain(res, rows, threshold_us, config):
+    cause, pu = res["cause"], res["part_us"]
+    total = sum(pu.values()) or 1
+    healthy = res["basis"] != "above"
+    ctx = {
+        "res": res, "rows": rows, "config": config, "lw": res.get("little"), "pu": pu,
+        "total": total, "healthy": healthy,
+        "share": fmt_share(pu.get(cause, 0) / total) if cause != "none" else "",
+        "where": ("of the banner time" if healthy else
+                  "of the time past the %s threshold" % fmt_duration(threshold_us)),
+        "lever": "lever, if the banner must be faster:" if healthy else "lever:",
+    }
+    lines = _FIRST[cause](ctx)
+    lines += _also(res, ctx["lw"])
+    lines += _growing(res)
+    return lines
+
+
+def _none(c):
+    p99 = stats.percentile([r["client_us"] for r in c["rows"]], 99)
+    return ["none: the banner is immediate (p99 %s); no stage holds it back" % fmt_duration(p99)]
+
+
+def _rdns(c):
+    why = c["config"].get("rdns_why") or "rdns.enabled = on"
+    why = "done because protocol logging is on" if "protocol log" in why else "done because " + why
+    return ["rdns: the reverse-DNS lookup is %s %s (%s)" % (c["share"], c["where"], why),
+            "  " + dns_answers(c["rows"], c["config"]),
+            "  %s rdns.enabled = off (IMS: DisableReverseResolve, or protocol logging off), "
+            "or a DNS server that answers at once (rdns.servers)" % c["lever"]]
+
+
+def _rdns_wait(c):
+    lw, res, pu = c["lw"], c["res"], c["pu"]
+    threads = _n(lw and lw["threads"])
+    if res["dominant"] == "queue":
+        lines = ["rdns_wait: too few resolver threads (rdns.threads = %s): the queue for a worker "
+                 "slot (%s %s) is sessions holding their slots while they wait for a resolver (%s)"
+                 % (threads, fmt_share(pu["queue"] / c["total"]), c["where"], c["share"])]
+    else:
+        lines = ["rdns_wait: too few resolver threads (rdns.threads = %s): sessions wait for a "
+                 "free one, %s %s" % (threads, c["share"], c["where"])]
+    if lw:
+        lines.append("  Little's law: %.1f lookups/s x %s each (the DNS time) = %.1f threads' worth "
+                     "of lookups, for %s threads" % (lw["rate"], fmt_duration(lw["rdns_us"]),
+                                                     lw["resolver_demand"], threads))
+    lines.append("  %s rdns.threads >= %d" % (c["lever"], _suggest(lw["resolver_demand"] if lw else 1)))
+    return lines
+
+
+def _queue(c):
+    lw = c["lw"]
+    lines = ["queue: too few worker slots (pool.workers x pool.sessions_per_worker = %s): "
+             "sessions wait for a slot, %s %s" % (_n(lw and lw["slots"]), c["share"], c["where"])]
+    if lw:
+        lines.append("  Little's law: %.1f sessions/s x %s held = %.1f slots' worth of sessions, "
+                     "for %s" % (lw["rate"], fmt_duration(lw["hold_us"]), lw["slot_demand"], _n(lw["slots"])))
+        lines.append("  %s pool.workers x pool.sessions_per_worker >= %d"
+                     % (c["lever"], _suggest(lw["slot_demand_fixed"])))
+    return lines
+
+
+def _delay(c):
+    return ["delay: bannerd held the banner on purpose (banner.delay), %s %s; no lookup, no "
+            "queue: the stand-in for a packet filter or firewall" % (c["share"], c["where"]),
+            "  %s banner.delay = 0 here; on a real network, find the filter by testing from both "
+            "sides of every router (KB Q286375), as the firewall-path scenario does" % c["lever"]]
+
+
+def _path(c):
+    rows = c["rows"]
+    inside = stats.percentile([sum(r["parts"][s] for s in STAGES) for r in rows if r["server"]], 99)
+    client = stats.percentile([r["client_us"] for r in rows], 99)
+    return ["path: bannerd sent the banner within %s (p99), the client got it after %s (p99): "
+            "%s %s is between them, a packet filter or firewall on the path"
+            % (fmt_duration(inside), fmt_duration(client), c["share"], c["where"]),
+            "  %s nothing in bannerd: find the filter by testing from both sides of every router "
+            "(KB Q286375) and remove its hold or SMTP inspection" % c["lever"]]
+
+
+_FIRST = {"none": _none, "rdns": _rdns, "rdns_wait": _rdns_wait, "queue": _queue,
+          "delay": _delay, "path": _path, "write": _path}
+
+
+def _also(res, lw):
+    if not lw:
+        return []
+    if res["also"] == "queue":
+        return ["  also short once that is fixed: worker slots (%.1f slots' worth for %s): "
+                "pool.workers x pool.sessions_per_worker >= %d"
+                % (lw["slot_demand_fixed"], _n(lw["slots"]), _suggest(lw["slot_demand_fixed"]))]
+    if res["also"] == "rdns_wait":
+        return ["  also short: resolver threads (%.1f threads' worth for %s): rdns.threads >= %d"
+                % (lw["resolver_demand"], _n(lw["threads"]), _suggest(lw["resolver_demand"]))]
+    if res["cause"] == "rdns_wait" and lw["slots"]:
+        return ["  then the worker slots suffice: %.1f slots' worth of sessions for %s"
+                % (lw["slot_demand_fixed"], _n(lw["slots"]))]
+    return []
+
+
+def _growing(res):
+    out = []
+    for p in PARTS:
+        g = res["growth"].get(p)
+        if g and g["grows"]:
+            unit = "per second of load" if res["per"] == "s" else "per connection"
+            out.append("  growing: %s, %s %s (first third %s -> last third %s)"
+                       % (p, fmt_duration(g["slope"]), unit, fmt_duration(g["early"]), fmt_duration(g["late"])))
+    return out
+
+
+def dns_answers(rows, config=None):
+    """How the DNS server answered: how many lookups, their times, their
+    results, and whether the resolver's retries were needed."""
+    config = config or {}
+    recs = [r["server"] for r in rows if r["server"] is not None and r["server"]["stages"]["rdns"]]
+    if not recs:
+        return "the DNS server: no lookup recorded"
+    times = [r["stages"]["rdns"] for r in recs]
+    results = {}
+    for r in recs:
+        k = r["rdns_result"] or "-"
+        results[k] = results.get(k, 0) + 1
+    words = {"ok": "answered", "timeout": "timed out", "pending": "still waiting when the client left",
+             "nxdomain": "NXDOMAIN", "servfail": "SERVFAIL", "refused": "REFUSED"}
+    said = ", ".join("%d %s" % (v, words.get(k, k)) for k, v in sorted(results.items(), key=lambda kv: -kv[1]))
+    p50, p99 = stats.percentile(times, 50), stats.percentile(times, 99)
+    line = "the DNS server: %d lookups (%s), p50 %s, p99 %s" % (len(recs), said, fmt_duration(p50), fmt_duration(p99))
+    timeout = config.get("rdns_timeout_us")
+    if results.get("timeout", 0) + results.get("pending", 0) == len(recs):
+        worst = config.get("rdns_worst_us")
+        return line + ": it never answered" + (
+            " (the resolver gives up after %s)" % fmt_duration(worst) if worst else "")
+    if timeout and p50 >= timeout:
+        return line + ": slower than the resolver's %s timeout, answered only after retries" % fmt_duration(timeout)
+    if timeout and p99 >= timeout:
+        return line + ": most answers fast, some only after the resolver's retries (%s timeout)" % fmt_duration(timeout)
+    return line
+
+
+def _suggest(demand):
+    """Servers for a demand with 25% headroom."""
+    return max(1, int(math.ceil(demand * 1.25)))
+
+
+def _n(v):
+    if v is None:
+        return "unbounded"
+    return "%d" % v if float(v).is_integer() else "%g" % v
