@@ -20,17 +20,21 @@ class UnitlessDurationTest(unittest.TestCase):
         for opt in ("--delay", "--jitter"):
             err = self.refused([binary("slowdns"), "-l", "127.0.0.1:0", opt, "5"])
             self.assertIn(opt, err)
+            self.assertIn("did you mean 5ms or 5s?", err)
 
     def test_smtpprobe(self):
         for opt in ("--give-up", "--hold", "--timeout", "--connect-timeout", "-d",
                     "--retry-after"):
             err = self.refused([binary("smtpprobe"), opt, "5", "127.0.0.1:9"])
             self.assertIn(opt.lstrip("-")[:4], err)
+            if opt != "--retry-after":
+                self.assertIn("did you mean 5ms or 5s?", err)
 
     def test_slowrelay(self):
         err = self.refused([binary("slowrelay"), "-l", "127.0.0.1:0", "-u", "127.0.0.1:9",
                             "--banner-delay", "5"])
         self.assertIn("banner-delay", err)
+        self.assertIn("did you mean 5ms or 5s?", err)
 
 
 if __name__ == "__main__":

@@ -145,10 +145,14 @@ static uint64_t
 parse_delay(const char *opt, const char *arg)
 {
 	uint64_t us;
+	char why[128];
 
-	if (units_parse_duration(arg, &us) != 0 || us > DELAY_MAX_US)
-		usage_error("bad %s '%s': expected a duration like 300ms or 5s, at most 1h",
-		    opt, arg);
+	if (units_parse_duration(arg, &us) != 0) {
+		units_duration_problem(arg, why, sizeof why);
+		usage_error("bad %s: %s", opt, why);
+	}
+	if (us > DELAY_MAX_US)
+		usage_error("bad %s '%s': at most 1h", opt, arg);
 	return us;
 }
 

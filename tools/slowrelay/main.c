@@ -279,7 +279,10 @@ main(int argc, char **argv)
 			break;
 		case 'b':
 			if (units_parse_duration(optarg, &r.banner_delay_us) != 0) {
-				fprintf(stderr, "slowrelay: --banner-delay: '%s' is not a duration\n", optarg);
+				char why[128];
+
+				units_duration_problem(optarg, why, sizeof why);
+				fprintf(stderr, "slowrelay: --banner-delay: %s\n", why);
 				return 2;
 			}
 			break;

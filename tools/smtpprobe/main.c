@@ -71,6 +71,22 @@ fail_usage(const char *fmt, ...)
 	return -1;
 }
 
+/* A duration option; zero refused where it would mean "never". The
+ * message says why, as the daemon's configuration does: a bare "5"
+ * gets "did you mean 5ms or 5s?". */
+static int
+parse_duration_opt(const char *opt, const char *arg, uint64_t *us, bool nonzero)
+{
+	char why[128];
+
+	if (units_parse_duration(arg, us) == 0 && (!nonzero || *us > 0))
+		return 0;
+	if (units_parse_duration(arg, us) == 0)
+		return fail_usage("bad %s '%s': it must be more than 0", opt, arg);
+	units_duration_problem(arg, why, sizeof why);
+	return fail_usage("bad %s: %s", opt, why);
+}
+
 static int
 parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -221,8 +237,7 @@ parse_one(struct options *o, int ch, const char *arg)
 	case 'r':
 		return parse_rate(arg, &c->rate) ? fail_usage("bad -r '%s' (attempts per second, > 0)", arg) : 0;
 	case 'd':
-		return units_parse_duration(arg, &c->duration_us) || c->duration_us == 0 ?
-		    fail_usage("bad -d '%s' (a duration like 10s)", arg) : 0;
+		return parse_duration_opt("-d", arg, &c->duration_us, true);
 	case 'm':
 		return parse_mode(arg, &c->mode) ? fail_usage("bad -m '%s' (banner, session or idle)", arg) : 0;
 	case 't':
@@ -236,11 +251,10 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_SIZE:
 		return units_parse_size(arg, &c->size) ? fail_usage("bad --size '%s'", arg) : 0;
 	case OPT_HOLD:
-		return units_parse_duration(arg, &c->hold_us) ? fail_usage("bad --hold '%s'", arg) : 0;
+		return parse_duration_opt("--hold", arg, &c->hold_us, false);
 	case OPT_GIVE_UP:
 		o->set_give_up = true;
-		return units_parse_duration(arg, &c->give_up_us) || c->give_up_us == 0 ?
-		    fail_usage("bad --give-up '%s' (a duration like 30s)", arg) : 0;
+		return parse_duration_opt("--give-up", arg, &c->give_up_us, true);
 	case OPT_RETRIES:
 		o->set_retries = true;
 		if (parse_count(arg, 0, 1000, &v) != 0)
@@ -274,11 +288,9 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_EXPECT:
 		return add_expect(o, arg);
 	case OPT_CONNECT_TIMEOUT:
-		return units_parse_duration(arg, &c->connect_timeout_us) || c->connect_timeout_us == 0 ?
-		    fail_usage("bad --connect-timeout '%s'", arg) : 0;
+		return parse_duration_opt("--connect-timeout", arg, &c->connect_timeout_us, true);
 	case OPT_TIMEOUT:
-		return units_parse_duration(arg, &c->timeout_us) || c->timeout_us == 0 ?
-		    fail_usage("bad --timeout '%s'", arg) : 0;
+		return parse_duration_opt("--timeout", arg, &c->timeout_us, true);
 	case OPT_HELO:
 		c->helo = arg;
 		return strlen(arg) > 255 || strpbrk(arg, "\r\n ") ? fail_usage("bad --helo '%s'", arg) : 0;
