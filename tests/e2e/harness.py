@@ -32,6 +32,16 @@ def binary(name):
     return os.path.join(BUILD, "bin", name)
 
 
+def free_port():
+    """A loopback TCP port nobody listens on now (a test's own server
+    binds it next; the race with another process is accepted)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_for(predicate, timeout, what, interval=0.01):
     """Polls predicate until it returns something true; fails after timeout."""
     deadline = time.monotonic() + timeout

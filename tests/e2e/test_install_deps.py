@@ -24,7 +24,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import BUILD, ROOT, tmpdir, wait_for
+from harness import BUILD, ROOT, free_port, tmpdir, wait_for
 
 INSTALL_DEPS = os.path.join(ROOT, "scripts", "install-deps")
 BASE = {"gcc", "make", "pkg-config", "libc6-dev", "libevent-dev", "libc-ares-dev",
@@ -217,14 +217,6 @@ class InstallDepsOffline(unittest.TestCase):
 
 
 # ---- a running "system" Postfix -------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def greeting(port, timeout=5):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:

@@ -17,19 +17,12 @@ import time
 import unittest
 
 import harness
+from harness import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build")
 PROBE = os.path.join(ROOT, BUILD, "bin", "smtpprobe")
 BANNERD = os.path.join(ROOT, BUILD, "bin", "bannerd")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(pred, timeout):
