@@ -135,6 +135,7 @@ def little(rows, all_server, capacity):
         "slot_demand": rate * hold / 1e6,
         "slot_demand_fixed": rate * max(0.0, hold - wait) / 1e6,
     }
+    out["changed_later"] = any(e["wall_us"] > t_hi for e in capacity["events"])
     out["resolver_util"] = out["resolver_demand"] / threads if threads else 0.0
     out["slot_util"] = out["slot_demand"] / slots if slots else 0.0
     out["slot_util_fixed"] = out["slot_demand_fixed"] / slots if slots else 0.0

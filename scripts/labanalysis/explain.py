@@ -16,7 +16,7 @@ def explain(res, rows, threshold_us, config):
         "res": res, "rows": rows, "config": config, "lw": res.get("little"), "pu": pu,
         "total": total, "healthy": healthy,
         "share": fmt_share(pu.get(cause, 0) / total) if cause != "none" else "",
-        "where": ("of the banner time" if healthy else
+        "where": ("of all the time spent waiting for banners" if healthy else
                   "of the time past the %s threshold" % fmt_duration(threshold_us)),
         "lever": "lever, if the banner must be faster:" if healthy else "lever:",
     }
@@ -34,7 +34,18 @@ def _none(c):
 def _rdns(c):
     why = c["config"].get("rdns_why") or "rdns.enabled = on"
     why = "done because protocol logging is on" if "protocol log" in why else "done because " + why
-    return ["rdns: the reverse-DNS lookup is %s %s (%s)" % (c["share"], c["where"], why),
+    if c["healthy"]:
+        # the mean share per banner is what a class sees on each
+        # connection; a few slow lookups can hold most of all the waiting
+        looked = [r for r in c["rows"] if r["client_us"] > 0 and r["parts"]["rdns"] > 0]
+        each = stats.mean([r["parts"]["rdns"] / r["client_us"] for r in looked])
+        whole = c["pu"]["rdns"] / c["total"]
+        share = "%s of each banner" % fmt_share(each)
+        if abs(each - whole) > 0.1:
+            share += " on average, %s %s" % (fmt_share(whole), c["where"])
+    else:
+        share = "%s %s" % (c["share"], c["where"])
+    return ["rdns: the reverse-DNS lookup is %s (%s)" % (share, why),
             "  " + dns_answers(c["rows"], c["config"]),
             "  %s rdns.enabled = off (IMS: DisableReverseResolve, or protocol logging off), "
             "or a DNS server that answers at once (rdns.servers)" % c["lever"]]
@@ -44,12 +55,13 @@ def _rdns_wait(c):
     lw, res, pu = c["lw"], c["res"], c["pu"]
     threads = _n(lw and lw["threads"])
     if res["dominant"] == "queue":
-        lines = ["rdns_wait: too few resolver threads (rdns.threads = %s): the queue for a worker "
-                 "slot (%s %s) is sessions holding their slots while they wait for a resolver (%s)"
-                 % (threads, fmt_share(pu["queue"] / c["total"]), c["where"], c["share"])]
+        lines = ["rdns_wait: too few resolver threads (rdns.threads = %s%s): the queue for a worker "
+                 "slot (%s %s) is sessions holding their slots while they wait for a resolver "
+                 "(rdns_wait itself: %s)"
+                 % (threads, _then(lw), fmt_share(pu["queue"] / c["total"]), c["where"], c["share"])]
     else:
-        lines = ["rdns_wait: too few resolver threads (rdns.threads = %s): sessions wait for a "
-                 "free one, %s %s" % (threads, c["share"], c["where"])]
+        lines = ["rdns_wait: too few resolver threads (rdns.threads = %s%s): sessions wait for a "
+                 "free one, %s %s" % (threads, _then(lw), c["share"], c["where"])]
     if lw:
         lines.append("  Little's law: %.1f lookups/s x %s each (the DNS time) = %.1f threads' worth "
                      "of lookups, for %s threads" % (lw["rate"], fmt_duration(lw["rdns_us"]),
@@ -61,7 +73,7 @@ def _rdns_wait(c):
 def _queue(c):
     lw = c["lw"]
     lines = ["queue: too few worker slots (pool.workers x pool.sessions_per_worker = %s): "
-             "sessions wait for a slot, %s %s" % (_n(lw and lw["slots"]), c["share"], c["where"])]
+             "sessions wait for a slot, %s %s" % (_n(lw and lw["slots"]) + _then(lw), c["share"], c["where"])]
     if lw:
         lines.append("  Little's law: %.1f sessions/s x %s held = %.1f slots' worth of sessions, "
                      "for %s" % (lw["rate"], fmt_duration(lw["hold_us"]), lw["slot_demand"], _n(lw["slots"])))
@@ -113,8 +125,8 @@ def _growing(res):
     for p in PARTS:
         g = res["growth"].get(p)
         if g and g["grows"]:
-            unit = "per second of load" if res["per"] == "s" else "per connection"
-            out.append("  growing: %s, %s %s (first third %s -> last third %s)"
+            unit = "for each second of load" if res["per"] == "s" else "for each connection"
+            out.append("  growing: %s, by %s %s (first third %s -> last third %s)"
                        % (p, fmt_duration(g["slope"]), unit, fmt_duration(g["early"]), fmt_duration(g["late"])))
     return out
 
@@ -137,15 +149,24 @@ def dns_answers(rows, config=None):
     p50, p99 = stats.percentile(times, 50), stats.percentile(times, 99)
     line = "the DNS server: %d lookups (%s), p50 %s, p99 %s" % (len(recs), said, fmt_duration(p50), fmt_duration(p99))
     timeout = config.get("rdns_timeout_us")
-    if results.get("timeout", 0) + results.get("pending", 0) == len(recs):
+    if results.get("timeout", 0) == len(recs):
         worst = config.get("rdns_worst_us")
         return line + ": it never answered" + (
             " (the resolver gives up after %s)" % fmt_duration(worst) if worst else "")
+    if results.get("timeout", 0) + results.get("pending", 0) == len(recs):
+        worst = config.get("rdns_worst_us")
+        return line + ": no answer while the clients waited" + (
+            " (the resolver would give up after %s)" % fmt_duration(worst) if worst else "")
     if timeout and p50 >= timeout:
         return line + ": slower than the resolver's %s timeout, answered only after retries" % fmt_duration(timeout)
     if timeout and p99 >= timeout:
         return line + ": most answers fast, some only after the resolver's retries (%s timeout)" % fmt_duration(timeout)
     return line
+
+
+def _then(lw):
+    """A pool setting quoted from before a reload changed it."""
+    return " before the reload" if lw and lw.get("changed_later") else ""
 
 
 def _suggest(demand):

@@ -129,6 +129,11 @@ def _daemon_line(when, msg, events, config):
         return
     m = re.match(r"^rdns: (on|off) \((.*?)\)", msg)
     if m:
+        if "rdns" in config and config["rdns"] != m.group(1):
+            # a reload turned the lookup on or off
+            events.append({"wall_us": when, "key": "rdns", "old": config["rdns"], "new": m.group(1)})
+            config["rdns"] = m.group(1)
+            return
         config.setdefault("rdns", m.group(1))
         config.setdefault("rdns_why", m.group(2))
         t = re.search(r"timeout (\d+) ms x (\d+) tries: worst case per lookup (\d+) ms", msg)

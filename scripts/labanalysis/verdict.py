@@ -68,8 +68,9 @@ def stage_table(res, rows, threshold_us):
     asum = sum(pu.values()) or 1
     for p in PARTS:
         g = res.get("growth", {}).get(p, {"early": 0, "late": 0})
+        m = stats.mean([r["parts"][p] for r in rows])
         lines.append("  %-9s %9s %8s %s  %9s -> %s" % (
-            p, fmt_duration(stats.mean([r["parts"][p] for r in rows])),
+            p, "<1us" if 0 < m < 0.5 else fmt_duration(m),
             fmt_share(total_all[p] / grand),
             ("%12s" % fmt_share(pu[p] / asum)) if above else "",
             fmt_duration(g["early"]), fmt_duration(g["late"])))
@@ -77,28 +78,36 @@ def stage_table(res, rows, threshold_us):
 
 
 def reloads(events, rows, threshold_us):
-    """Each reload bannerd logged, with what it changed and the banners
-    of the connections accepted before it against those after."""
+    """Each reload bannerd logged, with what it changed and the waits of
+    the connections accepted before it against those after."""
     out = []
     times = sorted({e["wall_us"] for e in events if e["key"] == "reload"})
     for i, t in enumerate(times):
         lo = times[i - 1] if i else None
         changes = [e for e in events if e["key"] != "reload" and e["old"] != e["new"]
-                   and (lo is None or e["wall_us"] > lo) and e["wall_us"] <= t]
-        what = ", ".join("%s %d -> %d" % (e["key"], e["old"], e["new"]) for e in changes) or "no pool change"
-        before = [r for r in rows if r["server"] and r["greeted"] and r["server"]["accept_wall_us"] < t]
-        after = [r for r in rows if r["server"] and r["greeted"] and r["server"]["accept_wall_us"] >= t]
+                   and (lo is None or e["wall_us"] > lo) and e["wall_us"] <= t + 1000000]
+        what = ", ".join("%s %s -> %s" % (e["key"], e["old"], e["new"]) for e in changes) or "no pool or lookup change"
+        before = [r for r in rows if r["server"] and r["server"]["accept_wall_us"] < t]
+        after = [r for r in rows if r["server"] and r["server"]["accept_wall_us"] >= t]
         if not before or not after:
             out.append("reload (%s)" % what)
             continue
-
-        def desc(rs):
-            over = sum(1 for r in rs if threshold_us and r["client_us"] > threshold_us)
-            return "p99 %s, %d of %d past %s" % (fmt_duration(stats.percentile([r["client_us"] for r in rs], 99)),
-                                                 over, len(rs), fmt_duration(threshold_us))
-        out.append("reload (%s): banners accepted before it %s; after it %s"
-                   % (what, desc(before), desc(after)))
+        out.append("reload (%s): connections accepted before it: %s; after it: %s"
+                   % (what, _waits(before, threshold_us), _waits(after, threshold_us)))
     return out
+
+
+def _waits(rows, threshold_us):
+    got = [r["client_us"] for r in rows if r["greeted"]]
+    parts = []
+    if got:
+        parts.append("banner p99 %s" % fmt_duration(stats.percentile(got, 99)))
+    if len(got) < len(rows):
+        parts.append("%d of %d got no banner" % (len(rows) - len(got), len(rows)))
+    if threshold_us:
+        over = sum(1 for r in rows if r["client_us"] > threshold_us or not r["greeted"])
+        parts.append("%d of %d past %s" % (over, len(rows), fmt_duration(threshold_us)))
+    return ", ".join(parts)
 
 
 def both_sides(relay):
@@ -108,9 +117,9 @@ def both_sides(relay):
         return []
     server = [r["server_first_byte_us"] for r in relay]
     client = [r["client_first_byte_us"] for r in relay]
-    return ["both sides of the filter (%d connections, from its accept): the banner reached it "
-            "within %s (p99) and left it for the client after %s (p50)"
-            % (len(relay), fmt_duration(stats.percentile(server, 99)), fmt_duration(stats.percentile(client, 50)))]
+    return ["both sides of the filter (%d connections, p99 from its accept): the banner reached it "
+            "within %s and left it for the client after %s"
+            % (len(relay), fmt_duration(stats.percentile(server, 99)), fmt_duration(stats.percentile(client, 99)))]
 
 
 def who_would_give_up(rows, probe, scale):
@@ -131,10 +140,12 @@ def who_would_give_up(rows, probe, scale):
         over = sum(1 for v in verdicts if v)
         unknown = any(v is None for v in verdicts)
         unknown_any = unknown_any or unknown
-        shown = (">= " if unknown else "") + fmt_share(over / len(rows))
+        shown = ("unknown" if unknown and not over else
+                 (">= " if unknown else "") + fmt_share(over / len(rows)))
         lines.append("  %9s %9s  %s" % (fmt_duration(t), shown, " ".join(by_thr[thr])))
     if unknown_any:
-        lines.append("  (>=: some tries gave up sooner than that sender would, so their banner time is unknown)")
+        lines.append("  (>=, unknown: some tries gave up sooner than that sender would, so when their "
+                     "banner would have come is not known)")
     return lines
 
 

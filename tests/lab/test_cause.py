@@ -28,7 +28,7 @@ class Cause(unittest.TestCase):
         res = run(pairs, capacity(pool=False, workers=2, spw=0),
                   config={"rdns_why": "rdns.enabled = auto, because the protocol log is on"})
         self.assertEqual(res["cause"], "rdns")
-        self.assertRegex(res["lines"][0], r"is 9\d% of the banner time \(done because protocol logging is on\)")
+        self.assertRegex(res["lines"][0], r"is 9\d% of each banner \(done because protocol logging is on\)")
 
     def test_untuned_the_slot_queue_is_a_symptom_of_the_resolver(self):
         # 3 arrivals/s, 1 s lookups, 2 resolver threads, 4 one-session

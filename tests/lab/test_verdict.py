@@ -65,3 +65,22 @@ class Verdict(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Reloads(unittest.TestCase):
+    def test_before_and_after_with_what_changed(self):
+        pairs = [pair(i, i * S, queue=(6 * S if i < 5 else 0), rdns=S) for i in range(10)]
+        rows, _ = sessions.join([p for p, _ in pairs], [r for _, r in pairs])
+        t = pairs[5][1]["accept_wall_us"] - 1
+        events = [{"wall_us": t - 10, "key": "rdns.threads", "old": 2, "new": 64},
+                  {"wall_us": t - 5, "key": "rdns", "old": "on", "new": "on"},
+                  {"wall_us": t, "key": "reload", "old": None, "new": None}]
+        (line,) = verdict.reloads(events, rows, 5 * S)
+        self.assertEqual(line, "reload (rdns.threads 2 -> 64): connections accepted before it: "
+                               "banner p99 7.00s, 5 of 5 past 5.00s; after it: banner p99 1.00s, 0 of 5 past 5.00s")
+
+    def test_unknown_when_every_try_gave_up_sooner(self):
+        probe = {"outcome": {"ndr": 10}, "tries": 10, "banner": {"count": 0},
+                 "would_give_up_detail": {"postfix": {"threshold_us": 300 * S}}}
+        text = verdict.render(ctx_for(gave_up_pairs(10, 10 * S), 10 * S, probe))
+        self.assertRegex(text, r"300.00s +unknown +postfix")
