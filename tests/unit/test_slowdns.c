@@ -372,12 +372,12 @@ END_TEST
 START_TEST(faults_all_without_rate)
 {
 	struct fault_config c;
-	struct fault_rng r;
+	struct rng r;
 	struct fault_choice f;
 	char buf[64];
 
 	faults_config_init(&c);
-	faults_rng_seed(&r, 7);
+	rng_seed(&r, 7);
 	faults_pick(&c, &r, &f);
 	ck_assert_int_eq(f.faulted, 0);
 	faults_describe(&f, buf, sizeof buf);
@@ -403,14 +403,14 @@ END_TEST
 START_TEST(faults_jitter_bounds)
 {
 	struct fault_config c;
-	struct fault_rng r;
+	struct rng r;
 	struct fault_choice f;
 	uint64_t lo = UINT64_MAX, hi = 0;
 
 	faults_config_init(&c);
 	c.delay_us = 1000;
 	c.jitter_us = 500;
-	faults_rng_seed(&r, 1);
+	rng_seed(&r, 1);
 	for (int i = 0; i < 2000; i++) {
 		faults_pick(&c, &r, &f);
 		lo = f.delay_us < lo ? f.delay_us : lo;
@@ -429,14 +429,14 @@ static int
 run_rate(uint64_t seed, double rate, unsigned flags, int n, int *seq)
 {
 	struct fault_config c;
-	struct fault_rng r;
+	struct rng r;
 	struct fault_choice f;
 	int faulted = 0;
 
 	faults_config_init(&c);
 	c.flags = flags;
 	c.rate = rate;
-	faults_rng_seed(&r, seed);
+	rng_seed(&r, seed);
 	for (int i = 0; i < n; i++) {
 		faults_pick(&c, &r, &f);
 		faulted += f.faulted;
@@ -470,18 +470,6 @@ START_TEST(faults_rate_seeded)
 	ck_assert_int_ne(memcmp(a, c, sizeof a), 0);
 	ck_assert_int_eq(run_rate(1, 0.0, FAULT_DROP, N, c), 0);
 	ck_assert_int_eq(run_rate(1, 1.0, FAULT_DROP, N, c), N);
-}
-END_TEST
-
-START_TEST(faults_rng_known_values)
-{
-	struct fault_rng r;
-
-	/* splitmix64 reference output for seed 0: the sequence must never
-	 * change, or recorded --seed runs stop being reproducible. */
-	faults_rng_seed(&r, 0);
-	ck_assert_uint_eq(faults_rng_next(&r), 0xe220a8397b1dcdafULL);
-	ck_assert_uint_eq(faults_rng_next(&r), 0x6e789e6aa1b965f4ULL);
 }
 END_TEST
 
@@ -535,7 +523,6 @@ slowdns_suite(void)
 	tcase_add_test(faults, faults_all_without_rate);
 	tcase_add_test(faults, faults_jitter_bounds);
 	tcase_add_test(faults, faults_rate_seeded);
-	tcase_add_test(faults, faults_rng_known_values);
 	suite_add_tcase(s, names);
 	suite_add_tcase(s, zone);
 	suite_add_tcase(s, answer);

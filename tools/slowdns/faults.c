@@ -20,29 +20,6 @@ static const struct fault_def {
 };
 #define NFAULTS (sizeof fault_table / sizeof fault_table[0])
 
-void
-faults_rng_seed(struct fault_rng *r, uint64_t seed)
-{
-	r->state = seed;
-}
-
-uint64_t
-faults_rng_next(struct fault_rng *r)
-{
-	uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1) from the top 53 bits. */
-static double
-rng_unit(struct fault_rng *r)
-{
-	return (double)(faults_rng_next(r) >> 11) * 0x1.0p-53;
-}
-
 unsigned
 faults_flag_by_name(const char *name)
 {
@@ -78,13 +55,13 @@ pick_outcome(unsigned flags, uint64_t draw)
 }
 
 void
-faults_pick(const struct fault_config *c, struct fault_rng *r,
+faults_pick(const struct fault_config *c, struct rng *r,
     struct fault_choice *out)
 {
 	/* Always three draws, used or not: see the header. */
 	double u_rate = rng_unit(r);
-	uint64_t u_outcome = faults_rng_next(r);
-	uint64_t u_jitter = faults_rng_next(r);
+	uint64_t u_outcome = rng_next(r);
+	uint64_t u_jitter = rng_next(r);
 
 	memset(out, 0, sizeof *out);
 	out->outcome = OUTCOME_ANSWER;

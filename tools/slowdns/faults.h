@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
+
 enum fault_outcome {
 	OUTCOME_ANSWER,
 	OUTCOME_DROP,
@@ -49,14 +51,6 @@ struct fault_choice {
 	uint64_t delay_us;
 };
 
-/* splitmix64: tiny, seedable, the same numbers on every platform. */
-struct fault_rng {
-	uint64_t state;
-};
-
-void faults_rng_seed(struct fault_rng *r, uint64_t seed);
-uint64_t faults_rng_next(struct fault_rng *r);
-
 /* The FAULT_* bit for a flag name ("drop", "servfail", ...), or 0. */
 unsigned faults_flag_by_name(const char *name);
 /* The flag names, in table order, for usage text; NULL-terminated. */
@@ -66,7 +60,7 @@ void faults_config_init(struct fault_config *c);
 
 /* Draws the same number of random values for every query, so the fault
  * of query k depends only on the seed and k. */
-void faults_pick(const struct fault_config *c, struct fault_rng *r,
+void faults_pick(const struct fault_config *c, struct rng *r,
     struct fault_choice *out);
 
 /* "none", or the applied faults joined by '+': "servfail+truncate". */

@@ -64,7 +64,7 @@ struct server {
 	struct event *sig_term, *sig_int, *sig_usr1;
 	struct zone zone;
 	struct fault_config faults;
-	struct fault_rng rng;
+	struct rng rng;
 	struct dnscounts counts;
 	struct pending *pending;
 	uint64_t npending;
@@ -597,7 +597,7 @@ main(int argc, char **argv)
 	}
 	srv.faults = o.faults;
 	srv.quiet = o.quiet;
-	faults_rng_seed(&srv.rng, o.seed);
+	rng_seed(&srv.rng, o.seed);
 	signal(SIGPIPE, SIG_IGN);
 	if ((srv.base = base_new()) == NULL || server_signals(&srv) != 0) {
 		fprintf(stderr, "slowdns: cannot set up the event loop\n");
