@@ -64,8 +64,8 @@ def _rdns_wait(c):
                  "free one, %s %s" % (threads, _then(lw), c["share"], c["where"])]
     if lw:
         lines.append("  Little's law: %.1f lookups/s x %s each (the DNS time) = %.1f threads' worth "
-                     "of lookups, for %s threads" % (lw["rate"], fmt_duration(lw["rdns_us"]),
-                                                     lw["resolver_demand"], threads))
+                     "of lookups, for %s threads%s" % (lw["rate"], fmt_duration(lw["rdns_us"]),
+                                                       lw["resolver_demand"], threads, _then(lw)))
     lines.append("  %s rdns.threads >= %d" % (c["lever"], _suggest(lw["resolver_demand"] if lw else 1)))
     return lines
 
@@ -115,8 +115,8 @@ def _also(res, lw):
         return ["  also short: resolver threads (%.1f threads' worth for %s): rdns.threads >= %d"
                 % (lw["resolver_demand"], _n(lw["threads"]), _suggest(lw["resolver_demand"]))]
     if res["cause"] == "rdns_wait" and lw["slots"]:
-        return ["  then the worker slots suffice: %.1f slots' worth of sessions for %s"
-                % (lw["slot_demand_fixed"], _n(lw["slots"]))]
+        return ["  then the worker slots suffice: %.1f slots' worth of sessions for %s%s"
+                % (lw["slot_demand_fixed"], _n(lw["slots"]), _then(lw))]
     return []
 
 
