@@ -82,6 +82,21 @@ START_TEST(hostile_names)
 }
 END_TEST
 
+/* The two policies of common/dnsname.h differ on exactly two points. */
+START_TEST(ptr_answer_and_zone_host_policies)
+{
+	ck_assert_int_eq(dnsname_valid("_dmarc.example.org"), 1);
+	ck_assert_int_eq(dnsname_valid_host("_dmarc.example.org"), 0);
+	ck_assert_int_eq(dnsname_valid("1.2.3.4"), 0);
+	ck_assert_int_eq(dnsname_valid_host("1.2.3.4"), 1);
+	ck_assert_int_eq(dnsname_valid("mx-1.lab.test."), 1);
+	ck_assert_int_eq(dnsname_valid_host("mx-1.lab.test."), 1);
+	ck_assert_int_eq(dnsname_valid("1.2.3.4a"), 1);
+	ck_assert_int_eq(dnsname_valid_host("a-.b"), 0);
+	ck_assert_int_eq(dnsname_valid("a-.b"), 0);
+}
+END_TEST
+
 START_TEST(worst_case_schedule)
 {
 	/* NT 4.0 SP4: 1 s, doubling, four tries: 1+2+4+8 = 15 s */
@@ -112,6 +127,7 @@ main(void)
 	tcase_add_test(tc, v4_mapped_is_unmapped);
 	tcase_add_test(tc, valid_names);
 	tcase_add_test(tc, hostile_names);
+	tcase_add_test(tc, ptr_answer_and_zone_host_policies);
 	tcase_add_test(tc, worst_case_schedule);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -9,7 +9,7 @@
 
 #include "../../tools/slowdns/dnsanswer.h"
 #include "../../tools/slowdns/dnscounts.h"
-#include "../../tools/slowdns/dnsname.h"
+#include "../../tools/slowdns/labname.h"
 #include "../../tools/slowdns/faults.h"
 #include "../../tools/slowdns/zone.h"
 

@@ -15,7 +15,7 @@
  * instead (one record), so forward confirmation of a PTR name fails. */
 #include <stddef.h>
 
-#include "dnsname.h"
+#include "labname.h"
 #include "zone.h"
 
 enum { QTYPE_A = 1, QTYPE_PTR = 12, QTYPE_AAAA = 28, QCLASS_IN = 1 };

@@ -2,7 +2,7 @@
  * libevent's evdns server API, late or wrongly on purpose (faults.h).
  * This file is the I/O: options, the socket, the evdns callback, the
  * delay timers, signals and the log. The answers themselves come from
- * the pure modules (dnsname, zone, dnsanswer, faults, dnscounts). */
+ * the pure modules (labname, zone, dnsanswer, faults, dnscounts). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

@@ -7,7 +7,7 @@
  * dozen entries, and a scan keeps the structure trivially correct. */
 #include <stddef.h>
 
-#include "dnsname.h"
+#include "labname.h"
 
 struct zone_entry {
 	struct dns_addr addr;

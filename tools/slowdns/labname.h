@@ -1,8 +1,10 @@
-#ifndef BANNERLAB_SLOWDNS_DNSNAME_H
-#define BANNERLAB_SLOWDNS_DNSNAME_H
-/* Pure name logic for slowdns: reverse names (in-addr.arpa, ip6.arpa) to
- * addresses, the synthesized host names of the lab zone and back, and
- * host-name validation. No I/O, no libevent: unit-tested with Check.
+#ifndef BANNERLAB_SLOWDNS_LABNAME_H
+#define BANNERLAB_SLOWDNS_LABNAME_H
+/* The names of slowdns's lab zone: reverse names (in-addr.arpa, ip6.arpa)
+ * to addresses, the synthesized host names and back, and the small helpers
+ * around them (comparison, address text, a log-safe copy). The host-name
+ * validator a zone file is read with is common/dnsname.h's, next to
+ * bannerd's. No I/O, no libevent: unit-tested with Check.
  *
  * Synthesized names live under DNSNAME_DOMAIN and encode the address so
  * that a forward lookup of the name gives the address back (forward
@@ -13,9 +15,9 @@
  * canonical form is accepted back, so each address has exactly one name. */
 #include <stddef.h>
 
+#include "dnsname.h"
+
 #define DNSNAME_DOMAIN "lab.test"
-#define DNSNAME_MAX 253		/* text form, without the trailing dot */
-#define DNSNAME_LABEL_MAX 63
 #define DNSNAME_BUF (DNSNAME_MAX + 1)
 
 struct dns_addr {
@@ -37,11 +39,6 @@ int dnsname_synthesize(const struct dns_addr *a, char *buf, size_t len);
 /* The inverse of dnsname_synthesize; -1 if name is not a canonical
  * synthesized name. Case-insensitive, trailing dot allowed. */
 int dnsname_parse_synthesized(const char *name, struct dns_addr *out);
-
-/* 1 if name is a valid host name: total <= DNSNAME_MAX, labels of 1..63
- * letters, digits and hyphens, not starting or ending with a hyphen. A
- * single trailing dot is allowed. 0 otherwise. */
-int dnsname_valid_host(const char *name);
 
 /* Case-insensitive comparison that ignores one trailing dot on either
  * side. 1 if equal. */

@@ -1,4 +1,4 @@
-#include "dnsname.h"
+#include "labname.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -187,37 +187,6 @@ dnsname_parse_synthesized(const char *name, struct dns_addr *out)
 		return 0;
 	}
 	return -1;
-}
-
-static int
-ldh_label_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > DNSNAME_LABEL_MAX || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return 0;
-	return 1;
-}
-
-int
-dnsname_valid_host(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n > DNSNAME_MAX)
-		return 0;
-	for (size_t start = 0; start <= n;) {
-		const char *dot = memchr(name + start, '.', n - start);
-		size_t end = dot ? (size_t)(dot - name) : n;
-
-		if (!ldh_label_ok(name + start, end - start))
-			return 0;
-		start = end + 1;
-	}
-	return 1;
 }
 
 int
