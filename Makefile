@@ -114,8 +114,11 @@ $(B)/bin/floor_server: $(call obj,$(FLOOR_SRC))
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 # Each unit test links every module except the programs' main.o, so a test
-# can exercise any pure function without a socket.
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(DAEMON_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB)
+# can exercise any pure function without a socket, and the one Check
+# runner, check_main.o, which runs the suite the test file gives.
+UNIT_MAIN   := $(B)/tests/unit/check_main.o
+.SECONDARY: $(UNIT_MAIN)
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_MAIN) $(DAEMON_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "config.h"
 
 static char err[1024];
@@ -265,8 +266,8 @@ START_TEST(duration_without_unit_is_refused)
 }
 END_TEST
 
-static Suite *
-config_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("core");
@@ -286,16 +287,4 @@ config_suite(void)
 	tcase_add_test(tc, duration_without_unit_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "addr.h"
 #include "dnsname.h"
 #include "rdns.h"
@@ -115,13 +116,11 @@ START_TEST(worst_case_schedule)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("dnsname");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, ptr_query_names);
 	tcase_add_test(tc, v4_mapped_is_unmapped);
@@ -130,9 +129,5 @@ main(void)
 	tcase_add_test(tc, ptr_answer_and_zone_host_policies);
 	tcase_add_test(tc, worst_case_schedule);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

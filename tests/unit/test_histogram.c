@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "histogram.h"
 
 static struct histogram *
@@ -204,8 +205,8 @@ START_TEST(test_fixed_memory)
 }
 END_TEST
 
-static Suite *
-histogram_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("histogram");
 	TCase *tc = tcase_create("core");
@@ -221,15 +222,4 @@ histogram_suite(void)
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(histogram_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 
+#include "check_main.h"
 #include "metrics.h"
 
 static char *
@@ -107,21 +108,15 @@ START_TEST(summary_line)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, merge_adds_everything);
 	tcase_add_test(tc, exposition_is_cumulative_and_complete);
 	tcase_add_test(tc, summary_line);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "../../tools/slowdns/dnsanswer.h"
 #include "../../tools/slowdns/dnscounts.h"
 #include "../../tools/slowdns/labname.h"
@@ -495,8 +496,8 @@ START_TEST(counts_line)
 }
 END_TEST
 
-static Suite *
-slowdns_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("slowdns");
 	TCase *names = tcase_create("names");
@@ -528,16 +529,4 @@ slowdns_suite(void)
 	suite_add_tcase(s, answer);
 	suite_add_tcase(s, faults);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(slowdns_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

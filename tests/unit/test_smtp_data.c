@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "smtp_data.h"
 
 #define CANARY 0x5a
@@ -392,8 +393,8 @@ START_TEST(zero_length_feed)
 }
 END_TEST
 
-static Suite *
-data_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("smtp_data");
 	TCase *t = tcase_create("terminator");
@@ -420,16 +421,4 @@ data_suite(void)
 	suite_add_tcase(s, t);
 	suite_add_tcase(s, c);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(data_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "smtp_parse.h"
 
 static struct smtp_command cmd;
@@ -617,8 +618,8 @@ START_TEST(huge_lines)
 }
 END_TEST
 
-static Suite *
-parse_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("smtp_parse");
 	TCase *v = tcase_create("verbs");
@@ -657,16 +658,4 @@ parse_suite(void)
 	suite_add_tcase(s, a);
 	suite_add_tcase(s, p);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(parse_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "../../tools/smtpprobe/engine.h"
 #include "../../tools/smtpprobe/expect.h"
 #include "../../tools/smtpprobe/giveup.h"
@@ -596,8 +597,8 @@ START_TEST(test_csv_source_column)
 }
 END_TEST
 
-static Suite *
-smtpprobe_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("smtpprobe");
 	TCase *tc = tcase_create("pure");
@@ -624,15 +625,4 @@ smtpprobe_suite(void)
 	tcase_add_test(tc, test_csv_source_column);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(smtpprobe_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

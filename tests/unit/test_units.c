@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "units.h"
 
 START_TEST(durations)
@@ -94,22 +95,16 @@ START_TEST(sizes_and_format)
 }
 END_TEST
 
-int
-main(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("units");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, durations);
 	tcase_add_test(tc, duration_needs_a_unit_except_zero);
 	tcase_add_test(tc, duration_problem_says_what_to_write);
 	tcase_add_test(tc, sizes_and_format);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
