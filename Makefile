@@ -1,4 +1,4 @@
-# bannerlab: bannerd, smtpprobe, slowdns.
+# bannerlab: bannerd, smtpprobe, slowdns, slowrelay.
 # Quiet by default; V=1 shows the commands. SANITIZE=1 builds with ASan+UBSan
 # into a separate tree (build-san/) so a sanitizer run never mixes objects.
 
@@ -24,22 +24,31 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are the user's (make CFLAGS=-O0):
+# they come after the project's own flags, which live in the BL_ variables,
+# so that setting one on the command line adds to the build, never takes
+# the include paths or the warnings away.
 WARNINGS = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Icommon -Idaemon $(PKG_CFLAGS) -MMD -MP
-LDLIBS  += $(PKG_LIBS) -lpthread -lm
+CFLAGS     ?= -O2 -g
+BL_CFLAGS   = -std=c11 -D_GNU_SOURCE $(WARNINGS) -Icommon -Idaemon $(PKG_CFLAGS) -MMD -MP
+BL_LDFLAGS  =
+BL_LDLIBS   = $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(WERROR),1)
-CFLAGS += -Werror
+BL_CFLAGS += -Werror
 endif
 ifeq ($(SANITIZE),1)
 B = build-san
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+BL_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+BL_LDFLAGS += -fsanitize=address,undefined
 else
 B = build
 endif
+
+ALL_CFLAGS  = $(BL_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(BL_LDFLAGS) $(LDFLAGS)
+ALL_LDLIBS  = $(BL_LDLIBS) $(LDLIBS)
 
 ifeq ($(V),1)
 Q =
@@ -70,7 +79,8 @@ PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
            $(if $(wildcard $(FLOOR_SRC)),$(B)/bin/floor_server)
 
-.PHONY: all deps check check-unit check-e2e demo bench fuzz install clean lint-man
+.PHONY: all deps deps-build check check-unit check-e2e demo bench fuzz install uninstall \
+        clean distclean lint-man
 all: deps-build $(PROGRAMS)
 
 # Build-time dependencies are checked, not installed, by a plain `make`;
@@ -86,32 +96,24 @@ deps:
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/bin/bannerd: $(B)/daemon/main.o $(DAEMON_OBJ) $(COMMON_OBJ)
+# Each program: its own objects, listed here, and common/ for all of them,
+# linked by the one rule below.
+$(B)/bin/bannerd:   $(B)/daemon/main.o $(DAEMON_OBJ)
+$(B)/bin/smtpprobe: $(PROBE_OBJ)
+$(B)/bin/slowdns:   $(SLOWDNS_OBJ)
+$(B)/bin/slowrelay: $(RELAY_OBJ)
+$(addprefix $(B)/bin/,bannerd smtpprobe slowdns slowrelay): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(B)/bin/smtpprobe: $(PROBE_OBJ) $(COMMON_OBJ)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(B)/bin/slowdns: $(SLOWDNS_OBJ) $(COMMON_OBJ)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(B)/bin/slowrelay: $(RELAY_OBJ) $(COMMON_OBJ)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
+# The floor server is plain C on purpose: no libevent, no common/.
 $(B)/bin/floor_server: $(call obj,$(FLOOR_SRC))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # Each unit test links every module except the programs' main.o, so a test
 # can exercise any pure function without a socket, and the one Check
@@ -121,12 +123,12 @@ UNIT_MAIN   := $(B)/tests/unit/check_main.o
 $(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_MAIN) $(DAEMON_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(ALL_LDLIBS)
 
 $(B)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 # The tests take promtool from PROMTOOL, else from PATH, else from .deps/.
 check:
@@ -172,7 +174,6 @@ LAB_EXEC    = scripts/lab scripts/demo
 LAB_DATA    = scripts/lablib.sh $(shell find scripts/scenarios -maxdepth 1 -type f 2>/dev/null) \
               $(shell find scripts/labanalysis -name '*.py' 2>/dev/null) $(wildcard conf/presets/*.conf)
 
-.PHONY: uninstall
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(TOOLDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man8 \
@@ -216,7 +217,13 @@ uninstall:
 	[ ! -d $(DESTDIR)$(LABDIR) ] || find $(DESTDIR)$(LABDIR) -depth -type d -empty -delete
 	rmdir $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(SYSCONFDIR)/bannerd 2>/dev/null || true
 
+# clean removes what the build made; results/ is the lab's output, a
+# user's work, and .deps/ what install-deps fetched: only distclean
+# takes those too.
 clean:
-	rm -rf build build-san results
+	rm -rf build build-san
+
+distclean: clean
+	rm -rf results .deps
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
