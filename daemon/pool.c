@@ -17,8 +17,8 @@
 #include "log.h"
 #include "monotime.h"
 #include "metrics.h"
-#include "rdns.h"
 #include "rdns_pool.h"
+#include "resolver.h"
 #include "server.h"
 #include "session.h"
 
@@ -26,7 +26,7 @@
 #define SHUTDOWN_REPLY "421 4.3.2 Service shutting down\r\n"
 #define MAX_RETIRED_RESOLVERS 8
 
-enum handoff_kind { HANDOFF_CONN, HANDOFF_DRAIN, HANDOFF_RELOAD, HANDOFF_RETIRE, HANDOFF_RDNS_DONE };
+enum handoff_kind { HANDOFF_CONN, HANDOFF_DRAIN, HANDOFF_RELOAD, HANDOFF_RETIRE };
 
 struct handoff {
 	STAILQ_ENTRY(handoff) link;
@@ -36,7 +36,6 @@ struct handoff {
 	socklen_t peerlen;
 	uint64_t accept_us;
 	uint64_t timeout_us;
-	struct rdns_job *job;
 };
 
 STAILQ_HEAD(handoff_list, handoff);
@@ -60,8 +59,8 @@ struct worker {
 	struct metrics *metrics;
 	/* The resolver new sessions use, and replaced ones that still have
 	 * lookups in flight (freed once idle, or at exit). */
-	struct rdns *rdns;
-	struct rdns *retired[MAX_RETIRED_RESOLVERS];
+	struct resolver *resolver;
+	struct resolver *retired[MAX_RETIRED_RESOLVERS];
 	unsigned n_retired;
 };
 
@@ -235,24 +234,10 @@ worker_start_drain(struct worker *w, uint64_t timeout_us)
 }
 
 static void
-job_post_cb(void *target, struct rdns_job *job)
-{
-	struct worker *w = target;
-	struct handoff *h = calloc(1, sizeof *h);
-
-	if (h == NULL)
-		abort();	/* a session would wait forever for its banner */
-	h->kind = HANDOFF_RDNS_DONE;
-	h->job = job;
-	worker_post(w, h);
-}
-
-static void
 worker_accept(struct worker *w, struct handoff *h)
 {
 	struct session_env env = {
-		.base = w->base, .srv = w->pool->srv, .rdns = w->rdns, .rpool = w->pool->rpool,
-		.job_post = job_post_cb, .job_target = w, .metrics = w->metrics,
+		.base = w->base, .srv = w->pool->srv, .resolver = w->resolver, .metrics = w->metrics,
 		.list = &w->sessions, .on_close = session_closed_cb, .arg = w,
 	};
 
@@ -270,22 +255,23 @@ free_idle_retired(struct worker *w)
 	unsigned kept = 0;
 
 	for (unsigned i = 0; i < w->n_retired; i++) {
-		if (rdns_pending(w->retired[i]) == 0)
-			rdns_free(w->retired[i]);
+		if (resolver_pending(w->retired[i]) == 0)
+			resolver_free(w->retired[i]);
 		else
 			w->retired[kept++] = w->retired[i];
 	}
 	w->n_retired = kept;
 }
 
-/* c-ares cannot change a channel's servers while lookups run, so a new
- * configuration gets a new channel; the old one finishes its lookups. */
+/* The backend is chosen once per configuration: a reload builds a new
+ * resolver (c-ares cannot change a channel's servers while lookups run),
+ * and the old one finishes its lookups. */
 static void
 worker_reload(struct worker *w)
 {
 	struct config *c = server_config(w->pool->srv);
 	char err[512];
-	struct rdns *r = rdns_new(w->base, c, err, sizeof err);
+	struct resolver *r = resolver_new(w->base, c, w->pool->rpool, err, sizeof err);
 
 	config_unref(c);
 	if (r == NULL) {
@@ -294,12 +280,12 @@ worker_reload(struct worker *w)
 	}
 	free_idle_retired(w);
 	if (w->n_retired == MAX_RETIRED_RESOLVERS) {
-		rdns_free(w->retired[0]);	/* its lookups end as errors */
+		resolver_free(w->retired[0]);	/* its lookups end as errors */
 		memmove(w->retired, w->retired + 1, (w->n_retired - 1) * sizeof w->retired[0]);
 		w->n_retired--;
 	}
-	w->retired[w->n_retired++] = w->rdns;
-	w->rdns = r;
+	w->retired[w->n_retired++] = w->resolver;
+	w->resolver = r;
 }
 
 static void
@@ -315,12 +301,6 @@ handle(struct worker *w, struct handoff *h)
 	case HANDOFF_RETIRE:
 		w->leaving = 1;
 		worker_maybe_exit(w);
-		break;
-	case HANDOFF_RDNS_DONE:
-		if (atomic_load(&h->job->cancelled))
-			free(h->job);
-		else
-			session_rdns_job_done(h->job->session, h->job);
 		break;
 	case HANDOFF_DRAIN:
 		worker_start_drain(w, h->timeout_us);
@@ -360,7 +340,7 @@ worker_main(void *arg)
 }
 
 /* Whatever is still in an inbox when a worker is destroyed: connections
- * are closed, returned lookups freed. */
+ * are closed. */
 static void
 free_handoffs(struct pool *p, struct handoff_list *list)
 {
@@ -371,8 +351,7 @@ free_handoffs(struct pool *p, struct handoff_list *list)
 		if (h->kind == HANDOFF_CONN) {
 			close(h->fd);
 			atomic_fetch_sub(&p->srv->sessions_open, 1);
-		} else if (h->kind == HANDOFF_RDNS_DONE)
-			free(h->job);
+		}
 		free(h);
 	}
 }
@@ -390,11 +369,11 @@ static void
 worker_destroy(struct worker *w)
 {
 	free_handoffs(w->pool, &w->inbox);
-	/* Channels go before the base: ares_destroy still calls back into
+	/* Resolvers go before the base: ares_destroy still calls back into
 	 * the event table. */
-	rdns_free(w->rdns);
+	resolver_free(w->resolver);
 	for (unsigned i = 0; i < w->n_retired; i++)
-		rdns_free(w->retired[i]);
+		resolver_free(w->retired[i]);
 	if (w->drain_timer != NULL)
 		event_free(w->drain_timer);
 	if (w->notify_ev != NULL)
@@ -447,12 +426,12 @@ worker_new(struct pool *p, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set up worker %u: out of memory or descriptors", w->id);
 		goto fail;
 	}
-	/* Every worker has a channel, used or not, so that a reload that
+	/* Every worker has a resolver, used or not, so that a reload that
 	 * turns the lookup on needs no new thread state. */
 	c = server_config(p->srv);
-	w->rdns = rdns_new(w->base, c, err, errlen);
+	w->resolver = resolver_new(w->base, c, p->rpool, err, errlen);
 	config_unref(c);
-	if (w->rdns == NULL)
+	if (w->resolver == NULL)
 		goto fail;
 	return w;
 fail:
@@ -628,8 +607,8 @@ pool_join(struct pool *p)
 {
 	for (unsigned i = 0; i < p->n_all; i++)
 		pthread_join(p->all[i]->thread, NULL);
-	/* Resolver threads post to workers: stop them while the workers'
-	 * inboxes still exist, then free what they returned. */
+	/* Resolver threads hand jobs back to the workers' resolvers: stop
+	 * them while those still exist. */
 	rdns_pool_stop(p->rpool);
 	for (unsigned i = 0; i < p->n_all; i++)
 		worker_destroy(p->all[i]);

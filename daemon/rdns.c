@@ -150,7 +150,7 @@ deliver(struct rdns_query *q)
 {
 	struct rdns_answer a = {
 		q->result, q->result == RDNS_OK || q->result == RDNS_UNCONFIRMED ? q->name : NULL,
-		monotime_now_us() - q->start_us, q->timeouts, q->detail,
+		q->start_us, q->start_us, monotime_now_us(), q->timeouts, q->detail,
 	};
 
 	if (q->cb != NULL)
@@ -316,7 +316,7 @@ rdns_lookup(struct rdns *r, const struct sockaddr *peer, int forward_confirm,
 }
 
 void
-rdns_cancel(struct rdns_query *q)
+rdns_query_cancel(struct rdns_query *q)
 {
 	if (q != NULL)
 		q->cb = NULL;

@@ -1,13 +1,15 @@
 #ifndef BANNERD_RDNS_H
 #define BANNERD_RDNS_H
-/* The reverse-DNS stage: c-ares on a worker's own event_base. One channel
- * per worker (c-ares 1.18 has no locking), its sockets watched by libevent
- * events, its retry schedule driven by a timer re-armed from ares_timeout
- * after every call. No thread, no blocking call, no polling loop.
+/* The reverse-DNS engine: c-ares on one thread's own event_base, under
+ * both resolver backends (resolver.h: a worker's loop for async, a
+ * resolver thread's loop for pool). One channel per loop (c-ares 1.18 has
+ * no locking), its sockets watched by libevent events, its retry schedule
+ * driven by a timer re-armed from ares_timeout after every call. No
+ * thread, no blocking call, no polling loop.
  *
  * The callback of a lookup is never run from inside rdns_lookup (c-ares
  * may complete synchronously; we defer that to the loop), and never after
- * rdns_cancel. */
+ * rdns_query_cancel. */
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -30,7 +32,9 @@ enum rdns_result {
 struct rdns_answer {
 	enum rdns_result result;
 	const char *name;	/* validated PTR name, or NULL */
-	uint64_t elapsed_us;
+	/* Monotonic: asked for, a resolver took it up, answer in. The wait
+	 * for a resolver (rdns_wait) is started - queued: 0 unless pooled. */
+	uint64_t queued_us, started_us, finished_us;
 	int timeouts;		/* tries that expired (c-ares's count) */
 	const char *detail;	/* c-ares's words for a failure, or NULL */
 };
@@ -58,7 +62,7 @@ struct rdns_query *rdns_lookup(struct rdns *r, const struct sockaddr *peer,
 /* The session is going away: its callback will not run. The lookup itself
  * finishes (or times out) in the background: c-ares 1.18 can only cancel
  * a whole channel. */
-void rdns_cancel(struct rdns_query *q);
+void rdns_query_cancel(struct rdns_query *q);
 
 const char *rdns_result_name(enum rdns_result r);
 

@@ -112,7 +112,7 @@ run_job(struct resolver *r, struct event_base *base, struct rdns **rdns, struct 
 	} else {
 		event_base_dispatch(base);
 		if (!ctx.done) {	/* kicked: the pool is stopping */
-			rdns_cancel(q);
+			rdns_query_cancel(q);
 			job->result = RDNS_ERROR;
 			snprintf(job->detail, sizeof job->detail, "resolver stopped");
 			*stale = 1;
@@ -158,11 +158,9 @@ resolver_main(void *arg)
 			snprintf(job->detail, sizeof job->detail, "%.90s", err);
 		} else
 			run_job(r, base, &rdns, job, &stale);
-		if (stale) {
-			free(job);	/* stopping: no session waits for it */
-			break;
-		}
-		job->post(job->target, job);
+		job->done(job);
+		if (stale)
+			break;	/* stopping */
 	}
 out:
 	rdns_free(rdns);
@@ -282,7 +280,6 @@ rdns_pool_start(const struct config *c, char *err, size_t errlen)
 void
 rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job)
 {
-	job->enqueued_us = monotime_now_us();
 	pthread_mutex_lock(&p->lock);
 	STAILQ_INSERT_TAIL(&p->jobs, job, link);
 	p->depth++;
@@ -339,7 +336,10 @@ rdns_pool_stop(struct rdns_pool *p)
 		resolver_join(p->retired[i]);
 	while ((job = STAILQ_FIRST(&p->jobs)) != NULL) {
 		STAILQ_REMOVE_HEAD(&p->jobs, link);
-		free(job);
+		job->started_us = job->done_us = monotime_now_us();
+		job->result = RDNS_ERROR;
+		snprintf(job->detail, sizeof job->detail, "resolver stopped");
+		job->done(job);
 	}
 	config_unref(p->conf);
 	pthread_cond_destroy(&p->cond);

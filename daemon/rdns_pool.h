@@ -8,8 +8,9 @@
  * else queues: the wait shows up in the banner as rdns_wait.
  *
  * Each thread has its own event_base and c-ares channel (rdns.c) and runs
- * its loop only for the lookup at hand. Results go back to the worker
- * that asked, through the post function given with the job. */
+ * its loop only for the lookup at hand. This is the machinery under the
+ * pool backend (resolver_pool.c), which owns the jobs and takes every one
+ * back, through job->done, on the thread that finished it. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/queue.h>
@@ -24,13 +25,15 @@ struct rdns_job {
 	STAILQ_ENTRY(rdns_job) link;
 	struct sockaddr_storage peer;
 	int forward_confirm;
-	/* Set by the session's worker when the session goes away; the job
-	 * still comes back to that worker, which frees it. */
+	/* Set by the owner when nobody waits for the answer any more: the
+	 * lookup is skipped if it has not started, and the job still comes
+	 * back through done. */
 	_Atomic int cancelled;
-	void (*post)(void *target, struct rdns_job *job);
-	void *target;		/* the worker */
-	void *session;		/* owned by the worker; only it may look */
-	uint64_t enqueued_us, started_us, done_us;
+	/* Called once per job, on a resolver thread (or the main thread at
+	 * stop): every job comes back, answered or not, and the pool never
+	 * frees one. */
+	void (*done)(struct rdns_job *job);
+	uint64_t started_us, done_us;
 	enum rdns_result result;
 	int timeouts;
 	char name[256];
@@ -39,7 +42,7 @@ struct rdns_job {
 
 struct rdns_pool *rdns_pool_start(const struct config *c, char *err, size_t errlen);
 
-/* Queues a job (any thread). The job comes back through job->post. */
+/* Queues a job (any thread). The job comes back through job->done. */
 void rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job);
 
 /* Grows or shrinks to c->rdns_threads and takes c's servers and timeouts
@@ -50,8 +53,8 @@ unsigned rdns_pool_queue_depth(struct rdns_pool *p);
 unsigned rdns_pool_threads(struct rdns_pool *p);
 
 /* Stops every thread (a lookup in flight is abandoned) and frees the
- * pool. Jobs not yet returned are freed here: call it only once no
- * session can be waiting. */
+ * pool. Jobs not yet answered come back through done as errors
+ * ("resolver stopped"), so their owners must still exist. */
 void rdns_pool_stop(struct rdns_pool *p);
 
 #endif

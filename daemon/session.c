@@ -21,7 +21,7 @@
 #include "monotime.h"
 #include "metrics.h"
 #include "rdns.h"
-#include "rdns_pool.h"
+#include "resolver.h"
 #include "server.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -233,7 +233,7 @@ log_rdns(struct session *s, const struct rdns_answer *a)
 	session_log_begin(s, &l, "rdns");
 	log_line_str(&l, "result", rdns_result_name(a->result));
 	log_line_str(&l, "name", a->name != NULL ? a->name : "-");
-	log_line_dur(&l, "duration", a->elapsed_us, 1);
+	log_line_dur(&l, "duration", a->finished_us - a->started_us, 1);
 	log_line_u64(&l, "timeouts", (uint64_t)a->timeouts);
 	if (a->detail != NULL)
 		log_line_str(&l, "detail", a->detail);
@@ -247,7 +247,8 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 {
 	struct session *s = arg;
 
-	s->rdnsq = NULL;
+	s->rdns = NULL;
+	s->rdns_wait_us = a->started_us - a->queued_us;
 	s->rdns_us = monotime_now_us() - s->rdns_start_us - s->rdns_wait_us;
 	s->rdns_result = a->result;
 	if (a->result == RDNS_OK && a->name != NULL)
@@ -267,59 +268,20 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 	banner_path_delay(s);
 }
 
-void
-session_rdns_job_done(struct session *s, struct rdns_job *job)
-{
-	struct rdns_answer a = {
-		job->result, job->name[0] ? job->name : NULL, job->done_us - job->started_us,
-		job->timeouts, job->detail[0] ? job->detail : NULL,
-	};
-
-	s->rdns_job = NULL;
-	s->rdns_wait_us = job->started_us > s->rdns_start_us ? job->started_us - s->rdns_start_us : 0;
-	rdns_done_cb(s, &a);
-	free(job);
-}
-
-/* The legacy resolver: the lookup waits for a free resolver thread. */
-static void
-rdns_pool_start_lookup(struct session *s)
-{
-	struct rdns_job *job = calloc(1, sizeof *job);
-
-	if (job == NULL) {
-		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, "out of memory" };
-		rdns_done_cb(s, &a);
-		return;
-	}
-	memcpy(&job->peer, &s->peer_addr.ss, sizeof job->peer);
-	job->forward_confirm = s->conf->rdns_forward_confirm;
-	job->post = s->env.job_post;
-	job->target = s->env.job_target;
-	job->session = s;
-	s->rdns_job = job;
-	s->state = STATE_RDNS_WAIT;
-	rdns_pool_submit(s->env.rpool, job);
-}
-
 static void
 banner_path_start(struct session *s)
 {
-	if (!config_rdns_active(s->conf) || s->env.rdns == NULL) {
+	if (!config_rdns_active(s->conf) || s->env.resolver == NULL) {
 		banner_path_delay(s);
 		return;
 	}
 	s->rdns_run = 1;
 	s->rdns_start_us = monotime_now_us();
-	if (s->conf->rdns_mode == RDNS_MODE_POOL && s->env.rpool != NULL) {
-		rdns_pool_start_lookup(s);
-		return;
-	}
-	s->state = STATE_RESOLVING;
-	s->rdnsq = rdns_lookup(s->env.rdns, (struct sockaddr *)&s->peer_addr.ss,
-	    s->conf->rdns_forward_confirm, rdns_done_cb, s);
-	if (s->rdnsq == NULL) {
-		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, "out of memory" };
+	s->state = s->conf->rdns_mode == RDNS_MODE_POOL ? STATE_RDNS_WAIT : STATE_RESOLVING;
+	s->rdns = rdns_start(s->env.resolver, (struct sockaddr *)&s->peer_addr.ss, rdns_done_cb, s);
+	if (s->rdns == NULL) {
+		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, 0, 0, "out of memory" };
+		log_error("sid=%08llx rdns: out of memory", (unsigned long long)s->sid);
 		rdns_done_cb(s, &a);
 	}
 }
@@ -448,15 +410,12 @@ closing_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 abandon_lookup(struct session *s)
 {
-	if (s->rdnsq == NULL && s->rdns_job == NULL)
+	if (s->rdns == NULL)
 		return;
 	s->rdns_us = monotime_now_us() - s->rdns_start_us;	/* what it cost so far */
 	s->rdns_abandoned = 1;
-	rdns_cancel(s->rdnsq);
-	s->rdnsq = NULL;
-	if (s->rdns_job != NULL)
-		atomic_store(&s->rdns_job->cancelled, 1);	/* the worker frees it when it returns */
-	s->rdns_job = NULL;
+	rdns_cancel(s->rdns);
+	s->rdns = NULL;
 }
 
 void

@@ -10,9 +10,7 @@
 
 struct event_base;
 struct metrics;
-struct rdns;
-struct rdns_job;
-struct rdns_pool;
+struct resolver;
 struct server;
 struct session;
 
@@ -23,10 +21,7 @@ TAILQ_HEAD(session_list, session);
 struct session_env {
 	struct event_base *base;
 	struct server *srv;
-	struct rdns *rdns;		/* the worker's resolver (rdns.mode = async) */
-	struct rdns_pool *rpool;	/* the resolver threads (rdns.mode = pool) */
-	void (*job_post)(void *target, struct rdns_job *job);
-	void *job_target;
+	struct resolver *resolver;	/* the worker's (resolver.h), or NULL */
 	struct metrics *metrics;	/* the worker's */
 	struct session_list *list;
 	void (*on_close)(void *arg);
@@ -38,9 +33,6 @@ struct session_env {
  * closes fd) only when out of memory. */
 struct session *session_start(const struct session_env *env, int fd,
     const struct sockaddr *peer, socklen_t peerlen, uint64_t accept_us);
-
-/* A resolver thread's answer, delivered on the session's own worker. */
-void session_rdns_job_done(struct session *s, struct rdns_job *job);
 
 /* Server shutdown: answer "421 4.3.2 ... shutting down" and close. */
 void session_shutdown(struct session *s);

@@ -70,8 +70,7 @@ struct session {
 	int rdns_run;
 	int rdns_abandoned;	/* the session closed while its lookup ran */
 
-	struct rdns_query *rdnsq;	/* in flight (async), or NULL */
-	struct rdns_job *rdns_job;	/* with the resolver threads (pool), or NULL */
+	struct rdns_handle *rdns;	/* the lookup in flight, or NULL */
 	enum rdns_result rdns_result;
 	char client_name[256];		/* validated PTR name, or "" */
 

@@ -1,0 +1,50 @@
+#ifndef BANNERD_RESOLVER_H
+#define BANNERD_RESOLVER_H
+/* The reverse-DNS stage as a session sees it: one interface, two
+ * backends, chosen once when a worker builds its resolver (and again when
+ * a reload rebuilds it), as redis's ae.h hides ae_epoll.c and ae_kqueue.c.
+ *
+ *   async (resolver_async.c)  c-ares on the worker's own loop; lookups run
+ *                             in parallel, none waits (rdns_wait = 0).
+ *   pool  (resolver_pool.c)   the legacy IMS resolver threads (rdns_pool.h);
+ *                             a lookup waits for a free thread.
+ *
+ * A resolver belongs to one worker and is used on that worker's thread
+ * only. The callback of a lookup runs on that thread, from its event loop:
+ * never from inside rdns_start, never after rdns_cancel. */
+#include <sys/socket.h>
+
+#include "rdns.h"
+
+struct config;
+struct event_base;
+struct rdns_handle;
+struct rdns_pool;
+struct resolver;
+
+/* Builds the backend c->rdns_mode names on base: pool (with threads, the
+ * process's resolver threads) or async. Returns NULL with err set when
+ * c-ares refuses the settings or memory runs out. */
+struct resolver *resolver_new(struct event_base *base, const struct config *c,
+    struct rdns_pool *threads, char *err, size_t errlen);
+
+/* Lookups started whose handle is not yet finished with (a replaced
+ * resolver is freed once this is 0). */
+unsigned resolver_pending(const struct resolver *r);
+
+/* On the worker's thread, with its base still alive. Lookups still in
+ * flight end: their callbacks run with RDNS_ERROR (async) or never (pool;
+ * the threads' answers are dropped when they come back). */
+void resolver_free(struct resolver *r);
+
+/* Starts the PTR lookup of peer (and the forward confirmation, if the
+ * resolver's configuration asks for it). Returns NULL only when out of
+ * memory; the callback then never runs. */
+struct rdns_handle *rdns_start(struct resolver *r, const struct sockaddr *peer,
+    rdns_done_fn *cb, void *arg);
+
+/* Nobody waits for this answer any more: the callback will not run, and
+ * the handle must not be used again. */
+void rdns_cancel(struct rdns_handle *h);
+
+#endif

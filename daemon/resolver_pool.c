@@ -1,0 +1,217 @@
+/* The pool backend: lookups go to the resolver threads (rdns_pool.c) and
+ * their answers come back here, to the worker that asked, through an
+ * eventfd on the worker's loop. The hand-off needs no allocation: the job
+ * itself is queued back, so it cannot fail.
+ *
+ * The resolver may be freed (a reload replaced it, or its worker exited)
+ * while threads still hold its jobs: it is then detached, and the last
+ * job to come back frees it. */
+#include "resolver_backend.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "monotime.h"
+#include "rdns_pool.h"
+
+struct pool_lookup {
+	struct rdns_handle h;
+	struct rdns_job job;
+	STAILQ_ENTRY(pool_lookup) link;
+	struct pool_resolver *owner;
+	rdns_done_fn *cb;	/* worker thread only */
+	void *arg;
+	uint64_t queued_us;
+};
+
+STAILQ_HEAD(lookup_list, pool_lookup);
+
+struct pool_resolver {
+	struct resolver r;
+	struct rdns_pool *threads;
+	int forward_confirm;
+	int efd;
+	struct event *answered_ev;
+	pthread_mutex_t lock;
+	struct lookup_list answered;	/* under lock */
+	unsigned out;			/* jobs not yet back and freed: under lock */
+	int detached;			/* under lock: the worker let go */
+};
+
+static void
+destroy(struct pool_resolver *pr)
+{
+	pthread_mutex_destroy(&pr->lock);
+	free(pr);
+}
+
+/* A resolver thread (or the main thread, at stop) hands a job back. */
+static void
+job_done(struct rdns_job *job)
+{
+	struct pool_lookup *lk = (struct pool_lookup *)((char *)job - offsetof(struct pool_lookup, job));
+	struct pool_resolver *pr = lk->owner;
+	uint64_t one = 1;
+	int last = 0;
+
+	pthread_mutex_lock(&pr->lock);
+	if (pr->detached) {
+		free(lk);
+		last = --pr->out == 0;
+	} else {
+		STAILQ_INSERT_TAIL(&pr->answered, lk, link);
+		if (write(pr->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_error("rdns: eventfd write: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&pr->lock);
+	if (last)
+		destroy(pr);
+}
+
+static void
+deliver(struct pool_lookup *lk)
+{
+	const struct rdns_job *job = &lk->job;
+	struct rdns_answer a = {
+		job->result, job->name[0] ? job->name : NULL,
+		lk->queued_us, job->started_us, job->done_us,
+		job->timeouts, job->detail[0] ? job->detail : NULL,
+	};
+
+	if (!atomic_load(&lk->job.cancelled))
+		lk->cb(lk->arg, &a);
+	free(lk);
+}
+
+/* On the worker's loop: the answers that came back since the last call. */
+static void
+answered_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool_resolver *pr = arg;
+	struct lookup_list batch = STAILQ_HEAD_INITIALIZER(batch);
+	struct pool_lookup *lk;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		log_error("rdns: eventfd read: %s", strerror(errno));
+	pthread_mutex_lock(&pr->lock);
+	STAILQ_CONCAT(&batch, &pr->answered);
+	STAILQ_FOREACH(lk, &batch, link)
+		pr->out--;
+	pthread_mutex_unlock(&pr->lock);
+	while ((lk = STAILQ_FIRST(&batch)) != NULL) {
+		STAILQ_REMOVE_HEAD(&batch, link);
+		deliver(lk);
+	}
+}
+
+static struct rdns_handle *
+pool_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, void *arg)
+{
+	struct pool_resolver *pr = (struct pool_resolver *)r;
+	struct pool_lookup *lk = calloc(1, sizeof *lk);
+	socklen_t len = peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+
+	if (lk == NULL)
+		return NULL;
+	lk->h.r = r;
+	lk->owner = pr;
+	lk->cb = cb;
+	lk->arg = arg;
+	lk->queued_us = monotime_now_us();
+	memcpy(&lk->job.peer, peer, len);
+	lk->job.forward_confirm = pr->forward_confirm;
+	lk->job.done = job_done;
+	pthread_mutex_lock(&pr->lock);
+	pr->out++;
+	pthread_mutex_unlock(&pr->lock);
+	rdns_pool_submit(pr->threads, &lk->job);
+	return &lk->h;
+}
+
+/* The job still comes back (a thread may be on it); deliver drops it. */
+static void
+pool_cancel(struct rdns_handle *h)
+{
+	struct pool_lookup *lk = (struct pool_lookup *)h;
+
+	atomic_store(&lk->job.cancelled, 1);
+}
+
+static unsigned
+pool_pending(const struct resolver *r)
+{
+	struct pool_resolver *pr = (struct pool_resolver *)r;
+	unsigned n;
+
+	pthread_mutex_lock(&pr->lock);
+	n = pr->out;
+	pthread_mutex_unlock(&pr->lock);
+	return n;
+}
+
+static void
+pool_free(struct resolver *r)
+{
+	struct pool_resolver *pr = (struct pool_resolver *)r;
+	struct pool_lookup *lk;
+	int last;
+
+	pthread_mutex_lock(&pr->lock);
+	pr->detached = 1;
+	while ((lk = STAILQ_FIRST(&pr->answered)) != NULL) {
+		STAILQ_REMOVE_HEAD(&pr->answered, link);
+		free(lk);
+		pr->out--;
+	}
+	last = pr->out == 0;
+	pthread_mutex_unlock(&pr->lock);
+	if (pr->answered_ev != NULL)
+		event_free(pr->answered_ev);
+	if (pr->efd >= 0)
+		close(pr->efd);
+	if (last)
+		destroy(pr);
+}
+
+static const struct resolver_ops pool_ops = {
+	"pool", pool_start, pool_cancel, pool_pending, pool_free,
+};
+
+struct resolver *
+resolver_pool_new(struct event_base *base, const struct config *c, struct rdns_pool *threads,
+    char *err, size_t errlen)
+{
+	struct pool_resolver *pr = calloc(1, sizeof *pr);
+
+	if (pr == NULL) {
+		snprintf(err, errlen, "rdns: out of memory for a resolver");
+		return NULL;
+	}
+	pr->r.ops = &pool_ops;
+	pr->threads = threads;
+	pr->forward_confirm = c->rdns_forward_confirm;
+	pthread_mutex_init(&pr->lock, NULL);
+	STAILQ_INIT(&pr->answered);
+	pr->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (pr->efd >= 0)
+		pr->answered_ev = event_new(base, pr->efd, EV_READ | EV_PERSIST, answered_cb, pr);
+	if (pr->answered_ev == NULL || event_add(pr->answered_ev, NULL) != 0) {
+		snprintf(err, errlen, "rdns: cannot set up the resolver hand-off: out of memory or descriptors");
+		pool_free(&pr->r);
+		return NULL;
+	}
+	return &pr->r;
+}
