@@ -21,7 +21,6 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 def tmpdir(test, prefix="bannerlab-test-"):
     """A temporary folder removed when the test ends (pass or fail);
     KEEP_TEST_FILES=1 keeps it for a post-mortem."""
-    import shutil
     path = tempfile.mkdtemp(prefix=prefix)
     if not os.environ.get("KEEP_TEST_FILES"):
         test.addCleanup(shutil.rmtree, path, True)
@@ -30,6 +29,11 @@ def tmpdir(test, prefix="bannerlab-test-"):
 
 def binary(name):
     return os.path.join(BUILD, "bin", name)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def free_port():
@@ -265,7 +269,10 @@ class BannerdTest(unittest.TestCase):
 
 
 class Slowdns:
-    """One slowdns process on a free UDP port of 127.0.0.1."""
+    """One slowdns process on a free UDP port of 127.0.0.1 (or of the
+    address given), its output in a file: a pipe could fill up with
+    per-query lines and block the server. address is "HOST:PORT" as
+    slowdns says it listens, port the number alone."""
 
     def __init__(self, test, *args, address="127.0.0.1:0"):
         self.dir = tmpdir(test, "slowdns-test-")
@@ -275,13 +282,36 @@ class Slowdns:
                                      stdout=self.logfile, stderr=self.logfile,
                                      stdin=subprocess.DEVNULL)
         test.addCleanup(self.cleanup)
-        m = wait_for(lambda: re.search(r"listening on (\S+)", self.log_text()), 10,
-                     "slowdns to listen")
+        m = wait_for(lambda: self._listening(), 10, "slowdns to listen")
         self.address = m.group(1)
+        self.port = int(self.address.rsplit(":", 1)[1])
+
+    def _listening(self):
+        m = re.search(r"listening on (\S+)", self.log_text())
+        if m is None and self.proc.poll() is not None:
+            raise AssertionError("slowdns exited %r before listening:\n%s"
+                                 % (self.proc.returncode, self.log_text()))
+        return m
 
     def log_text(self):
         with open(self.logpath, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout, count=1):
+        """The count-th match of pattern in the log, or None if it has not
+        come within timeout seconds or the server has exited."""
+        def nth():
+            ms = list(re.finditer(pattern, self.log_text()))
+            return ms[count - 1] if len(ms) >= count else None
+        try:
+            wait_for(lambda: nth() or self.proc.poll() is not None, timeout, pattern)
+        except AssertionError:
+            pass
+        return nth()
+
+    def _last_counts(self):
+        lines = [l for l in self.log_text().splitlines() if l.startswith("slowdns: counts ")]
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[-1])} if lines else None
 
     def queries(self, qtype=None):
         lines = [l for l in self.log_text().splitlines() if l.startswith("slowdns: query ")]
@@ -294,17 +324,32 @@ class Slowdns:
         before = self.log_text().count("slowdns: counts ")
         self.proc.send_signal(signal.SIGUSR1)
         wait_for(lambda: self.log_text().count("slowdns: counts ") > before, timeout, "counts line")
-        line = [l for l in self.log_text().splitlines() if l.startswith("slowdns: counts ")][-1]
-        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+        return self._last_counts()
 
-    def cleanup(self):
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the server by its PID; returns its exit status."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        return self.proc.returncode
+
+    def exit_counts(self):
+        """Stops with SIGTERM, checks the clean exit, returns the last
+        counts line (slowdns writes one as it exits)."""
+        rc = self.stop()
+        if rc != 0:
+            raise AssertionError("slowdns exited %r:\n%s" % (rc, self.log_text()))
+        counts = self._last_counts()
+        if counts is None:
+            raise AssertionError("no counts line on exit:\n" + self.log_text())
+        return counts
+
+    def cleanup(self):
+        self.stop()
         self.logfile.close()
 
 

@@ -1,33 +1,27 @@
 """End-to-end tests for slowdns, the lab DNS server.
 
 Standard library only: the queries are built by hand with struct and sent
-over UDP to 127.0.0.1. Run from the repository root:
+over UDP to 127.0.0.1. The server is harness.Slowdns, the binary
+$BUILD/bin/slowdns (BUILD defaults to "build"; use BUILD=build-san for the
+sanitizer build). Run from the repository root:
 
-    python3 -m unittest tests/e2e/test_slowdns.py -v
-
-The binary is $BUILD/bin/slowdns (BUILD defaults to "build"; use
-BUILD=build-san for the sanitizer build).
+    python3 tests/e2e/run.py slowdns
 """
 
 import os
-import re
 import select
 import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import time
 import unittest
 
-SLOWDNS = os.path.join(os.environ.get('BUILD', 'build'), 'bin', 'slowdns')
+from harness import Slowdns, binary, run, tmpdir, write
 
 QTYPE = {'A': 1, 'PTR': 12, 'AAAA': 28}
 RCODE = {'NOERROR': 0, 'SERVFAIL': 2, 'NXDOMAIN': 3, 'REFUSED': 5}
 FLAG_QR, FLAG_AA, FLAG_TC, FLAG_RD = 0x8000, 0x0400, 0x0200, 0x0100
-
-START_TIMEOUT = 5.0     # seconds to wait for "listening on"
-EXIT_TIMEOUT = 5.0      # seconds to wait for a clean exit
 
 
 # ---- a tiny DNS client ------------------------------------------------------
@@ -115,80 +109,9 @@ def query(port, name, qtype, timeout=2.0, qid=0x4242, host='127.0.0.1'):
     return reply, elapsed
 
 
-def parse_counts(line):
-    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', line)}
-
-
-# ---- the server under test --------------------------------------------------
-
-class SlowDNS:
-    """slowdns on 127.0.0.1, port 0, stderr into a file (a pipe could
-    fill up with per-query lines and block the server)."""
-
-    def __init__(self, testcase, *args):
-        self.log = tempfile.NamedTemporaryFile(prefix='slowdns-', suffix='.log')
-        testcase.addCleanup(self.log.close)
-        self.proc = subprocess.Popen(
-            [SLOWDNS, '-l', '127.0.0.1:0'] + list(args),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log)
-        testcase.addCleanup(self.stop)
-        m = self.wait_for(r'slowdns: listening on 127\.0\.0\.1:(\d+)', START_TIMEOUT)
-        if m is None:
-            raise AssertionError('slowdns did not start:\n' + self.text())
-        self.port = int(m.group(1))
-
-    def text(self):
-        with open(self.log.name, encoding='utf-8', errors='replace') as f:
-            return f.read()
-
-    def wait_for(self, pattern, timeout, count=1):
-        """Polls the log until pattern has matched count times."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = list(re.finditer(pattern, self.text()))
-            if len(found) >= count:
-                return found[count - 1]
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                found = list(re.finditer(pattern, self.text()))
-                return found[count - 1] if len(found) >= count else None
-            time.sleep(0.01)
-
-    def counts(self):
-        """Asks for the counts line with SIGUSR1 and returns it parsed."""
-        n = len(re.findall(r'slowdns: counts ', self.text()))
-        self.proc.send_signal(signal.SIGUSR1)
-        m = self.wait_for(r'slowdns: counts (.*)', 5.0, count=n + 1)
-        if m is None:
-            raise AssertionError('no counts line after SIGUSR1:\n' + self.text())
-        return parse_counts(m.group(1))
-
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the server by its PID; returns the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def exit_counts(self):
-        """Stops with SIGTERM, checks the clean exit, returns the last counts."""
-        rc = self.stop()
-        text = self.text()
-        if rc != 0:
-            raise AssertionError('slowdns exited %r:\n%s' % (rc, text))
-        lines = re.findall(r'slowdns: counts (.*)', text)
-        if not lines:
-            raise AssertionError('no counts line on exit:\n' + text)
-        return parse_counts(lines[-1])
-
-
 def run_slowdns(*args):
-    return subprocess.run([SLOWDNS] + list(args), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=10)
+    return run([binary('slowdns')] + list(args), timeout=10, text=True,
+               stdin=subprocess.DEVNULL)
 
 
 # ---- the tests --------------------------------------------------------------
@@ -196,7 +119,7 @@ def run_slowdns(*args):
 class AnswerTests(unittest.TestCase):
 
     def setUp(self):
-        self.srv = SlowDNS(self)
+        self.srv = Slowdns(self)
 
     def test_ptr_ipv4_synthesized(self):
         r, _ = query(self.srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
@@ -249,11 +172,11 @@ class AnswerTests(unittest.TestCase):
 
     def test_query_log_line(self):
         query(self.srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
-        m = self.srv.wait_for(r'slowdns: query id=\d+ peer=127\.0\.0\.1:\d+ '
+        m = self.srv.wait_log(r'slowdns: query id=\d+ peer=127\.0\.0\.1:\d+ '
                               r'name=1\.0\.0\.127\.in-addr\.arpa type=PTR '
                               r'fault=none delay=0 rcode=NOERROR '
                               r'answer=host-127-0-0-1\.lab\.test\n', 5.0)
-        self.assertIsNotNone(m, self.srv.text())
+        self.assertIsNotNone(m, self.srv.log_text())
         c = self.srv.exit_counts()
         self.assertEqual((c['queries'], c['ptr'], c['answered']), (1, 1, 1))
 
@@ -261,11 +184,9 @@ class AnswerTests(unittest.TestCase):
 class ZoneTests(unittest.TestCase):
 
     def write_zone(self, text):
-        f = tempfile.NamedTemporaryFile('w', prefix='slowdns-zone-', delete=False)
-        self.addCleanup(os.unlink, f.name)
-        f.write(text)
-        f.close()
-        return f.name
+        path = os.path.join(tmpdir(self, 'slowdns-zone-'), 'zone')
+        write(path, text)
+        return path
 
     def test_zone_names(self):
         path = self.write_zone('# lab zone\n'
@@ -273,7 +194,7 @@ class ZoneTests(unittest.TestCase):
                                '::1         mail.lab.test   # both families\n'
                                '\n'
                                '10.1.2.3    Relay.Lab.Test.\n')
-        srv = SlowDNS(self, '--zone', path)
+        srv = Slowdns(self, '--zone', path)
         r, _ = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
         self.assertEqual(r['answers'], ['mail.lab.test'])
         r, _ = query(srv.port, reverse_name('::1'), 'PTR')
@@ -289,7 +210,7 @@ class ZoneTests(unittest.TestCase):
         # addresses outside the zone still get synthesized names
         r, _ = query(srv.port, '2.0.0.127.in-addr.arpa', 'PTR')
         self.assertEqual(r['answers'], ['host-127-0-0-2.lab.test'])
-        self.assertRegex(srv.text(), r'config zone=\S+ entries=3 ')
+        self.assertRegex(srv.log_text(), r'config zone=\S+ entries=3 ')
 
     def test_bad_zone_file(self):
         for text, where in [('127.0.0.1 ok.lab.test\n127.0.0.1 bad_name\n', ':2: '),
@@ -309,7 +230,7 @@ class FaultTests(unittest.TestCase):
         for flag, rcode in [('--servfail', 'SERVFAIL'), ('--nxdomain', 'NXDOMAIN'),
                             ('--refused', 'REFUSED')]:
             with self.subTest(flag=flag):
-                srv = SlowDNS(self, flag)
+                srv = Slowdns(self, flag)
                 r, _ = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
                 self.assertEqual((r['rcode'], r['ancount']), (RCODE[rcode], 0))
                 r, _ = query(srv.port, 'host-127-0-0-1.lab.test', 'A')
@@ -319,7 +240,7 @@ class FaultTests(unittest.TestCase):
                 self.assertEqual(c['answered'], 0, c)
 
     def test_truncate(self):
-        srv = SlowDNS(self, '--truncate')
+        srv = Slowdns(self, '--truncate')
         r, _ = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
         self.assertTrue(r['tc'])
         self.assertEqual((r['rcode'], r['ancount']), (0, 0))
@@ -327,7 +248,7 @@ class FaultTests(unittest.TestCase):
         self.assertEqual((c['truncated'], c['answered']), (1, 1))
 
     def test_mismatch(self):
-        srv = SlowDNS(self, '--mismatch')
+        srv = Slowdns(self, '--mismatch')
         r, _ = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR')
         self.assertEqual(r['answer'], 'host-127-0-0-1.lab.test')
         r, _ = query(srv.port, r['answer'], 'A')
@@ -338,25 +259,25 @@ class FaultTests(unittest.TestCase):
         self.assertEqual((c['mismatch'], c['answered']), (2, 3))
 
     def test_drop(self):
-        srv = SlowDNS(self, '--drop')
+        srv = Slowdns(self, '--drop')
         r, elapsed = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR', timeout=0.5)
         self.assertIsNone(r)
         self.assertGreaterEqual(elapsed, 0.5)
-        self.assertRegex(srv.text(), r'fault=drop delay=0 rcode=- answer=-')
+        self.assertRegex(srv.log_text(), r'fault=drop delay=0 rcode=- answer=-')
         c = srv.exit_counts()
         self.assertEqual((c['dropped'], c['answered']), (1, 0))
 
     def test_combined_delay_and_servfail(self):
-        srv = SlowDNS(self, '--servfail', '--truncate', '--delay', '200ms')
+        srv = Slowdns(self, '--servfail', '--truncate', '--delay', '200ms')
         r, elapsed = query(srv.port, 'host-127-0-0-1.lab.test', 'A')
         self.assertEqual(r['rcode'], RCODE['SERVFAIL'])
         self.assertTrue(r['tc'])
         self.assertGreaterEqual(elapsed, 0.15)
-        self.assertRegex(srv.text(), r'fault=servfail\+truncate delay=200\.0ms')
+        self.assertRegex(srv.log_text(), r'fault=servfail\+truncate delay=200\.0ms')
 
     def test_fault_rate_seed_reproducible(self):
         def run(seed):
-            srv = SlowDNS(self, '-q', '--fault-rate', '0.5', '--servfail',
+            srv = Slowdns(self, '-q', '--fault-rate', '0.5', '--servfail',
                           '--nxdomain', '--seed', str(seed))
             seq = []
             for i in range(60):
@@ -379,14 +300,14 @@ class FaultTests(unittest.TestCase):
 class DelayTests(unittest.TestCase):
 
     def test_delay_300ms(self):
-        srv = SlowDNS(self, '--delay', '300ms')
+        srv = Slowdns(self, '--delay', '300ms')
         r, elapsed = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR', timeout=5)
         self.assertEqual(r['answer'], 'host-127-0-0-1.lab.test')
         self.assertTrue(0.25 <= elapsed <= 3.0, elapsed)
-        self.assertRegex(srv.text(), r'fault=none delay=300\.0ms rcode=NOERROR')
+        self.assertRegex(srv.log_text(), r'fault=none delay=300\.0ms rcode=NOERROR')
 
     def test_jitter_bounds(self):
-        srv = SlowDNS(self, '-q', '--delay', '100ms', '--jitter', '200ms')
+        srv = Slowdns(self, '-q', '--delay', '100ms', '--jitter', '200ms')
         for i in range(5):
             r, elapsed = query(srv.port, 'host-127-0-0-1.lab.test', 'A', timeout=5)
             self.assertEqual(r['answers'], ['127.0.0.1'])
@@ -394,7 +315,7 @@ class DelayTests(unittest.TestCase):
 
     def test_thousand_concurrent_delayed(self):
         n, per_socket = 1000, 50
-        srv = SlowDNS(self, '-q', '--delay', '500ms')
+        srv = Slowdns(self, '-q', '--delay', '500ms')
         socks = []
         for _ in range(n // per_socket):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -432,13 +353,13 @@ class DelayTests(unittest.TestCase):
         self.assertEqual((c['queries'], c['ptr'], c['answered']), (n, n, n), c)
 
     def test_exit_with_pending_queries(self):
-        srv = SlowDNS(self, '--delay', '10s')
+        srv = Slowdns(self, '--delay', '10s')
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.addCleanup(s.close)
         for i in range(20):
             s.sendto(encode_query(i + 1, reverse_name('127.0.0.1'), 'PTR'),
                      ('127.0.0.1', srv.port))
-        self.assertIsNotNone(srv.wait_for(r'slowdns: query id=20 ', 5.0))
+        self.assertIsNotNone(srv.wait_log(r'slowdns: query id=20 ', 5.0))
         c = srv.counts()
         self.assertEqual((c['queries'], c['pending'], c['answered']), (20, 20, 0))
         start = time.monotonic()
@@ -447,9 +368,9 @@ class DelayTests(unittest.TestCase):
         self.assertEqual(c['pending'], 20)
 
     def test_sigint_exits_cleanly(self):
-        srv = SlowDNS(self)
-        self.assertEqual(srv.stop(signal.SIGINT), 0, srv.text())
-        self.assertIn('slowdns: counts queries=0 ', srv.text())
+        srv = Slowdns(self)
+        self.assertEqual(srv.stop(signal.SIGINT), 0, srv.log_text())
+        self.assertIn('slowdns: counts queries=0 ', srv.log_text())
 
 
 class IPv6ListenTests(unittest.TestCase):
@@ -460,21 +381,11 @@ class IPv6ListenTests(unittest.TestCase):
                 s.bind(('::1', 0))
         except OSError:
             self.skipTest('no IPv6 loopback here')
-        log = tempfile.NamedTemporaryFile(prefix='slowdns-', suffix='.log')
-        self.addCleanup(log.close)
-        proc = subprocess.Popen([SLOWDNS, '-l', '[::1]:0'], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=log)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
-        deadline, m = time.monotonic() + START_TIMEOUT, None
-        while m is None and time.monotonic() < deadline and proc.poll() is None:
-            with open(log.name) as f:
-                m = re.search(r'listening on \[::1\]:(\d+)', f.read())
-            time.sleep(0.01)
-        self.assertIsNotNone(m)
-        r, _ = query(int(m.group(1)), reverse_name('::1'), 'PTR', host='::1')
+        srv = Slowdns(self, address='[::1]:0')
+        self.assertTrue(srv.address.startswith('[::1]:'), srv.address)
+        r, _ = query(srv.port, reverse_name('::1'), 'PTR', host='::1')
         self.assertEqual(r['answer'], 'host-0-0-0-0-0-0-0-1.lab.test')
-        proc.send_signal(signal.SIGTERM)
-        self.assertEqual(proc.wait(EXIT_TIMEOUT), 0)
+        self.assertEqual(srv.stop(), 0, srv.log_text())
 
 
 class UsageTests(unittest.TestCase):
