@@ -4,27 +4,13 @@ daemon mode and a Maildir that cannot be written."""
 import glob
 import json
 import os
-import shutil
 import re
 import signal
 import smtplib
 import socket
-import subprocess
-import tempfile
 import time
 
-from harness import ROOT, BannerdTest, Conversation, binary, run, wait_for
-
-
-def tmpdir(test):
-    path = tempfile.mkdtemp(prefix="bannerd-lc-")
-    test.addCleanup(shutil.rmtree, path, True)
-    return path
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
+from harness import BUILD, ROOT, BannerdTest, Conversation, binary, run, tmpdir, wait_for, write
 
 
 def cpu_seconds(pid):
@@ -376,10 +362,9 @@ class ResourceTest(BannerdTest):
 
 class InstallTest(BannerdTest):
     def make(self, *args):
-        build = os.path.basename(os.environ.get("BUILD", "build"))
-        r = subprocess.run(["make", "-s"] + list(args)
-                           + (["SANITIZE=1"] if build == "build-san" else []),
-                           cwd=ROOT, capture_output=True, timeout=300)
+        r = run(["make", "-s"] + list(args)
+                + (["SANITIZE=1"] if os.path.basename(BUILD) == "build-san" else []),
+                cwd=ROOT, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
 
     def lab_files(self):
@@ -454,8 +439,8 @@ class InstallTest(BannerdTest):
         # BUILD points at the source tree's binaries: the wrapper drops
         # it, so the lab takes the installed programs from PATH.
         env["BUILD"] = os.path.join(ROOT, "no-such-build")
-        r = subprocess.run([os.path.join(prefix, "bin/bannerlab-lab"), "run", "baseline", "--quick"],
-                           cwd=cwd, env=env, capture_output=True, timeout=300)
+        r = run([os.path.join(prefix, "bin/bannerlab-lab"), "run", "baseline", "--quick"],
+                cwd=cwd, env=env, timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout.decode()[-3000:] + r.stderr.decode()[-3000:])
         self.assertTrue(os.path.exists(os.path.join(cwd, "results/baseline/bannerd.log")),
                         os.listdir(cwd))
