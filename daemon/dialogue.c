@@ -1,6 +1,9 @@
 /* The ESMTP dialogue of one session: the command table and its handlers,
  * line framing with the smtp.max_line limit, and the DATA phase into the
- * sink. Runs on the session's worker thread, called from session.c. */
+ * sink. Runs on the session's worker thread, called from session.c; acts
+ * on the session through session_io.h only. */
+#include "dialogue.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +15,19 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "session_priv.h"
+#include "session_io.h"
 
 typedef void cmd_fn(struct session *, const struct smtp_command *);
 
-void
-dialogue_transaction_reset(struct session *s)
+static void
+transaction_reset(struct session *s)
 {
 	if (s->spool.fd >= 0)
 		spool_abort(&s->spool);
 	s->rcpts = 0;
 	s->too_big = 0;
 	if (s->state > STATE_GREETED && s->state < STATE_CLOSING)
-		s->state = STATE_READY;
+		session_enter_state(s, STATE_READY);
 }
 
 /* ---- commands ---- */
@@ -35,9 +38,9 @@ cmd_ehlo(struct session *s, const struct smtp_command *c)
 	char hello[SMTP_ARG_MAX + 300], size[64];
 	const char *lines[5] = { hello, "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES" };
 
-	dialogue_transaction_reset(s);
+	transaction_reset(s);
 	snprintf(s->helo, sizeof s->helo, "%s", c->arg);
-	s->state = STATE_READY;
+	session_enter_state(s, STATE_READY);
 	if (c->verb == CMD_HELO) {
 		session_reply(s, 250, "%s", s->conf->banner_hostname);
 		return;
@@ -50,7 +53,7 @@ cmd_ehlo(struct session *s, const struct smtp_command *c)
 static void
 cmd_mail(struct session *s, const struct smtp_command *c)
 {
-	s->state = STATE_MAIL;
+	session_enter_state(s, STATE_MAIL);
 	s->rcpts = 0;
 	session_reply(s, 250, "2.1.0 Ok");
 }
@@ -65,7 +68,7 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 		return;
 	}
 	s->rcpts++;
-	s->state = STATE_RCPT;
+	session_enter_state(s, STATE_RCPT);
 	session_reply(s, 250, "2.1.5 Ok");
 }
 
@@ -82,7 +85,7 @@ cmd_data(struct session *s, const struct smtp_command *c)
 		s->data_buf = malloc(DATA_CHUNK + 2);
 	smtp_data_init(&s->data);
 	s->too_big = 0;
-	s->state = STATE_DATA;
+	session_enter_state(s, STATE_DATA);
 	session_set_timeouts(s, s->conf->smtp_timeout_data_us);
 	session_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 }
@@ -90,7 +93,7 @@ cmd_data(struct session *s, const struct smtp_command *c)
 static void
 cmd_rset(struct session *s, const struct smtp_command *c)
 {
-	dialogue_transaction_reset(s);
+	transaction_reset(s);
 	session_reply(s, 250, "2.0.0 Ok");
 }
 
@@ -197,7 +200,7 @@ data_finish(struct session *s)
 	struct log_line l;
 	int code;
 
-	s->state = STATE_READY;
+	session_enter_state(s, STATE_READY);
 	s->rcpts = 0;
 	if (s->too_big) {
 		spool_abort(&s->spool);
@@ -262,7 +265,8 @@ data_consume(struct session *s, struct evbuffer *in)
 
 /* ---- command lines ---- */
 
-/* Returns 1 if a line was handled, 0 if more input is needed. */
+/* Returns 1 if a line was handled (the session may now be closing), 0 if
+ * more input is needed. */
 static int
 command_consume(struct session *s, struct evbuffer *in)
 {
@@ -296,9 +300,10 @@ command_consume(struct session *s, struct evbuffer *in)
 	}
 	line = malloc((size_t)eol.pos + 1);
 	if (line == NULL) {
+		log_error("sid=%08llx out of memory for a command line", (unsigned long long)s->sid);
 		s->outcome = OUTCOME_ERROR;
-		session_free(s);
-		return -1;
+		session_close_after_flush(s);
+		return 1;
 	}
 	evbuffer_remove(in, line, (size_t)eol.pos);
 	evbuffer_drain(in, eol_len);
@@ -328,10 +333,7 @@ dialogue_process_input(struct session *s)
 				return;
 			continue;
 		}
-		int rc = command_consume(s, in);
-		if (rc < 0)
-			return;	/* freed */
-		if (rc == 0)
+		if (command_consume(s, in) == 0)
 			return;
 	}
 	if (s->state == STATE_CLOSING)

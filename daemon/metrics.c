@@ -6,7 +6,7 @@
 
 #include <event2/buffer.h>
 
-static const char *const stage_names[STAGE_COUNT] = {
+static const char *const stage_names[BANNER_STAGE_COUNT] = {
 	"queue", "rdns_wait", "rdns", "delay", "write",
 };
 
@@ -49,7 +49,7 @@ metrics_new(void)
 		return NULL;
 	pthread_mutex_init(&m->lock, NULL);
 	hist_init(&m->banner);
-	for (int i = 0; i < STAGE_COUNT; i++)
+	for (int i = 0; i < BANNER_STAGE_COUNT; i++)
 		hist_init(&m->stages[i]);
 	return m;
 }
@@ -72,13 +72,13 @@ metrics_count(struct metrics *m, enum metric_counter c)
 }
 
 void
-metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[STAGE_COUNT])
+metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[BANNER_STAGE_COUNT])
 {
 	pthread_mutex_lock(&m->lock);
 	m->counters[MC_BANNERS]++;
 	hist_record(&m->banner, banner_us);
 	m->banner_le[bucket_index(banner_us)]++;
-	for (int i = 0; i < STAGE_COUNT; i++) {
+	for (int i = 0; i < BANNER_STAGE_COUNT; i++) {
 		hist_record(&m->stages[i], stage_us[i]);
 		m->stage_le[i][bucket_index(stage_us[i])]++;
 	}
@@ -92,11 +92,11 @@ metrics_add(struct metrics *dst, struct metrics *src)
 	for (int i = 0; i < MC_COUNT; i++)
 		dst->counters[i] += src->counters[i];
 	hist_merge(&dst->banner, &src->banner);
-	for (int i = 0; i < STAGE_COUNT; i++)
+	for (int i = 0; i < BANNER_STAGE_COUNT; i++)
 		hist_merge(&dst->stages[i], &src->stages[i]);
 	for (int b = 0; b <= METRICS_BUCKETS; b++) {
 		dst->banner_le[b] += src->banner_le[b];
-		for (int i = 0; i < STAGE_COUNT; i++)
+		for (int i = 0; i < BANNER_STAGE_COUNT; i++)
 			dst->stage_le[i][b] += src->stage_le[i][b];
 	}
 	pthread_mutex_unlock(&src->lock);
@@ -182,7 +182,7 @@ metrics_expose(const struct metrics *m, const struct metrics_gauges *g, struct e
 	histogram_series(out, "bannerd_banner_seconds", "", &m->banner, m->banner_le);
 	evbuffer_add_printf(out, "# HELP bannerd_stage_seconds Each stage of the banner path.\n"
 	    "# TYPE bannerd_stage_seconds histogram\n");
-	for (int i = 0; i < STAGE_COUNT; i++) {
+	for (int i = 0; i < BANNER_STAGE_COUNT; i++) {
 		snprintf(labels, sizeof labels, "stage=\"%s\"", stage_names[i]);
 		histogram_series(out, "bannerd_stage_seconds", labels, &m->stages[i], m->stage_le[i]);
 	}
@@ -220,13 +220,13 @@ metrics_summary(const struct metrics *m, const struct metrics_gauges *g, char *b
 	    (unsigned long long)g->rdns_threads,
 	    (unsigned long long)hist_percentile(&m->banner, 50),
 	    (unsigned long long)hist_percentile(&m->banner, 99));
-	for (int i = 0; i < STAGE_COUNT && o < len; i++)
+	for (int i = 0; i < BANNER_STAGE_COUNT && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, " %s_p99_us=%llu", stage_names[i],
 		    (unsigned long long)hist_percentile(&m->stages[i], 99));
 }
 
 const char *
-metrics_stage_name(enum metric_stage s)
+metrics_stage_name(enum banner_stage s)
 {
-	return s < STAGE_COUNT ? stage_names[s] : "?";
+	return s < BANNER_STAGE_COUNT ? stage_names[s] : "?";
 }

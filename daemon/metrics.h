@@ -30,13 +30,13 @@ enum metric_counter {
 	MC_COUNT
 };
 
-enum metric_stage {
-	STAGE_QUEUE,		/* accept -> a session slot */
-	STAGE_RDNS_WAIT,	/* slot -> a free resolver thread (rdns.mode = pool) */
-	STAGE_RDNS,		/* the lookup itself */
-	STAGE_DELAY,		/* injected delay */
-	STAGE_WRITE,		/* banner queued -> written */
-	STAGE_COUNT
+enum banner_stage {
+	BANNER_STAGE_QUEUE,	/* accept -> a session slot */
+	BANNER_STAGE_RDNS_WAIT,	/* slot -> a free resolver thread (rdns.mode = pool) */
+	BANNER_STAGE_RDNS,	/* the lookup itself */
+	BANNER_STAGE_DELAY,	/* injected delay */
+	BANNER_STAGE_WRITE,	/* banner queued -> written */
+	BANNER_STAGE_COUNT
 };
 
 /* Prometheus bucket bounds, from 100 us to 300 s (see metrics.c). */
@@ -49,9 +49,9 @@ struct metrics {
 	 * per-bound counts give Prometheus buckets that never move a value
 	 * across a bound. Index METRICS_BUCKETS is beyond the last bound. */
 	struct histogram banner;
-	struct histogram stages[STAGE_COUNT];
+	struct histogram stages[BANNER_STAGE_COUNT];
 	uint64_t banner_le[METRICS_BUCKETS + 1];
-	uint64_t stage_le[STAGE_COUNT][METRICS_BUCKETS + 1];
+	uint64_t stage_le[BANNER_STAGE_COUNT][METRICS_BUCKETS + 1];
 };
 
 /* Gauges are read at scrape time, not kept. */
@@ -71,7 +71,7 @@ void metrics_free(struct metrics *m);
 
 void metrics_count(struct metrics *m, enum metric_counter c);
 /* A banner went out: its total and every stage, in microseconds. */
-void metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[STAGE_COUNT]);
+void metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[BANNER_STAGE_COUNT]);
 
 /* dst += src, taking src's lock. */
 void metrics_add(struct metrics *dst, struct metrics *src);
@@ -82,6 +82,6 @@ void metrics_expose(const struct metrics *m, const struct metrics_gauges *g, str
 /* One line of figures for the log (SIGUSR1). */
 void metrics_summary(const struct metrics *m, const struct metrics_gauges *g, char *buf, size_t len);
 
-const char *metrics_stage_name(enum metric_stage s);
+const char *metrics_stage_name(enum banner_stage s);
 
 #endif

@@ -205,6 +205,7 @@ session_closed_cb(void *arg)
 	struct worker *w = arg;
 	struct pool *p = w->pool;
 
+	atomic_fetch_sub(&p->srv->sessions_open, 1);
 	pthread_mutex_lock(&p->adm);
 	w->n_sessions--;
 	if (!p->draining)
@@ -244,7 +245,6 @@ worker_accept(struct worker *w, struct handoff *h)
 	if (session_start(&env, h->fd, (struct sockaddr *)&h->peer, h->peerlen, h->accept_us) == NULL) {
 		/* session_start closed the socket; give the slot back. */
 		log_error("worker %u: out of memory for a new session", w->id);
-		atomic_fetch_sub(&w->pool->srv->sessions_open, 1);
 		session_closed_cb(w);
 	}
 }

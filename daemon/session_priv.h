@@ -1,13 +1,15 @@
 #ifndef BANNERD_SESSION_PRIV_H
 #define BANNERD_SESSION_PRIV_H
-/* What session.c (the connection's life: banner path, I/O, close) and
- * dialogue.c (the ESMTP commands and DATA) share. Not for other modules. */
+/* The session's data, shared by session.c (the connection's life: banner
+ * path, I/O, close), session_io.c (what the dialogue may do to it) and
+ * dialogue.c (the ESMTP commands and DATA). Not for other modules. */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
 #include "log.h"
 #include "rdns.h"
+#include "rng.h"
 #include "session.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -26,6 +28,7 @@ enum session_state {
 	STATE_RCPT,		/* at least one RCPT accepted */
 	STATE_DATA,		/* reading the message */
 	STATE_CLOSING,		/* last reply queued, closing once flushed */
+	STATE_COUNT
 };
 
 extern const char *const session_state_names[];
@@ -51,26 +54,25 @@ struct session {
 	struct session_env env;
 	struct config *conf;
 	struct bufferevent *bev;
-	struct event *timer;
+	struct event *delay_timer;	/* the injected delay before the banner */
+	struct event *close_timer;	/* frees the session from the loop once closing */
 	uint64_t sid;
-	uint64_t rnd;
+	struct rng rng;			/* banner jitter, seeded with the sid */
 	char peer[ADDR_TEXT_MAX];
 	struct addr peer_addr;
-	enum session_state state;
+	enum session_state state;	/* changed by session_enter_state only */
 	enum outcome outcome;
 	const char *reason;
 
-	/* Monotonic timestamps of the banner path (0: not reached). */
-	uint64_t accept_us, start_us, banner_queued_us, banner_sent_us;
-	uint64_t delay_us;	/* the delay drawn */
-	uint64_t delay_start_us;
-	/* rdns_wait + rdns = the session's own view, from starting the
-	 * lookup to handling its answer, so the stages add up. */
-	uint64_t rdns_us, rdns_start_us, rdns_wait_us;
-	int rdns_run;
-	int rdns_abandoned;	/* the session closed while its lookup ran */
+	/* Monotonic time each state was last entered, 0 if never; QUEUED's
+	 * is the accept(2) on the listener. The banner stages are derived
+	 * from these (session.c: banner_stages). */
+	uint64_t entered_us[STATE_COUNT];
+	uint64_t banner_sent_us;	/* the 220 left the output buffer, or 0 */
 
 	struct rdns_handle *rdns;	/* the lookup in flight, or NULL */
+	int rdns_answered;
+	uint64_t rdns_wait_us;		/* the answer's started - queued */
 	enum rdns_result rdns_result;
 	char client_name[256];		/* validated PTR name, or "" */
 
@@ -91,24 +93,5 @@ struct session {
 	char queue_id[32];
 	char *data_buf;
 };
-
-/* session.c */
-uint64_t session_since_accept(const struct session *s);
-void session_log_begin(const struct session *s, struct log_line *l, const char *event);
-void session_log_raw(struct session *s, const char *dir, const char *p, size_t n);
-void session_reply(struct session *s, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void session_reply_lines(struct session *s, int code, const char *const *lines, size_t n);
-/* A reply to a client mistake; after smtp.max_errors of them, 421. */
-void session_client_error(struct session *s, int code, const char *text);
-void session_set_timeouts(struct session *s, uint64_t read_us);
-/* Marks the session CLOSING; it is freed once the output is written. */
-void session_close_after_flush(struct session *s);
-void session_free(struct session *s);
-
-/* dialogue.c: runs every complete command line (and DATA) buffered, in
- * order, until more input is needed or the session closes. */
-void dialogue_process_input(struct session *s);
-void dialogue_transaction_reset(struct session *s);
 
 #endif

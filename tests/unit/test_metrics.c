@@ -36,7 +36,7 @@ expose(const struct metrics *m)
 START_TEST(merge_adds_everything)
 {
 	struct metrics *a = metrics_new(), *b = metrics_new(), *sum = metrics_new();
-	uint64_t st[STAGE_COUNT] = { 10, 0, 300000, 0, 20 };
+	uint64_t st[BANNER_STAGE_COUNT] = { 10, 0, 300000, 0, 20 };
 
 	metrics_count(a, MC_CONNECTIONS);
 	metrics_count(b, MC_CONNECTIONS);
@@ -49,7 +49,7 @@ START_TEST(merge_adds_everything)
 	ck_assert_uint_eq(sum->counters[MC_BANNERS], 2);
 	ck_assert_uint_eq(sum->counters[MC_ABANDONED], 1);
 	ck_assert_uint_eq(hist_count(&sum->banner), 2);
-	ck_assert_uint_eq(hist_sum(&sum->stages[STAGE_RDNS]), 600000);
+	ck_assert_uint_eq(hist_sum(&sum->stages[BANNER_STAGE_RDNS]), 600000);
 	metrics_free(a);
 	metrics_free(b);
 	metrics_free(sum);
@@ -59,7 +59,7 @@ END_TEST
 START_TEST(exposition_is_cumulative_and_complete)
 {
 	struct metrics *m = metrics_new();
-	uint64_t st[STAGE_COUNT] = { 0 };
+	uint64_t st[BANNER_STAGE_COUNT] = { 0 };
 	char *text;
 
 	for (int i = 0; i < 3; i++)
@@ -93,7 +93,7 @@ START_TEST(summary_line)
 {
 	struct metrics *m = metrics_new();
 	struct metrics_gauges g;
-	uint64_t st[STAGE_COUNT] = { 1000, 0, 0, 0, 0 };
+	uint64_t st[BANNER_STAGE_COUNT] = { 1000, 0, 0, 0, 0 };
 	char line[1024];
 
 	memset(&g, 0, sizeof g);
@@ -103,7 +103,7 @@ START_TEST(summary_line)
 	ck_assert_ptr_nonnull(strstr(line, "banners=1 "));
 	ck_assert_ptr_nonnull(strstr(line, "queue_depth=4 "));
 	ck_assert_ptr_nonnull(strstr(line, " queue_p99_us="));
-	ck_assert_str_eq(metrics_stage_name(STAGE_RDNS_WAIT), "rdns_wait");
+	ck_assert_str_eq(metrics_stage_name(BANNER_STAGE_RDNS_WAIT), "rdns_wait");
 	metrics_free(m);
 }
 END_TEST

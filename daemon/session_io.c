@@ -1,0 +1,171 @@
+/* What the dialogue and the banner path may do to a session (see
+ * session_io.h): the state machine's one transition, replies and the
+ * protocol log lines, client errors, timeouts and the close after flush. */
+#include "session_io.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "monotime.h"
+#include "resolver.h"
+
+const char *const session_state_names[] = {
+	"QUEUED", "RDNS_WAIT", "RESOLVING", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
+};
+
+const char *const session_outcome_names[] = {
+	"none", "normal", "abandoned", "timeout", "421", "pregreet", "disconnect", "error",
+};
+
+void
+session_enter_state(struct session *s, enum session_state next)
+{
+	struct log_line l;
+
+	if (next == s->state)
+		return;
+	if (s->conf->log_protocol_log >= PLOG_MAXIMUM) {
+		session_log_begin(s, &l, "state");
+		log_line_str(&l, "from", session_state_names[s->state]);
+		log_line_str(&l, "to", session_state_names[next]);
+		log_line_end(&l);
+	}
+	s->state = next;
+	s->entered_us[next] = monotime_now_us();
+}
+
+uint64_t
+session_since_accept(const struct session *s)
+{
+	return monotime_now_us() - s->entered_us[STATE_QUEUED];
+}
+
+void
+session_log_begin(const struct session *s, struct log_line *l, const char *event)
+{
+	char sid[24];
+
+	snprintf(sid, sizeof sid, "%08llx", (unsigned long long)s->sid);
+	log_line_begin(l, event);
+	log_line_str(l, "sid", sid);
+	log_line_str(l, "peer", s->peer);
+	log_line_u64(l, "t_us", session_since_accept(s));
+}
+
+void
+session_log_raw(struct session *s, const char *dir, const char *p, size_t n)
+{
+	struct log_line l;
+
+	for (size_t off = 0; off < n; off += RAW_LOG_CHUNK) {
+		size_t len = n - off < RAW_LOG_CHUNK ? n - off : RAW_LOG_CHUNK;
+		session_log_begin(s, &l, "raw");
+		log_line_str(&l, "dir", dir);
+		log_line_mem(&l, "bytes", p + off, len);
+		log_line_end(&l);
+	}
+}
+
+/* Queues one reply (possibly multi-line, lines separated by '\n' in text
+ * after the first) and logs it at level medium. */
+void
+session_reply(struct session *s, int code, const char *fmt, ...)
+{
+	char text[1024], wire[1200];
+	struct log_line l;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	n = snprintf(wire, sizeof wire, "%d %s\r\n", code, text);
+	if (n < 0 || (size_t)n >= sizeof wire)
+		n = (int)sizeof wire - 1;
+	bufferevent_write(s->bev, wire, (size_t)n);
+	if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
+		session_log_begin(s, &l, "reply");
+		log_line_u64(&l, "code", (uint64_t)code);
+		log_line_str(&l, "text", text);
+		log_line_end(&l);
+	}
+	if (s->conf->log_protocol_log >= PLOG_MAXIMUM)
+		session_log_raw(s, "out", wire, (size_t)n);
+}
+
+/* A multi-line reply: "250-a", "250-b", "250 c". */
+void
+session_reply_lines(struct session *s, int code, const char *const *lines, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct log_line l;
+
+	for (size_t i = 0; i < n; i++) {
+		char wire[SMTP_ARG_MAX + 320];
+		int len = snprintf(wire, sizeof wire, "%d%c%s\r\n", code, i + 1 < n ? '-' : ' ', lines[i]);
+
+		if (len < 0 || (size_t)len >= sizeof wire)
+			len = (int)sizeof wire - 1;
+		evbuffer_add(out, wire, (size_t)len);
+		if (s->conf->log_protocol_log >= PLOG_MAXIMUM)
+			session_log_raw(s, "out", wire, (size_t)len);
+		if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
+			session_log_begin(s, &l, "reply");
+			log_line_u64(&l, "code", (uint64_t)code);
+			log_line_str(&l, "text", lines[i]);
+			log_line_end(&l);
+		}
+	}
+}
+
+/* A reply to a client mistake. After smtp.max_errors of them the session
+ * ends with 421, as Postfix's hard error limit does. */
+void
+session_client_error(struct session *s, int code, const char *text)
+{
+	session_reply(s, code, "%s", text);
+	if (++s->errors < s->conf->smtp_max_errors)
+		return;
+	session_reply(s, 421, "4.7.0 %s Error: too many errors", s->conf->banner_hostname);
+	s->outcome = OUTCOME_421;
+	s->reason = "errors";
+	session_close_after_flush(s);
+}
+
+void
+session_set_timeouts(struct session *s, uint64_t read_us)
+{
+	struct timeval tv = monotime_timeval(read_us);
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+void
+session_drop_lookup(struct session *s)
+{
+	rdns_cancel(s->rdns);
+	s->rdns = NULL;
+}
+
+void
+session_close_after_flush(struct session *s)
+{
+	struct timeval tv = monotime_timeval(s->conf->smtp_timeout_close_us);
+
+	session_enter_state(s, STATE_CLOSING);
+	session_drop_lookup(s);
+	event_del(s->delay_timer);
+	bufferevent_disable(s->bev, EV_READ);
+	/* A peer that never reads must not keep us: bound the final flush. */
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		event_active(s->close_timer, EV_TIMEOUT, 0);	/* free from the loop, not under the caller */
+	else
+		bufferevent_enable(s->bev, EV_WRITE);
+}

@@ -1,0 +1,37 @@
+#ifndef BANNERD_SESSION_IO_H
+#define BANNERD_SESSION_IO_H
+/* What the dialogue (and the banner path) may do to a session: change its
+ * state, reply, count a client error, set its timeouts, close it once the
+ * output is flushed, and write its log lines. Nothing here frees a
+ * session: closing ends in session.c, from the loop. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session_priv.h"
+
+/* The only place a session's state changes: stamps entered_us[next] and,
+ * at log.protocol_log = maximum, logs "state from=OLD to=NEW". Entering
+ * the state the session is already in does nothing. */
+void session_enter_state(struct session *s, enum session_state next);
+
+uint64_t session_since_accept(const struct session *s);
+void session_log_begin(const struct session *s, struct log_line *l, const char *event);
+void session_log_raw(struct session *s, const char *dir, const char *p, size_t n);
+
+void session_reply(struct session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void session_reply_lines(struct session *s, int code, const char *const *lines, size_t n);
+/* A reply to a client mistake; after smtp.max_errors of them, 421. */
+void session_client_error(struct session *s, int code, const char *text);
+void session_set_timeouts(struct session *s, uint64_t read_us);
+
+/* Enters CLOSING: no more input is read, a lookup still running is let
+ * go, and the session is freed from the loop once its output is written
+ * (or smtp.timeout_close has passed). */
+void session_close_after_flush(struct session *s);
+
+/* Lets a lookup still running go: its answer must never restart the
+ * banner path of a closing session. */
+void session_drop_lookup(struct session *s);
+
+#endif
