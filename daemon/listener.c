@@ -254,8 +254,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
 		reject(set, fd, peer, "max_sessions", "Too many connections, try again later");
 		return;
 	}
-	atomic_fetch_add(&set->srv->sessions_open, 1);
-	switch (pool_dispatch(set->pool, fd, peer, (socklen_t)peerlen, now)) {
+	switch (pool_admit(set->pool, fd, peer, (socklen_t)peerlen, now)) {
 	case ADMIT_STARTED:
 	case ADMIT_QUEUED:
 		break;
@@ -264,7 +263,6 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
 		listeners_pause(set);
 		break;
 	case ADMIT_REJECTED:
-		atomic_fetch_sub(&set->srv->sessions_open, 1);
 		metrics_count(set->metrics, MC_REJECT_QUEUE_FULL);
 		reject(set, fd, peer, "queue_full", "All server slots busy, try again later");
 		break;

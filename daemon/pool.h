@@ -1,18 +1,23 @@
 #ifndef BANNERD_POOL_H
 #define BANNERD_POOL_H
-/* The worker pool and its admission control (the Perfwiz model).
+/* Admission control for the worker pool (the Perfwiz model).
  *
- * pool.workers threads, each with its own event_base; a session lives on
- * one worker from start to close. pool.sessions_per_worker bounds what a
- * worker holds at once (1 = one thread per connection, the legacy shape;
- * 0 = no bound). A connection that finds no free slot waits, already
- * accepted and timestamped, in a FIFO of pool.queue_max; past that,
- * pool.overflow = wait stops accepting (the kernel backlog holds the
+ * pool.workers threads (worker.h), each with its own event_base; a session
+ * lives on one worker from start to close. pool.sessions_per_worker bounds
+ * what a worker holds at once (1 = one thread per connection, the legacy
+ * shape; 0 = no bound). A connection that finds no free slot waits,
+ * already accepted and timestamped, in a FIFO of pool.queue_max; past
+ * that, pool.overflow = wait stops accepting (the kernel backlog holds the
  * rest) and reject answers 421. A worker whose session ends takes the
  * next waiting connection itself, at once.
  *
- * Admission is decided here, in one place, under one lock that the
- * listener and the workers take once per connection. */
+ * Admission is decided here, in one place, under one lock (the admission
+ * lock) that the listener and the workers take once per connection. It
+ * guards: each worker's taken slots and retiring mark, the list of active
+ * workers, the waiting FIFO and its length, the limits (slot limit,
+ * queue_max, overflow, dispatch), the queue-full and draining marks and
+ * the round-robin cursor. server.sessions_open goes up in pool_admit and
+ * down only in slot_release. */
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -32,7 +37,7 @@ enum admission {
 struct pool *pool_start(struct server *srv, const struct config *c, char *err, size_t errlen);
 
 /* Listener thread. Takes ownership of fd unless ADMIT_REJECTED. */
-enum admission pool_dispatch(struct pool *p, int fd, const struct sockaddr *peer,
+enum admission pool_admit(struct pool *p, int fd, const struct sockaddr *peer,
     socklen_t peerlen, uint64_t accept_us);
 
 /* Whether the admission queue has room again (listener resumes accept). */
