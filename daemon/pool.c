@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "rdns_pool.h"
 #include "server.h"
 #include "worker.h"

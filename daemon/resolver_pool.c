@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "monotime.h"
+#include "notify.h"
 #include "rdns_pool.h"
 
 struct pool_lookup {
@@ -62,7 +63,6 @@ job_done(struct rdns_job *job)
 {
 	struct pool_lookup *lk = (struct pool_lookup *)((char *)job - offsetof(struct pool_lookup, job));
 	struct pool_resolver *pr = lk->owner;
-	uint64_t one = 1;
 	int last = 0;
 
 	pthread_mutex_lock(&pr->lock);
@@ -71,8 +71,7 @@ job_done(struct rdns_job *job)
 		last = --pr->out == 0;
 	} else {
 		STAILQ_INSERT_TAIL(&pr->answered, lk, link);
-		if (write(pr->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-			log_error("rdns: eventfd write: %s", strerror(errno));
+		eventfd_notify(pr->efd);
 	}
 	pthread_mutex_unlock(&pr->lock);
 	if (last)
@@ -101,10 +100,8 @@ answered_cb(evutil_socket_t fd, short what, void *arg)
 	struct pool_resolver *pr = arg;
 	struct lookup_list batch = STAILQ_HEAD_INITIALIZER(batch);
 	struct pool_lookup *lk;
-	uint64_t n;
 
-	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
-		log_error("rdns: eventfd read: %s", strerror(errno));
+	eventfd_drain(fd, "rdns");
 	pthread_mutex_lock(&pr->lock);
 	STAILQ_CONCAT(&batch, &pr->answered);
 	STAILQ_FOREACH(lk, &batch, link)
@@ -117,7 +114,7 @@ answered_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct rdns_handle *
-pool_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, void *arg)
+pooled_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, void *arg)
 {
 	struct pool_resolver *pr = (struct pool_resolver *)r;
 	struct pool_lookup *lk = calloc(1, sizeof *lk);
@@ -143,7 +140,7 @@ pool_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, vo
 
 /* The job still comes back (a thread may be on it); deliver drops it. */
 static void
-pool_cancel(struct rdns_handle *h)
+pooled_cancel(struct rdns_handle *h)
 {
 	struct pool_lookup *lk = (struct pool_lookup *)h;
 
@@ -151,7 +148,7 @@ pool_cancel(struct rdns_handle *h)
 }
 
 static unsigned
-pool_pending(const struct resolver *r)
+pooled_pending(const struct resolver *r)
 {
 	struct pool_resolver *pr = (struct pool_resolver *)r;
 	unsigned n;
@@ -163,7 +160,7 @@ pool_pending(const struct resolver *r)
 }
 
 static void
-pool_free(struct resolver *r)
+pooled_free(struct resolver *r)
 {
 	struct pool_resolver *pr = (struct pool_resolver *)r;
 	struct pool_lookup *lk;
@@ -186,8 +183,8 @@ pool_free(struct resolver *r)
 		destroy(pr);
 }
 
-static const struct resolver_ops pool_ops = {
-	"pool", pool_start, pool_cancel, pool_pending, pool_free,
+static const struct resolver_ops pooled_ops = {
+	"pool", pooled_start, pooled_cancel, pooled_pending, pooled_free,
 };
 
 struct resolver *
@@ -200,7 +197,7 @@ resolver_pool_new(struct event_base *base, const struct config *c, struct rdns_p
 		snprintf(err, errlen, "rdns: out of memory for a resolver");
 		return NULL;
 	}
-	pr->r.ops = &pool_ops;
+	pr->r.ops = &pooled_ops;
 	pr->threads = threads;
 	pr->forward_confirm = c->rdns_forward_confirm;
 	pthread_mutex_init(&pr->lock, NULL);
@@ -210,7 +207,7 @@ resolver_pool_new(struct event_base *base, const struct config *c, struct rdns_p
 		pr->answered_ev = event_new(base, pr->efd, EV_READ | EV_PERSIST, answered_cb, pr);
 	if (pr->answered_ev == NULL || event_add(pr->answered_ev, NULL) != 0) {
 		snprintf(err, errlen, "rdns: cannot set up the resolver hand-off: out of memory or descriptors");
-		pool_free(&pr->r);
+		pooled_free(&pr->r);
 		return NULL;
 	}
 	return &pr->r;

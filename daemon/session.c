@@ -174,11 +174,8 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 	if (a->result != RDNS_OK && s->conf->rdns_on_failure == RDNS_FAIL_TEMPFAIL) {
 		metrics_count(s->env.metrics, MC_REJECT_RDNS);
 		/* Instead of the banner, as MTAs that refuse unknown clients do. */
-		session_reply(s, 421, "4.7.1 %s Client host rejected: cannot find your hostname (%s)",
+		session_close_421(s, "rdns", "4.7.1 %s Client host rejected: cannot find your hostname (%s)",
 		    s->conf->banner_hostname, rdns_result_name(a->result));
-		s->outcome = OUTCOME_421;
-		s->reason = "rdns";
-		session_close_after_flush(s);
 		return;
 	}
 	banner_path_delay(s);
@@ -468,10 +465,7 @@ session_shutdown(struct session *s)
 {
 	if (s->state == STATE_CLOSING)
 		return;
-	session_reply(s, 421, "4.3.2 %s Service shutting down", s->conf->banner_hostname);
-	s->outcome = OUTCOME_421;
-	s->reason = "shutdown";
-	session_close_after_flush(s);
+	session_close_421(s, "shutdown", "4.3.2 %s Service shutting down", s->conf->banner_hostname);
 }
 
 void

@@ -132,9 +132,21 @@ session_client_error(struct session *s, int code, const char *text)
 	session_reply(s, code, "%s", text);
 	if (++s->errors < s->conf->smtp_max_errors)
 		return;
-	session_reply(s, 421, "4.7.0 %s Error: too many errors", s->conf->banner_hostname);
+	session_close_421(s, "errors", "4.7.0 %s Error: too many errors", s->conf->banner_hostname);
+}
+
+void
+session_close_421(struct session *s, const char *reason, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	session_reply(s, 421, "%s", text);
 	s->outcome = OUTCOME_421;
-	s->reason = "errors";
+	s->reason = reason;
 	session_close_after_flush(s);
 }
 

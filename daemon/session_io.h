@@ -25,6 +25,11 @@ void session_reply_lines(struct session *s, int code, const char *const *lines, 
 void session_client_error(struct session *s, int code, const char *text);
 void session_set_timeouts(struct session *s, uint64_t read_us);
 
+/* Ends the session with "421 <fmt...>", reason naming why on the close
+ * line. */
+void session_close_421(struct session *s, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Enters CLOSING: no more input is read, a lookup still running is let
  * go, and the session is freed from the loop once its output is written
  * (or smtp.timeout_close has passed). */

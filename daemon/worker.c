@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "monotime.h"
 #include "resolver.h"
 #include "server.h"
@@ -45,15 +46,6 @@ struct worker {
 	struct resolver *retired[MAX_RETIRED_RESOLVERS];
 	unsigned n_retired;
 };
-
-void
-eventfd_notify(int fd)
-{
-	uint64_t one = 1;
-
-	if (write(fd, &one, sizeof one) < 0 && errno != EAGAIN)
-		log_error("eventfd write: %s", strerror(errno));
-}
 
 static void
 worker_maybe_exit(struct worker *w)
@@ -179,10 +171,8 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	struct handoff_list batch = STAILQ_HEAD_INITIALIZER(batch);
 	struct handoff *h;
-	uint64_t count;
 
-	if (read(w->efd, &count, sizeof count) < 0 && errno != EAGAIN)
-		log_error("worker %u: eventfd read: %s", w->wp.id, strerror(errno));
+	eventfd_drain(w->efd, "worker");
 	pthread_mutex_lock(&w->lock);
 	STAILQ_CONCAT(&batch, &w->inbox);
 	pthread_mutex_unlock(&w->lock);

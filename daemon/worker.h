@@ -62,7 +62,4 @@ void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 struct metrics *worker_metrics(const struct worker *w);
 
-/* Counts an eventfd up (wakes whoever watches it). */
-void eventfd_notify(int fd);
-
 #endif
