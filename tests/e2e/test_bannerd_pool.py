@@ -6,12 +6,7 @@ import signal
 import subprocess
 
 from harness import (PROMTOOL, ROOT, BannerdTest, Conversation, Slowdns, burst, duration_us,
-                     prom_value, run, scrape, wait_for, tmpdir)
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
+                     prom_value, run, scrape, wait_for, tmpdir, write)
 
 
 class QueueTest(BannerdTest):
