@@ -28,7 +28,14 @@ struct listen_sock {
 	char text[ADDR_TEXT_MAX];
 	struct evconnlistener *lev;
 	struct event *retry;		/* re-enables accept after EMFILE */
-	unsigned long suppressed;	/* accept errors not logged while paused */
+	/* An episode of descriptor (or memory) exhaustion runs from the first
+	 * failed accept until a whole accept_retry passes without one: while
+	 * sessions close, accept succeeds a few times and fails again, and
+	 * that is still the same episode. Its first error is logged, the
+	 * others only counted, and the count is logged when it ends. */
+	int exhausted;
+	int failed_since_retry;		/* an error since retry_cb last ran */
+	unsigned long suppressed;	/* errors after the first of the episode */
 };
 
 struct listeners {
@@ -320,11 +327,20 @@ static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listen_sock *ls = arg;
+	struct timeval tv = monotime_timeval(ls->set->accept_retry_us);
 
-	if (ls->suppressed > 0)
+	if (ls->exhausted && !ls->failed_since_retry) {
 		log_info("accept on %s resumed (%lu further errors while paused)", ls->text,
 		    ls->suppressed);
-	ls->suppressed = 0;
+		ls->exhausted = 0;
+		ls->suppressed = 0;
+	} else if (ls->exhausted) {
+		/* Accept again, and come back after one more accept_retry to
+		 * see whether the episode is over. */
+		ls->failed_since_retry = 0;
+		evtimer_add(ls->retry, &tv);
+	}
+	/* listeners_resume leaves a listener with a pending timer to us. */
 	if (!ls->set->paused)
 		evconnlistener_enable(ls->lev);
 }
@@ -343,13 +359,18 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 		log_error("accept on %s: %s", ls->text, strerror(e));
 		return;
 	}
+	/* The timer re-enabled the listener and accept failed again: the
+	 * same episode, counted rather than logged every accept_retry. */
 	evconnlistener_disable(lev);
-	if (!evtimer_pending(ls->retry, NULL)) {
+	if (ls->exhausted)
+		ls->suppressed++;
+	else
 		log_error("accept on %s: %s; pausing accept for %llu ms", ls->text, strerror(e),
 		    (unsigned long long)(ls->set->accept_retry_us / 1000));
-		evtimer_add(ls->retry, &tv);
-	} else
-		ls->suppressed++;
+	ls->exhausted = 1;
+	ls->failed_since_retry = 1;
+	/* Restarts the quiet period if retry_cb armed one. */
+	evtimer_add(ls->retry, &tv);
 }
 
 int
