@@ -214,10 +214,11 @@ data_finish(struct session *s)
 		session_reply(s, 550, "5.5.2 Error: bare <%s> received", s->data.bare_lf ? "LF" : "CR");
 	} else if (s->conf->smtp_sink == SINK_MAILDIR &&
 	    spool_commit(&s->spool, s->conf->smtp_maildir) != 0) {
-		code = 451;
+		code = spool_error_is_storage(s->spool.error) ? 452 : 451;
 		log_error("sid=%08llx maildir write failed: %s", (unsigned long long)s->sid,
 		    strerror(s->spool.error));
-		session_reply(s, 451, "4.3.0 Error: local error in processing");
+		session_reply(s, code, "%s", code == 452 ? "4.3.1 Insufficient system storage" :
+		    "4.3.0 Error: local error in processing");
 	} else {
 		code = 250;
 		s->messages++;

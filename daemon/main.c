@@ -470,7 +470,8 @@ main(int argc, char **argv)
 	g.listeners = listeners_bind(c, err, sizeof err);
 	rc = g.listeners == NULL ? 1 : drop_privileges(c->server_user, err, sizeof err);
 	if (rc == 0 && c->smtp_sink == SINK_MAILDIR &&
-	    spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0)
+	    (spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0 ||
+	    spool_maildir_startup(c->smtp_maildir, c->banner_hostname, err, sizeof err) != 0))
 		rc = 1;
 	if (rc != 0) {
 		startup_fail(rc, err);
