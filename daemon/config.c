@@ -65,6 +65,8 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "max_errors", T_UINT, OFF(smtp_max_errors), 1, 10000, "20", NULL },
 	{ "smtp", "timeout_command", T_DURATION, OFF(smtp_timeout_command_us), 1000, DAY, "5m", NULL },
 	{ "smtp", "timeout_data", T_DURATION, OFF(smtp_timeout_data_us), 1000, DAY, "3m", NULL },
+	{ "smtp", "command_deadline", T_DURATION, OFF(smtp_command_deadline_us), 1000, DAY, "5m", NULL },
+	{ "smtp", "min_data_rate", T_UINT, OFF(smtp_min_data_rate), 1, 1ULL << 30, "500", NULL },
 	{ "smtp", "timeout_close", T_DURATION, OFF(smtp_timeout_close_us), 1000, 10 * 60 * S, "5s", NULL },
 	{ "smtp", "max_unread_replies", T_SIZE, OFF(smtp_max_unread_replies), 4096, 64ULL << 20, "256k", NULL },
 	{ "smtp", "sink", T_ENUM, OFF(smtp_sink), 0, 0, "discard", sink_names },

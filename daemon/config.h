@@ -47,6 +47,8 @@ struct config {
 	uint64_t smtp_max_errors;
 	uint64_t smtp_timeout_command_us;
 	uint64_t smtp_timeout_data_us;
+	uint64_t smtp_command_deadline_us;	/* from a line's first byte to its end */
+	uint64_t smtp_min_data_rate;		/* bytes/s that extend the DATA deadline */
 	uint64_t smtp_timeout_close_us;
 	uint64_t smtp_max_unread_replies;
 	int smtp_sink;

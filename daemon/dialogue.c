@@ -86,7 +86,8 @@ cmd_data(struct session *s, const struct smtp_command *c)
 	smtp_data_init(&s->data);
 	s->too_big = 0;
 	session_enter_state(s, STATE_DATA);
-	session_set_timeouts(s, s->conf->smtp_timeout_data_us);
+	session_set_timeouts(s, session_timeout_data(s));
+	session_data_deadline_start(s);
 	session_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 }
 
@@ -169,6 +170,7 @@ dispatch_line(struct session *s, const char *line, size_t len)
 	struct log_line l;
 
 	s->commands++;
+	session_deadline_stop(s);	/* the line is whole: the next one starts afresh */
 	if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
 		session_log_begin(s, &l, "cmd");
 		log_line_str(&l, "state", session_state_names[s->state]);
@@ -234,8 +236,9 @@ data_finish(struct session *s)
 		log_line_str(&l, "sink", s->conf->smtp_sink == SINK_MAILDIR ? "maildir" : "discard");
 		log_line_end(&l);
 	}
+	session_deadline_stop(s);
 	if (s->state != STATE_CLOSING)
-		session_set_timeouts(s, s->conf->smtp_timeout_command_us);
+		session_set_timeouts(s, session_timeout_command(s));
 }
 
 /* Feeds what is buffered to the DATA machine; returns when the input is
@@ -259,6 +262,7 @@ data_consume(struct session *s, struct evbuffer *in)
 		if (!s->too_big && s->conf->smtp_sink == SINK_MAILDIR)
 			spool_write(&s->spool, s->data_buf, out_len);
 		evbuffer_drain(in, used);
+		session_data_progress(s, used);
 		if (s->data.state == DATA_DONE)
 			data_finish(s);
 	}
@@ -296,6 +300,7 @@ command_consume(struct session *s, struct evbuffer *in)
 		evbuffer_drain(in, (size_t)eol.pos + eol_len);
 		s->discarding_line = 0;
 		s->commands++;
+		session_deadline_stop(s);
 		session_client_error(s, 500, "5.5.6 Error: line too long");
 		return 1;
 	}
@@ -334,8 +339,10 @@ dialogue_process_input(struct session *s)
 				return;
 			continue;
 		}
-		if (command_consume(s, in) == 0)
+		if (command_consume(s, in) == 0) {
+			session_line_progress(s, evbuffer_get_length(in) > 0 || s->discarding_line);
 			return;
+		}
 	}
 	if (s->state == STATE_CLOSING)
 		evbuffer_drain(in, evbuffer_get_length(in));	/* junk after QUIT */

@@ -57,6 +57,7 @@ session_new(const struct session_env *env, const struct sockaddr *peer, socklen_
 	s->peer_addr.len = peerlen;
 	s->delay_timer = evtimer_new(env->base, delay_done_cb, s);
 	s->close_timer = evtimer_new(env->base, close_timer_cb, s);
+	s->deadline_timer = evtimer_new(env->base, session_deadline_cb, s);
 	return s;
 }
 
@@ -70,6 +71,8 @@ session_destroy(struct session *s)
 		event_free(s->delay_timer);
 	if (s->close_timer != NULL)
 		event_free(s->close_timer);
+	if (s->deadline_timer != NULL)
+		event_free(s->deadline_timer);
 	free(s->data_buf);
 	config_unref(s->conf);
 	free(s);
@@ -103,7 +106,7 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 		return NULL;
 	}
 	s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL || s->delay_timer == NULL || s->close_timer == NULL) {
+	if (s->bev == NULL || s->delay_timer == NULL || s->close_timer == NULL || s->deadline_timer == NULL) {
 		if (s->bev == NULL)
 			close(fd);
 		session_destroy(s);
@@ -248,7 +251,7 @@ send_banner(struct session *s)
 		session_close_after_flush(s);
 		return;
 	}
-	session_set_timeouts(s, s->conf->smtp_timeout_command_us);
+	session_set_timeouts(s, session_timeout_command(s));
 	dialogue_process_input(s);	/* pregreet = allow: early commands run now */
 }
 

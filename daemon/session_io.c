@@ -158,6 +158,85 @@ session_set_timeouts(struct session *s, uint64_t read_us)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+uint64_t
+session_timeout_command(const struct session *s)
+{
+	return s->conf->smtp_timeout_command_us;
+}
+
+uint64_t
+session_timeout_data(const struct session *s)
+{
+	return s->conf->smtp_timeout_data_us;
+}
+
+static void
+deadline_arm(struct session *s, uint64_t now, uint64_t in_us, const char *reason)
+{
+	struct timeval tv = monotime_timeval(in_us);
+
+	s->deadline_us = now + in_us;
+	s->deadline_reason = reason;
+	evtimer_add(s->deadline_timer, &tv);
+}
+
+void
+session_deadline_stop(struct session *s)
+{
+	s->deadline_us = 0;
+	event_del(s->deadline_timer);
+}
+
+/* Armed at a line's first byte only: the wait for a command is the idle
+ * timeout's business, the time the line takes is the deadline's. */
+void
+session_line_progress(struct session *s, int in_line)
+{
+	if (!in_line)
+		session_deadline_stop(s);
+	else if (s->deadline_us == 0)
+		deadline_arm(s, monotime_now_us(), s->conf->smtp_command_deadline_us, "command_deadline");
+}
+
+void
+session_data_deadline_start(struct session *s)
+{
+	s->deadline_cap_us = session_timeout_data(s);
+	deadline_arm(s, monotime_now_us(), s->deadline_cap_us, "data_deadline");
+}
+
+/* Postfix's arithmetic: what is left of the budget, plus the time these
+ * bytes earn at smtp.min_data_rate, never more than the cap. A client
+ * slower than the rate runs out; one at or above it never does. */
+void
+session_data_progress(struct session *s, size_t bytes)
+{
+	uint64_t now = monotime_now_us(), left, earned;
+
+	if (s->deadline_us == 0 || bytes == 0)
+		return;
+	left = s->deadline_us > now ? s->deadline_us - now : 0;
+	earned = (uint64_t)bytes * 1000000ULL / s->conf->smtp_min_data_rate;
+	left += earned;	/* both are bounded: no overflow */
+	if (left > s->deadline_cap_us)
+		left = s->deadline_cap_us;
+	deadline_arm(s, now, left, "data_deadline");
+}
+
+void
+session_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == STATE_CLOSING)
+		return;
+	s->deadline_us = 0;
+	session_reply(s, 421, "4.4.2 %s Error: timeout exceeded", s->conf->banner_hostname);
+	s->outcome = OUTCOME_TIMEOUT;
+	s->reason = s->deadline_reason;
+	session_close_after_flush(s);
+}
+
 void
 session_drop_lookup(struct session *s)
 {
@@ -173,6 +252,7 @@ session_close_after_flush(struct session *s)
 	session_enter_state(s, STATE_CLOSING);
 	session_drop_lookup(s);
 	event_del(s->delay_timer);
+	session_deadline_stop(s);
 	bufferevent_disable(s->bev, EV_READ);
 	/* A peer that never reads must not keep us: bound the final flush. */
 	bufferevent_set_timeouts(s->bev, NULL, &tv);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/util.h>
+
 #include "session_priv.h"
 
 /* The only place a session's state changes: stamps entered_us[next] and,
@@ -24,6 +26,28 @@ void session_reply_lines(struct session *s, int code, const char *const *lines, 
 /* A reply to a client mistake; after smtp.max_errors of them, 421. */
 void session_client_error(struct session *s, int code, const char *text);
 void session_set_timeouts(struct session *s, uint64_t read_us);
+
+/* The idle timeouts for a wait that starts now: smtp.timeout_command and
+ * smtp.timeout_data. */
+uint64_t session_timeout_command(const struct session *s);
+uint64_t session_timeout_data(const struct session *s);
+
+/* Deadlines, because a per-read timeout alone lets a client that sends a
+ * byte now and then keep its session for ever (Postfix's
+ * smtpd_per_record_deadline and smtpd_min_data_rate). A command line must
+ * be complete smtp.command_deadline after its first byte arrived: call
+ * session_line_progress whenever the dialogue waits for more input, with
+ * in_line set if part of a line is buffered (or being discarded). The
+ * DATA phase starts with the data timeout as its budget; each chunk
+ * received adds bytes / smtp.min_data_rate seconds, never past that
+ * timeout. When a deadline passes the session ends with 421 4.4.2,
+ * outcome timeout. session_deadline_stop disarms either. */
+void session_line_progress(struct session *s, int in_line);
+void session_data_deadline_start(struct session *s);
+void session_data_progress(struct session *s, size_t bytes);
+void session_deadline_stop(struct session *s);
+/* The deadline timer's callback (session.c creates the timer). */
+void session_deadline_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Ends the session with "421 <fmt...>", reason naming why on the close
  * line. */

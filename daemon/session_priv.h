@@ -56,6 +56,10 @@ struct session {
 	struct bufferevent *bev;
 	struct event *delay_timer;	/* the injected delay before the banner */
 	struct event *close_timer;	/* frees the session from the loop once closing */
+	struct event *deadline_timer;	/* the command line's or the DATA phase's deadline */
+	uint64_t deadline_us;		/* when it fires (monotonic), 0: not armed */
+	uint64_t deadline_cap_us;	/* DATA: the most time a chunk may buy */
+	const char *deadline_reason;	/* for the close line when it fires */
 	uint64_t sid;
 	struct rng rng;			/* banner jitter, seeded with the sid */
 	char peer[ADDR_TEXT_MAX];

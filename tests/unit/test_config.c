@@ -49,6 +49,8 @@ START_TEST(defaults_without_file)
 	ck_assert_uint_eq(c->smtp_max_message_size, 10 * 1024 * 1024);
 	ck_assert_uint_eq(c->smtp_timeout_command_us, 5 * 60 * 1000000ULL);
 	ck_assert_uint_eq(c->smtp_timeout_data_us, 3 * 60 * 1000000ULL);
+	ck_assert_uint_eq(c->smtp_command_deadline_us, 5 * 60 * 1000000ULL);
+	ck_assert_uint_eq(c->smtp_min_data_rate, 500);
 	ck_assert_int_eq(c->log_protocol_log, PLOG_MINIMUM);
 	ck_assert_int_eq(c->rdns_enabled, RDNS_AUTO);
 	ck_assert_uint_eq(c->rdns_timeout_us, 1000000);
@@ -138,6 +140,9 @@ static const struct {
 	{ "[rdns]\nservers = 127.0.0.1:99999\n", { "rdns.servers", "ADDRESS[:PORT]", "" } },
 	{ "[banner]\nhostname = two words\n", { "banner.hostname", "one word", "" } },
 	{ "[rdns]\ntries = 11\n", { ":2: ", "rdns.tries", "out of range" } },
+	{ "[smtp]\ncommand_deadline = 25h\n", { ":2: ", "smtp.command_deadline", "out of range" } },
+	{ "[smtp]\nmin_data_rate = 0\n", { ":2: ", "smtp.min_data_rate", "out of range" } },
+	{ "[smtp]\nmin_data_rate = 1073741825\n", { ":2: ", "smtp.min_data_rate", "out of range" } },
 };
 
 START_TEST(bad_file_is_one_clear_message)
@@ -183,16 +188,22 @@ END_TEST
 
 START_TEST(limits_are_inclusive)
 {
-	char *lo[] = { "smtp.max_line=512", "smtp.max_errors=1", "pool.workers=1" };
-	char *hi[] = { "smtp.max_line=64k", "pool.workers=256", "rdns.tries=10" };
+	char *lo[] = { "smtp.max_line=512", "smtp.max_errors=1", "pool.workers=1",
+		"smtp.command_deadline=1ms", "smtp.min_data_rate=1" };
+	char *hi[] = { "smtp.max_line=64k", "pool.workers=256", "rdns.tries=10",
+		"smtp.command_deadline=24h", "smtp.min_data_rate=1073741824" };
 	struct config *c;
 
-	c = config_load(NULL, lo, 3, err, sizeof err);
+	c = config_load(NULL, lo, 5, err, sizeof err);
 	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->smtp_command_deadline_us, 1000);
+	ck_assert_uint_eq(c->smtp_min_data_rate, 1);
 	config_unref(c);
-	c = config_load(NULL, hi, 3, err, sizeof err);
+	c = config_load(NULL, hi, 5, err, sizeof err);
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->smtp_max_line, 65536);
+	ck_assert_uint_eq(c->smtp_command_deadline_us, 86400ULL * 1000000);
+	ck_assert_uint_eq(c->smtp_min_data_rate, 1073741824);
 	config_unref(c);
 }
 END_TEST
