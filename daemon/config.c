@@ -69,6 +69,8 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "min_data_rate", T_UINT, OFF(smtp_min_data_rate), 1, 1ULL << 30, "500", NULL },
 	{ "smtp", "timeout_close", T_DURATION, OFF(smtp_timeout_close_us), 1000, 10 * 60 * S, "5s", NULL },
 	{ "smtp", "max_unread_replies", T_SIZE, OFF(smtp_max_unread_replies), 4096, 64ULL << 20, "256k", NULL },
+	{ "smtp", "forbid_pipelining_after_data", T_ENUM, OFF(smtp_forbid_pipelining_after_data), 0, 0, "on",
+	    off_on_names },
 	{ "smtp", "sink", T_ENUM, OFF(smtp_sink), 0, 0, "discard", sink_names },
 	{ "smtp", "maildir", T_STRING, OFF(smtp_maildir), 0, 0, "", NULL },
 	{ "rdns", "enabled", T_ENUM, OFF(rdns_enabled), 0, 0, "auto", rdns_enabled_names },

@@ -51,6 +51,7 @@ struct config {
 	uint64_t smtp_min_data_rate;		/* bytes/s that extend the DATA deadline */
 	uint64_t smtp_timeout_close_us;
 	uint64_t smtp_max_unread_replies;
+	int smtp_forbid_pipelining_after_data;
 	int smtp_sink;
 	char smtp_maildir[PATH_MAX];
 	/* [rdns] */

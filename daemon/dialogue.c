@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -72,10 +73,54 @@ cmd_rcpt(struct session *s, const struct smtp_command *c)
 	session_reply(s, 250, "2.1.5 Ok");
 }
 
+/* Bytes the client sent behind DATA, before it could have seen our 354:
+ * those still in our buffer and, since a group split over two reads is
+ * the same violation, those still in the kernel's. */
+static size_t
+input_after_data(struct session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_input(s->bev));
+	int pending = 0;
+
+	if (ioctl(bufferevent_getfd(s->bev), FIONREAD, &pending) == 0 && pending > 0)
+		n += (size_t)pending;
+	return n;
+}
+
+/* RFC 2920 3.1: DATA may only end a group. A client that sends its
+ * message before the 354 does not read replies at all (a spambot, or a
+ * smuggling attempt), so it gets what Postfix >= 3.9 says to it
+ * (smtpd_forbid_unauth_pipelining) and is disconnected. */
+static void
+reject_pipelining(struct session *s, size_t n)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	char next[64];
+	ev_ssize_t got = evbuffer_copyout(in, next, sizeof next);
+	struct log_line l;
+
+	if (s->conf->log_protocol_log >= PLOG_MINIMUM) {
+		session_log_begin(s, &l, "pipelining");
+		log_line_str(&l, "after", "DATA");
+		log_line_u64(&l, "bytes", n);
+		log_line_mem(&l, "next", next, got > 0 ? (size_t)got : 0);
+		log_line_end(&l);
+	}
+	session_reply(s, 554, "5.5.0 Error: improper command pipelining after DATA");
+	s->outcome = OUTCOME_554;
+	s->reason = "pipelining";
+	session_close_after_flush(s);
+}
+
 static void
 cmd_data(struct session *s, const struct smtp_command *c)
 {
+	size_t early = s->conf->smtp_forbid_pipelining_after_data ? input_after_data(s) : 0;
 
+	if (early > 0) {
+		reject_pipelining(s, early);
+		return;
+	}
 	spool_queue_id(s->queue_id, sizeof s->queue_id);
 	s->spool.fd = -1;
 	s->spool.tmp_path[0] = '\0';

@@ -143,6 +143,7 @@ expose_counters(const struct metrics *m, struct evbuffer *out)
 		{ MC_REJECT_MAX_SESSIONS, "max_sessions" }, { MC_REJECT_QUEUE_FULL, "queue_full" },
 		{ MC_REJECT_RDNS, "rdns" }, { MC_REJECT_PREGREET, "pregreet" },
 		{ MC_REJECT_ERRORS, "errors" }, { MC_REJECT_SHUTDOWN, "shutdown" },
+		{ MC_REJECT_PIPELINING, "pipelining" },
 	};
 
 	counter(out, "bannerd_connections_total", "Connections accepted.", m->counters[MC_CONNECTIONS]);

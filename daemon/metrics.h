@@ -22,6 +22,7 @@ enum metric_counter {
 	MC_REJECT_PREGREET,
 	MC_REJECT_ERRORS,
 	MC_REJECT_SHUTDOWN,
+	MC_REJECT_PIPELINING,	/* input behind DATA before the 354 */
 	MC_RDNS_FIRST,		/* one per enum rdns_result, in its order */
 	MC_RDNS_LAST = MC_RDNS_FIRST + 6,
 	MC_MSG_ACCEPTED,

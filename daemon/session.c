@@ -429,13 +429,14 @@ count_outcome(struct session *s)
 {
 	static const struct { const char *reason; enum metric_counter c; } rejects[] = {
 		{ "errors", MC_REJECT_ERRORS }, { "shutdown", MC_REJECT_SHUTDOWN },
+		{ "pipelining", MC_REJECT_PIPELINING },
 	};
 
 	if (s->outcome == OUTCOME_ABANDONED)
 		metrics_count(s->env.metrics, MC_ABANDONED);
 	else if (s->outcome == OUTCOME_PREGREET)
 		metrics_count(s->env.metrics, MC_REJECT_PREGREET);
-	else if (s->outcome == OUTCOME_421 && s->reason != NULL)
+	else if ((s->outcome == OUTCOME_421 || s->outcome == OUTCOME_554) && s->reason != NULL)
 		for (size_t i = 0; i < sizeof rejects / sizeof rejects[0]; i++)
 			if (strcmp(s->reason, rejects[i].reason) == 0)
 				metrics_count(s->env.metrics, rejects[i].c);

@@ -20,7 +20,7 @@ const char *const session_state_names[] = {
 };
 
 const char *const session_outcome_names[] = {
-	"none", "normal", "abandoned", "timeout", "421", "pregreet", "disconnect", "error",
+	"none", "normal", "abandoned", "timeout", "421", "pregreet", "disconnect", "error", "554",
 };
 
 void

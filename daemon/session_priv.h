@@ -42,6 +42,7 @@ enum outcome {
 	OUTCOME_PREGREET,	/* pregreet = reject */
 	OUTCOME_DISCONNECT,	/* client left after the banner without QUIT */
 	OUTCOME_ERROR,		/* I/O error */
+	OUTCOME_554,		/* we closed with 554 (pipelining) */
 };
 
 extern const char *const session_outcome_names[];

@@ -2,7 +2,7 @@
 pipelining. A raw socket sees every byte that smtplib would hide."""
 import socket
 
-from harness import BannerdTest, Conversation
+from harness import BannerdTest, Conversation, prom_value, scrape
 
 
 class ProtocolTest(BannerdTest):
@@ -223,3 +223,52 @@ class GarbageTest(BannerdTest):
                 pass
         self.assertEqual(self.greet(d).cmd("QUIT")[0], 221)
         self.assertEqual(d.stop(), 0)
+
+
+class PipeliningTest(BannerdTest):
+    """Matrix rows 7 and 8: RFC 2920 lets DATA only end a group."""
+
+    EARLY = ("MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+             "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+
+    def ehlo(self, d):
+        c = self.greet(d)
+        self.assertEqual(c.cmd("EHLO p.test")[0], 250)
+        return c
+
+    def test_message_before_354_is_554_and_closed(self):   # row 7
+        d = self.start("metrics.listen=127.0.0.1:0")
+        c = self.ehlo(d)
+        c.send(self.EARLY)
+        self.assertEqual(c.reply()[0], 250)
+        self.assertEqual(c.reply()[0], 250)
+        code, lines = c.reply()
+        self.assertEqual((code, lines), (554, ["554 5.5.0 Error: improper command pipelining after DATA"]))
+        self.assertTrue(c.closed())
+        ev = d.wait_event("pipelining")[0]
+        self.assertEqual((ev["after"], ev["bytes"]), ("DATA", str(len(self.EARLY.split("DATA\r\n", 1)[1]))))
+        self.assertTrue(ev["next"].startswith("Subject: x"), ev)
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["outcome"], close["reason"], close["messages"]), ("554", "pipelining", "0"))
+        url = "http://%s/metrics" % d.wait_log(r"metrics on http://(\S+)/metrics")[0].group(1)
+        self.assertEqual(prom_value(scrape(url), "bannerd_rejected_total", reason="pipelining"), 1)
+        self.assertEqual(prom_value(scrape(url), "bannerd_messages_total", result="accepted"), 0)
+
+    def test_legitimate_group_then_body_after_354(self):   # row 8
+        d = self.start()
+        c = self.ehlo(d)
+        c.send("MAIL FROM:<a@b.test>\r\n" + "".join("RCPT TO:<r%d@b.test>\r\n" % i for i in range(3)) + "DATA\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(5)], [250] * 4 + [354])
+        c.send("Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(2)], [250, 221])
+        self.assertTrue(c.closed())
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["outcome"], close["messages"]), ("normal", "1"))
+        self.assertEqual(d.events("pipelining"), [])
+
+    def test_off_keeps_the_old_behaviour(self):
+        d = self.start("smtp.forbid_pipelining_after_data=off")
+        c = self.ehlo(d)
+        c.send(self.EARLY)
+        self.assertEqual([c.reply()[0] for _ in range(5)], [250, 250, 354, 250, 221])
+        self.assertEqual(d.wait_event("close")[0]["messages"], "1")

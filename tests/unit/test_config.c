@@ -55,6 +55,7 @@ START_TEST(defaults_without_file)
 	ck_assert_int_eq(c->rdns_enabled, RDNS_AUTO);
 	ck_assert_uint_eq(c->rdns_timeout_us, 1000000);
 	ck_assert_uint_eq(c->rdns_tries, 2);
+	ck_assert_int_eq(c->smtp_forbid_pipelining_after_data, 1);
 	ck_assert(c->banner_hostname[0] != '\0');	/* the machine's name */
 	ck_assert(config_rdns_active(c));
 	config_unref(c);
@@ -162,6 +163,9 @@ START_TEST(bad_overrides)
 	char *o1[] = { "nodot" };
 	char *o2[] = { "smtp.nosuch=1" };
 	char *o3[] = { "smtp.max_errors=zero" };
+	char *o4[] = { "smtp.forbid_pipelining_after_data=yes" };
+	char *o5[] = { "smtp.forbid_pipelining_after_data=off" };
+	struct config *c;
 
 	ck_assert_ptr_null(config_load(NULL, o1, 1, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "section.key=value"));
@@ -169,6 +173,12 @@ START_TEST(bad_overrides)
 	ck_assert_ptr_nonnull(strstr(err, "unknown key smtp.nosuch"));
 	ck_assert_ptr_null(config_load(NULL, o3, 1, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "smtp.max_errors"));
+	ck_assert_ptr_null(config_load(NULL, o4, 1, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "smtp.forbid_pipelining_after_data"));
+	c = config_load(NULL, o5, 1, err, sizeof err);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->smtp_forbid_pipelining_after_data, 0);
+	config_unref(c);
 	ck_assert_ptr_null(config_load("/nonexistent/bannerd.conf", NULL, 0, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
 }
