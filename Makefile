@@ -63,6 +63,7 @@ SLOWDNS_SRC := $(wildcard tools/slowdns/*.c)
 RELAY_SRC   := $(wildcard tools/slowrelay/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FLOOR_SRC   := tests/floor_server.c
+SHIM_SRC    := $(wildcard tests/shims/*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
@@ -74,6 +75,7 @@ RELAY_OBJ   := $(call obj,$(RELAY_SRC))
 PROBE_LIB   := $(filter-out $(B)/tools/smtpprobe/main.o,$(PROBE_OBJ))
 SLOWDNS_LIB := $(filter-out $(B)/tools/slowdns/main.o,$(SLOWDNS_OBJ))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+SHIMS       := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(SHIM_SRC))
 
 PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
@@ -81,7 +83,7 @@ PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
 
 .PHONY: all deps deps-build check check-unit check-e2e demo bench fuzz install uninstall \
         clean distclean lint-man
-all: deps-build $(PROGRAMS)
+all: deps-build $(PROGRAMS) $(SHIMS)
 
 # Build-time dependencies are checked, not installed, by a plain `make`;
 # `make demo` installs what is missing for building and the lab, `make
@@ -114,6 +116,13 @@ $(B)/bin/floor_server: $(call obj,$(FLOOR_SRC))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+# Test-only LD_PRELOAD shims (fault injection): never sanitized, since they
+# are loaded into a program rather than linked with it.
+$(B)/tests/shims/%.so: tests/shims/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SHLIB   $@")
+	$(Q)$(CC) -std=c11 $(WARNINGS) $(if $(filter 1,$(WERROR)),-Werror) -O2 -fPIC -shared -o $@ $< -ldl
 
 # Each unit test links every module except the programs' main.o, so a test
 # can exercise any pure function without a socket, and the one Check

@@ -11,6 +11,7 @@ import shlex
 import signal
 import subprocess
 import unittest
+import unittest.mock
 
 from harness import BannerdTest, Conversation, binary, free_port, run, tmpdir, wait_for
 
@@ -165,6 +166,42 @@ class SpoolFileSystemTest(BannerdTest):
         self.assertEqual(c.cmd("Subject: small\r\n\r\nok\r\n.")[0], 250)
         self.assertEqual(len(os.listdir(d.seen(md + "/new"))), 1)
         self.assertRegex(d.text(), r"maildir write failed: No space left on device")
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        self.assertEqual(d.stop(), 0)
+
+
+class SpoolFsyncTest(BannerdTest):
+    """fsync failing (a test-only LD_PRELOAD shim, tests/shims/fail_fsync.c):
+    451 4.3.0, nothing in new/ or tmp/, and the descriptor closed."""
+
+    def setUp(self):
+        self.shim = os.path.join(os.path.dirname(binary("bannerd")), "..", "tests", "shims",
+                                 "fail_fsync.so")
+        if not os.path.exists(self.shim):
+            self.skipTest("the fsync shim is not built (make builds tests/shims/)")
+
+    def test_failed_fsync_answers_451_and_closes_the_file(self):
+        md = os.path.join(tmpdir(self), "md")
+        env = {"LD_PRELOAD": os.path.abspath(self.shim),
+               # ASan wants to be first; the shim only wraps fsync.
+               "ASAN_OPTIONS": (os.environ.get("ASAN_OPTIONS", "") +
+                                ":verify_asan_link_order=0").lstrip(":")}
+        with unittest.mock.patch.dict(os.environ, env):
+            d = self.start("smtp.sink=maildir", "smtp.maildir=" + md)
+        c = self.greet(d)
+        self.assertEqual(c.cmd("EHLO x")[0], 250)
+        fds = len(os.listdir("/proc/%d/fd" % d.proc.pid))
+        for i in range(5):
+            for line in ("MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>"):
+                self.assertEqual(c.cmd(line)[0], 250)
+            self.assertEqual(c.cmd("DATA")[0], 354)
+            self.assertEqual(c.cmd("Subject: %d\r\n\r\nbody\r\n." % i),
+                             (451, ["451 4.3.0 Error: local error in processing"]))
+        self.assertEqual(len(os.listdir("/proc/%d/fd" % d.proc.pid)), fds,
+                         "a descriptor per failed fsync leaked")
+        self.assertEqual(os.listdir(os.path.join(md, "new")), [])
+        self.assertEqual(os.listdir(os.path.join(md, "tmp")), [])
+        d.wait_log(r"maildir write failed: Input/output error", count=5)
         self.assertEqual(c.cmd("QUIT")[0], 221)
         self.assertEqual(d.stop(), 0)
 
