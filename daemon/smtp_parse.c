@@ -56,6 +56,10 @@ static const struct smtp_reply reply_recipient =
     { 501, "5.1.3 Bad recipient address syntax" };
 static const struct smtp_reply reply_size_syntax =
     { 501, "5.5.4 Bad message size syntax" };
+static const struct smtp_reply reply_size_twice =
+    { 501, "5.5.4 Error: duplicate SIZE parameter" };
+static const struct smtp_reply reply_body_twice =
+    { 501, "5.5.4 Error: duplicate BODY parameter" };
 static const struct smtp_reply reply_size_limit =
     { 552, "5.3.4 Message size exceeds fixed maximum message size" };
 static const struct smtp_reply reply_body =
@@ -406,12 +410,17 @@ span_to_u64(struct span s, uint64_t *out)
 }
 
 /* RFC 1870: SIZE is the client's estimate; refusing it now saves the
- * client sending a message we would refuse after the end of data. */
+ * client sending a message we would refuse after the end of data. A
+ * second SIZE= is a syntax error (RFC 5321 4.1.2 gives each keyword
+ * once): the last one winning would let "SIZE=1 SIZE=10G" choose which
+ * check applies. */
 static int
 param_size(struct parse_ctx *c, const struct span *val)
 {
 	uint64_t v;
 
+	if (c->cmd->has_size)
+		return fail(c, &reply_size_twice);
 	if (val == NULL || !span_to_u64(*val, &v))
 		return fail(c, &reply_size_syntax);
 	if (c->lim != NULL && c->lim->max_message_size != 0 &&
@@ -435,6 +444,8 @@ param_body(struct parse_ctx *c, const struct span *val)
 {
 	size_t i;
 
+	if (c->cmd->body != BODY_UNSPECIFIED)
+		return fail(c, &reply_body_twice);
 	for (i = 0; val != NULL && i < sizeof(body_types) /
 	    sizeof(body_types[0]); i++) {
 		if (span_eq_ci(*val, body_types[i].name)) {

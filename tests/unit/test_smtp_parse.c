@@ -509,6 +509,11 @@ START_TEST(size_param)
 	REPLY("MAIL FROM:<a@b> SIZE=-1", 501, SIZE_SYNTAX);
 	REPLY("MAIL FROM:<a@b> SIZE=+1", 501, SIZE_SYNTAX);
 	REPLY("MAIL FROM:<a@b> SIZE=1=2", 501, SIZE_SYNTAX);
+	/* a keyword once only; the duplicate is judged before its value */
+	REPLY("MAIL FROM:<a@b> SIZE=1 SIZE=1", 501, "5.5.4 Error: duplicate SIZE parameter");
+	REPLY("MAIL FROM:<a@b> SIZE=1 size=99999999999", 501, "5.5.4 Error: duplicate SIZE parameter");
+	REPLY("MAIL FROM:<a@b> SIZE=1 BODY=7BIT SIZE=x", 501, "5.5.4 Error: duplicate SIZE parameter");
+	REPLY("MAIL FROM:<a@b> BODY=7BIT BODY=8BITMIME", 501, "5.5.4 Error: duplicate BODY parameter");
 	REPLY("MAIL FROM:<a@b> SIZE=\"", 501, SIZE_SYNTAX);
 	REPLY("MAIL FROM:<a@b> SIZE=\xd9\xa1", 501, SIZE_SYNTAX);
 }
