@@ -13,7 +13,7 @@
 #include "addr.h"
 #include "units.h"
 
-enum conf_type { T_UINT, T_DURATION, T_SIZE, T_STRING, T_ENUM };
+enum conf_type { T_UINT, T_PERCENT, T_DURATION, T_SIZE, T_STRING, T_ENUM };
 
 struct conf_key {
 	const char *section;
@@ -67,6 +67,9 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "timeout_data", T_DURATION, OFF(smtp_timeout_data_us), 1000, DAY, "3m", NULL },
 	{ "smtp", "command_deadline", T_DURATION, OFF(smtp_command_deadline_us), 1000, DAY, "5m", NULL },
 	{ "smtp", "min_data_rate", T_UINT, OFF(smtp_min_data_rate), 1, 1ULL << 30, "500", NULL },
+	{ "smtp", "stress_threshold", T_PERCENT, OFF(smtp_stress_threshold), 0, 100, "80%", NULL },
+	{ "smtp", "stress_timeout_command", T_DURATION, OFF(smtp_stress_timeout_command_us), 1000, DAY, "10s", NULL },
+	{ "smtp", "stress_timeout_data", T_DURATION, OFF(smtp_stress_timeout_data_us), 1000, DAY, "10s", NULL },
 	{ "smtp", "timeout_close", T_DURATION, OFF(smtp_timeout_close_us), 1000, 10 * 60 * S, "5s", NULL },
 	{ "smtp", "max_unread_replies", T_SIZE, OFF(smtp_max_unread_replies), 4096, 64ULL << 20, "256k", NULL },
 	{ "smtp", "forbid_pipelining_after_data", T_ENUM, OFF(smtp_forbid_pipelining_after_data), 0, 0, "on",
@@ -219,6 +222,8 @@ set_number(const struct conf_key *k, const char *value, struct config *c,
 	else {
 		rc = (*value >= '0' && *value <= '9') ? 0 : -1;
 		v = strtoull(value, &end, 10);
+		if (k->type == T_PERCENT && *end == '%')
+			end++;	/* "80%" and "80" are the same share */
 		if (rc == 0 && *end != '\0')
 			rc = -1;
 	}
@@ -228,11 +233,13 @@ set_number(const struct conf_key *k, const char *value, struct config *c,
 	}
 	if (rc != 0)
 		return reason(why, whylen, "'%s' is not %s", value,
-		    k->type == T_SIZE ? "a size (e.g. 512, 64k, 10M)" : "a whole number");
+		    k->type == T_SIZE ? "a size (e.g. 512, 64k, 10M)" :
+		    k->type == T_PERCENT ? "a percentage (e.g. 80%)" : "a whole number");
 	if (v < k->min || v > k->max)
 		return reason(why, whylen, "'%s' is out of range (%llu..%llu%s)", value,
 		    (unsigned long long)k->min, (unsigned long long)k->max,
-		    k->type == T_DURATION ? " us" : k->type == T_SIZE ? " bytes" : "");
+		    k->type == T_DURATION ? " us" : k->type == T_SIZE ? " bytes" :
+		    k->type == T_PERCENT ? "%" : "");
 	*(uint64_t *)((char *)c + k->offset) = v;
 	return 0;
 }

@@ -49,6 +49,9 @@ struct config {
 	uint64_t smtp_timeout_data_us;
 	uint64_t smtp_command_deadline_us;	/* from a line's first byte to its end */
 	uint64_t smtp_min_data_rate;		/* bytes/s that extend the DATA deadline */
+	uint64_t smtp_stress_threshold;		/* % of listen.max_sessions; 0: never */
+	uint64_t smtp_stress_timeout_command_us;
+	uint64_t smtp_stress_timeout_data_us;
 	uint64_t smtp_timeout_close_us;
 	uint64_t smtp_max_unread_replies;
 	int smtp_forbid_pipelining_after_data;

@@ -194,6 +194,7 @@ metrics_expose(const struct metrics *m, const struct metrics_gauges *g, struct e
 	gauge(out, "bannerd_pool_sessions_per_worker", "Session slots per worker (0: unlimited).",
 	    g->sessions_per_worker);
 	gauge(out, "bannerd_rdns_threads", "Resolver threads (rdns.mode = pool; 0 otherwise).", g->rdns_threads);
+	gauge(out, "bannerd_stress", "1 in stress mode (smtp.stress_threshold reached), else 0.", g->stress);
 	evbuffer_add_printf(out, "# HELP bannerd_listen_queue Connections in the kernel's accept queue.\n"
 	    "# TYPE bannerd_listen_queue gauge\n");
 	for (unsigned i = 0; i < g->n_listeners; i++)

@@ -59,6 +59,7 @@ struct metrics {
 struct metrics_gauges {
 	uint64_t sessions, queue_depth, rdns_queue_depth, pool_workers, rdns_threads;
 	uint64_t sessions_per_worker;
+	uint64_t stress;	/* 1 in stress mode (server.h) */
 	unsigned n_listeners;
 	struct {
 		char address[64];

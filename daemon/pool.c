@@ -36,6 +36,7 @@ struct pool {
 	struct handoff_list waiting;		/* under adm */
 	unsigned n_waiting;			/* under adm */
 	uint64_t slot_limit, queue_max;		/* under adm */
+	uint64_t stress_at, max_sessions;	/* under adm; stress_at 0: never */
 	int overflow, dispatch;			/* under adm */
 	int queue_full;				/* under adm: paused accept for it */
 	int draining;				/* under adm */
@@ -98,20 +99,56 @@ admit_waiting_locked(struct pool *p)
 	}
 }
 
+/* What a change of stress mode is logged with, once the lock is dropped. */
+struct stress_change {
+	int changed, on;
+	uint64_t open, at, max;
+};
+
+/* After sessions_open or the limits changed: stress mode follows the
+ * share of listen.max_sessions in use, like Postfix's at its process
+ * limit. */
+static void
+stress_update_locked(struct pool *p, struct stress_change *sc)
+{
+	uint64_t open = atomic_load(&p->srv->sessions_open);
+	int on = p->stress_at > 0 && open >= p->stress_at;
+
+	sc->changed = on != atomic_load_explicit(&p->srv->stress, memory_order_relaxed);
+	if (!sc->changed)
+		return;
+	atomic_store_explicit(&p->srv->stress, on, memory_order_relaxed);
+	*sc = (struct stress_change){ 1, on, open, p->stress_at, p->max_sessions };
+}
+
+static void
+stress_log(const struct stress_change *sc)
+{
+	if (sc->changed)
+		log_info("stress=%s sessions=%llu threshold=%llu max_sessions=%llu (%s)",
+		    sc->on ? "on" : "off", (unsigned long long)sc->open, (unsigned long long)sc->at,
+		    (unsigned long long)sc->max,
+		    sc->on ? "new waits use smtp.stress_timeout_*" : "timeouts restored");
+}
+
 /* The one place a connection gives its admission back: sessions_open goes
  * down, and the worker slot it held (m; NULL for one that only waited)
  * goes to the oldest waiter. */
 static void
 slot_release(struct pool *p, struct member *m)
 {
-	atomic_fetch_sub(&p->srv->sessions_open, 1);
-	if (m == NULL)
-		return;
+	struct stress_change sc;
+
 	pthread_mutex_lock(&p->adm);
-	m->n_sessions--;
-	if (!p->draining)
-		admit_waiting_locked(p);
+	atomic_fetch_sub(&p->srv->sessions_open, 1);
+	stress_update_locked(p, &sc);
+	if (m != NULL) {
+		m->n_sessions--;
+		if (!p->draining)
+			admit_waiting_locked(p);
+	}
 	pthread_mutex_unlock(&p->adm);
+	stress_log(&sc);
 }
 
 /* worker_closed_fn: a session of m's worker has ended. */
@@ -149,6 +186,7 @@ pool_admit(struct pool *p, int fd, const struct sockaddr *peer, socklen_t peerle
     uint64_t accept_us)
 {
 	struct handoff *h = calloc(1, sizeof *h);
+	struct stress_change sc = { 0 };
 	enum admission result;
 
 	if (h == NULL)
@@ -160,9 +198,12 @@ pool_admit(struct pool *p, int fd, const struct sockaddr *peer, socklen_t peerle
 	h->accept_us = accept_us;
 	pthread_mutex_lock(&p->adm);
 	result = admit_locked(p, h);
-	if (result != ADMIT_REJECTED)
+	if (result != ADMIT_REJECTED) {
 		atomic_fetch_add(&p->srv->sessions_open, 1);	/* given back by slot_release */
+		stress_update_locked(p, &sc);
+	}
 	pthread_mutex_unlock(&p->adm);
+	stress_log(&sc);
 	if (result == ADMIT_REJECTED)
 		free(h);
 	return result;
@@ -219,12 +260,19 @@ member_destroy(struct pool *p, struct member *m)
 static void
 set_limits(struct pool *p, const struct config *c)
 {
+	struct stress_change sc;
+
 	pthread_mutex_lock(&p->adm);
 	p->slot_limit = c->pool_sessions_per_worker;
 	p->queue_max = c->pool_queue_max;
 	p->overflow = c->pool_overflow;
 	p->dispatch = c->pool_dispatch;
+	p->max_sessions = c->listen_max_sessions;
+	/* Rounded up, so 80% of 10 is 8 and any share above 0 is one or more. */
+	p->stress_at = (c->listen_max_sessions * c->smtp_stress_threshold + 99) / 100;
+	stress_update_locked(p, &sc);
 	pthread_mutex_unlock(&p->adm);
+	stress_log(&sc);
 }
 
 struct pool *
@@ -404,6 +452,7 @@ pool_collect(struct pool *p, struct metrics *m, struct metrics_gauges *g)
 	g->queue_depth = p->n_waiting;
 	g->pool_workers = p->n_active;
 	g->sessions_per_worker = p->slot_limit;
+	g->stress = (uint64_t)atomic_load(&p->srv->stress);
 	pthread_mutex_unlock(&p->adm);
 	g->sessions = pool_sessions(p);
 	g->rdns_queue_depth = rdns_pool_queue_depth(p->rpool);

@@ -17,7 +17,10 @@
  * workers, the waiting FIFO and its length, the limits (slot limit,
  * queue_max, overflow, dispatch), the queue-full and draining marks and
  * the round-robin cursor. server.sessions_open goes up in pool_admit and
- * down only in slot_release. */
+ * down only in slot_release, both under the lock, and server.stress (the
+ * stress mode, smtp.stress_threshold) is decided there from it, so the
+ * mode costs one comparison per admission and is logged once each time
+ * it is entered or left. */
 #include <stdint.h>
 #include <sys/socket.h>
 

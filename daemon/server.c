@@ -8,6 +8,7 @@ server_init(struct server *srv, struct config *conf)
 	pthread_mutex_init(&srv->conf_lock, NULL);
 	srv->conf = conf;
 	atomic_init(&srv->sessions_open, 0);
+	atomic_init(&srv->stress, 0);
 	atomic_init(&srv->next_sid, 1);
 }
 

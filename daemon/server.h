@@ -13,6 +13,10 @@ struct server {
 	pthread_mutex_t conf_lock;
 	struct config *conf;		/* current; sessions hold their own ref */
 	_Atomic uint64_t sessions_open;	/* across all workers, for max_sessions */
+	/* 1 while sessions_open is at or past smtp.stress_threshold of
+	 * listen.max_sessions: pool.c sets it under its admission lock,
+	 * sessions read it (relaxed) when they arm a timeout. */
+	_Atomic int stress;
 	_Atomic uint64_t next_sid;
 };
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "monotime.h"
 #include "resolver.h"
+#include "server.h"
 
 const char *const session_state_names[] = {
 	"QUEUED", "RDNS_WAIT", "RESOLVING", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
@@ -158,16 +159,24 @@ session_set_timeouts(struct session *s, uint64_t read_us)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+/* Read at each arming: a session started in stress keeps its short wait
+ * only until its next one. */
+static int
+under_stress(const struct session *s)
+{
+	return atomic_load_explicit(&s->env.srv->stress, memory_order_relaxed);
+}
+
 uint64_t
 session_timeout_command(const struct session *s)
 {
-	return s->conf->smtp_timeout_command_us;
+	return under_stress(s) ? s->conf->smtp_stress_timeout_command_us : s->conf->smtp_timeout_command_us;
 }
 
 uint64_t
 session_timeout_data(const struct session *s)
 {
-	return s->conf->smtp_timeout_data_us;
+	return under_stress(s) ? s->conf->smtp_stress_timeout_data_us : s->conf->smtp_timeout_data_us;
 }
 
 static void

@@ -28,7 +28,8 @@ void session_client_error(struct session *s, int code, const char *text);
 void session_set_timeouts(struct session *s, uint64_t read_us);
 
 /* The idle timeouts for a wait that starts now: smtp.timeout_command and
- * smtp.timeout_data. */
+ * smtp.timeout_data, or their smtp.stress_* values while the server is in
+ * stress mode (server.h). */
 uint64_t session_timeout_command(const struct session *s);
 uint64_t session_timeout_data(const struct session *s);
 

@@ -51,6 +51,9 @@ START_TEST(defaults_without_file)
 	ck_assert_uint_eq(c->smtp_timeout_data_us, 3 * 60 * 1000000ULL);
 	ck_assert_uint_eq(c->smtp_command_deadline_us, 5 * 60 * 1000000ULL);
 	ck_assert_uint_eq(c->smtp_min_data_rate, 500);
+	ck_assert_uint_eq(c->smtp_stress_threshold, 80);
+	ck_assert_uint_eq(c->smtp_stress_timeout_command_us, 10000000);
+	ck_assert_uint_eq(c->smtp_stress_timeout_data_us, 10000000);
 	ck_assert_int_eq(c->log_protocol_log, PLOG_MINIMUM);
 	ck_assert_int_eq(c->rdns_enabled, RDNS_AUTO);
 	ck_assert_uint_eq(c->rdns_timeout_us, 1000000);
@@ -144,6 +147,10 @@ static const struct {
 	{ "[smtp]\ncommand_deadline = 25h\n", { ":2: ", "smtp.command_deadline", "out of range" } },
 	{ "[smtp]\nmin_data_rate = 0\n", { ":2: ", "smtp.min_data_rate", "out of range" } },
 	{ "[smtp]\nmin_data_rate = 1073741825\n", { ":2: ", "smtp.min_data_rate", "out of range" } },
+	{ "[smtp]\nstress_threshold = 101%\n", { ":2: ", "smtp.stress_threshold", "out of range" } },
+	{ "[smtp]\nstress_threshold = most\n", { ":2: ", "smtp.stress_threshold", "percentage" } },
+	{ "[smtp]\nstress_timeout_command = 0\n", { ":2: ", "smtp.stress_timeout_command", "" } },
+	{ "[smtp]\nstress_timeout_data = 25h\n", { ":2: ", "smtp.stress_timeout_data", "out of range" } },
 };
 
 START_TEST(bad_file_is_one_clear_message)
@@ -199,21 +206,25 @@ END_TEST
 START_TEST(limits_are_inclusive)
 {
 	char *lo[] = { "smtp.max_line=512", "smtp.max_errors=1", "pool.workers=1",
-		"smtp.command_deadline=1ms", "smtp.min_data_rate=1" };
+		"smtp.command_deadline=1ms", "smtp.min_data_rate=1", "smtp.stress_threshold=0",
+		"smtp.stress_timeout_command=1ms" };
 	char *hi[] = { "smtp.max_line=64k", "pool.workers=256", "rdns.tries=10",
-		"smtp.command_deadline=24h", "smtp.min_data_rate=1073741824" };
+		"smtp.command_deadline=24h", "smtp.min_data_rate=1073741824", "smtp.stress_threshold=100%",
+		"smtp.stress_timeout_command=24h" };
 	struct config *c;
 
-	c = config_load(NULL, lo, 5, err, sizeof err);
+	c = config_load(NULL, lo, 7, err, sizeof err);
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->smtp_command_deadline_us, 1000);
 	ck_assert_uint_eq(c->smtp_min_data_rate, 1);
+	ck_assert_uint_eq(c->smtp_stress_threshold, 0);
 	config_unref(c);
-	c = config_load(NULL, hi, 5, err, sizeof err);
+	c = config_load(NULL, hi, 7, err, sizeof err);
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->smtp_max_line, 65536);
 	ck_assert_uint_eq(c->smtp_command_deadline_us, 86400ULL * 1000000);
 	ck_assert_uint_eq(c->smtp_min_data_rate, 1073741824);
+	ck_assert_uint_eq(c->smtp_stress_threshold, 100);
 	config_unref(c);
 }
 END_TEST
