@@ -315,13 +315,33 @@ data_consume(struct session *s, struct evbuffer *in)
 
 /* ---- command lines ---- */
 
+/* eol is at an LF. Moves it back onto the CR before it (eol_len 2) and
+ * returns 0, or returns 1 for a bare LF (eol_len 1). RFC 5321 2.3.8 lets
+ * only CR LF end a line; a bare LF is answered at once rather than waited
+ * on until the timeout, and what it ends never runs as a command. */
+static int
+line_end_is_bare_lf(struct evbuffer *in, struct evbuffer_ptr *eol, size_t *eol_len)
+{
+	struct evbuffer_ptr cr;
+	char c = 0;
+
+	if (eol->pos > 0 && evbuffer_ptr_set(in, &cr, (size_t)eol->pos - 1, EVBUFFER_PTR_SET) == 0 &&
+	    evbuffer_copyout_from(in, &cr, &c, 1) == 1 && c == '\r') {
+		*eol = cr;
+		*eol_len = 2;
+		return 0;
+	}
+	*eol_len = 1;
+	return 1;
+}
+
 /* Returns 1 if a line was handled (the session may now be closing), 0 if
  * more input is needed. */
 static int
 command_consume(struct session *s, struct evbuffer *in)
 {
 	size_t eol_len = 0, len = evbuffer_get_length(in);
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 	char *line;
 
 	if (eol.pos < 0) {
@@ -340,6 +360,13 @@ command_consume(struct session *s, struct evbuffer *in)
 			s->discarding_line = 1;
 		}
 		return 0;
+	}
+	if (line_end_is_bare_lf(in, &eol, &eol_len) && !s->discarding_line) {
+		evbuffer_drain(in, (size_t)eol.pos + eol_len);
+		s->commands++;
+		session_deadline_stop(s);
+		session_client_error(s, 500, "5.5.2 Error: bare <LF> received");
+		return 1;
 	}
 	if (s->discarding_line || (size_t)eol.pos + 2 > s->conf->smtp_max_line) {
 		evbuffer_drain(in, (size_t)eol.pos + eol_len);

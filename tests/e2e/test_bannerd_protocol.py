@@ -272,3 +272,21 @@ class PipeliningTest(BannerdTest):
         c.send(self.EARLY)
         self.assertEqual([c.reply()[0] for _ in range(5)], [250, 250, 354, 250, 221])
         self.assertEqual(d.wait_event("close")[0]["messages"], "1")
+
+
+class BareLfTest(BannerdTest):
+    def test_bare_lf_command_lines_are_500_at_once(self):
+        d = self.start("smtp.timeout_command=30s", "smtp.max_errors=3")
+        c = self.greet(d)
+        c.send("EHLO x.test\n")
+        self.assertEqual(c.reply(timeout=5), (500, ["500 5.5.2 Error: bare <LF> received"]))
+        # the line never ran: EHLO is still needed; a CR LF line still works
+        c.send("MAIL FROM:<a@b.test>\nNOOP\r\n")
+        self.assertEqual([c.reply(timeout=5)[0] for _ in range(2)], [500, 250])
+        # counted as errors: the third ends the session
+        c.send("QUIT\n")
+        self.assertEqual(c.reply(timeout=5)[0], 500)
+        self.assertEqual(c.reply(timeout=5)[0], 421)
+        self.assertTrue(c.closed())
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["errors"], close["reason"]), ("3", "errors"))
