@@ -393,6 +393,17 @@ log_rdns_stages(const struct session *s, struct log_line *l, const uint64_t st[B
 	log_line_str(l, "client", s->client_name[0] ? s->client_name : "unknown");
 }
 
+/* A session that bannerd ended (a 421 at a drain or a timeout, a 554) is
+ * logged in the state it was cut off in: "shutdown in DATA" is what a
+ * mail admin needs to know, CLOSING says nothing. After QUIT, CLOSING. */
+static enum session_state
+close_line_state(const struct session *s)
+{
+	if (s->state == STATE_CLOSING && s->outcome != OUTCOME_NORMAL)
+		return s->closed_in;
+	return s->state;
+}
+
 /* Reads the session, changes nothing. */
 static void
 log_close_line(const struct session *s)
@@ -406,7 +417,7 @@ log_close_line(const struct session *s)
 	log_line_str(&l, "outcome", session_outcome_names[s->outcome]);
 	if (s->reason != NULL)
 		log_line_str(&l, "reason", s->reason);
-	log_line_str(&l, "state", session_state_names[s->state]);
+	log_line_str(&l, "state", session_state_names[close_line_state(s)]);
 	log_line_dur(&l, "queue", st[BANNER_STAGE_QUEUE], 1);
 	log_rdns_stages(s, &l, st);
 	log_line_dur(&l, "delay", st[BANNER_STAGE_DELAY], greeted);

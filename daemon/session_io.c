@@ -258,6 +258,8 @@ session_close_after_flush(struct session *s)
 {
 	struct timeval tv = monotime_timeval(s->conf->smtp_timeout_close_us);
 
+	if (s->state != STATE_CLOSING)
+		s->closed_in = s->state;	/* for the close line */
 	session_enter_state(s, STATE_CLOSING);
 	session_drop_lookup(s);
 	event_del(s->delay_timer);

@@ -68,6 +68,7 @@ struct session {
 	enum session_state state;	/* changed by session_enter_state only */
 	enum outcome outcome;
 	const char *reason;
+	enum session_state closed_in;	/* the state a close interrupted */
 
 	/* Monotonic time each state was last entered, 0 if never; QUEUED's
 	 * is the accept(2) on the listener. The banner stages are derived

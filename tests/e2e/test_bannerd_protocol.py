@@ -290,3 +290,34 @@ class BareLfTest(BannerdTest):
         self.assertTrue(c.closed())
         close = d.wait_event("close")[0]
         self.assertEqual((close["errors"], close["reason"]), ("3", "errors"))
+
+
+class CloseLineTest(BannerdTest):
+    """The close line says where a session was and how its client left."""
+
+    def in_data(self, d):
+        c = self.greet(d)
+        c.cmd("EHLO x.test")
+        c.cmd("MAIL FROM:<a@b.test>")
+        c.cmd("RCPT TO:<c@d.test>")
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        c.send("Subject: cut off\r\n\r\npart of a body\r\n")
+        return c
+
+    def test_drain_in_data_is_logged_in_data(self):
+        import signal
+        d = self.start("server.shutdown_timeout=5s")
+        c = self.in_data(d)
+        d.wait_event("connect")
+        d.signal(signal.SIGTERM)
+        code, lines = c.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.3.2", lines[0])
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["outcome"], close["reason"], close["state"]), ("421", "shutdown", "DATA"))
+
+    def test_quit_is_still_closing(self):
+        d = self.start()
+        c = self.greet(d)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        self.assertEqual(d.wait_event("close")[0]["state"], "CLOSING")
