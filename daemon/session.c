@@ -4,6 +4,7 @@
  * State changes, replies and log lines go through session_io.c. */
 #include "session_priv.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,10 +344,22 @@ write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* How a client left: "fin" (end of file) or "rst" (a reset: ECONNRESET
+ * on a read, EPIPE on a write). Both are the client leaving, not our
+ * failure, so both are outcome disconnect; NULL for any other error. */
+static const char *
+peer_close_how(short what, int err)
+{
+	if (!(what & BEV_EVENT_ERROR))
+		return "fin";
+	return err == ECONNRESET || err == EPIPE ? "rst" : NULL;
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
+	int err = EVUTIL_SOCKET_ERROR();	/* before any call can change it */
 
 	if (what & BEV_EVENT_TIMEOUT) {
 		if ((what & BEV_EVENT_READING) && s->state != STATE_CLOSING) {
@@ -361,12 +374,11 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->outcome == OUTCOME_NONE) {
+		s->how = peer_close_how(what, err);
 		if (s->state < STATE_GREETED)
 			s->outcome = OUTCOME_ABANDONED;
-		else if (what & BEV_EVENT_ERROR)
-			s->outcome = OUTCOME_ERROR;
 		else
-			s->outcome = OUTCOME_DISCONNECT;
+			s->outcome = s->how != NULL ? OUTCOME_DISCONNECT : OUTCOME_ERROR;
 	}
 	session_free(s);
 }
@@ -417,6 +429,8 @@ log_close_line(const struct session *s)
 	log_line_str(&l, "outcome", session_outcome_names[s->outcome]);
 	if (s->reason != NULL)
 		log_line_str(&l, "reason", s->reason);
+	if (s->how != NULL)
+		log_line_str(&l, "how", s->how);
 	log_line_str(&l, "state", session_state_names[close_line_state(s)]);
 	log_line_dur(&l, "queue", st[BANNER_STAGE_QUEUE], 1);
 	log_rdns_stages(s, &l, st);

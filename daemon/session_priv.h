@@ -40,8 +40,8 @@ enum outcome {
 	OUTCOME_TIMEOUT,
 	OUTCOME_421,		/* we closed with 421 (errors, shutdown) */
 	OUTCOME_PREGREET,	/* pregreet = reject */
-	OUTCOME_DISCONNECT,	/* client left after the banner without QUIT */
-	OUTCOME_ERROR,		/* I/O error */
+	OUTCOME_DISCONNECT,	/* client left after the banner without QUIT (how: fin, rst) */
+	OUTCOME_ERROR,		/* I/O error other than a reset */
 	OUTCOME_554,		/* we closed with 554 (pipelining) */
 };
 
@@ -69,6 +69,7 @@ struct session {
 	enum outcome outcome;
 	const char *reason;
 	enum session_state closed_in;	/* the state a close interrupted */
+	const char *how;		/* a client that left: fin or rst */
 
 	/* Monotonic time each state was last entered, 0 if never; QUEUED's
 	 * is the accept(2) on the listener. The banner stages are derived

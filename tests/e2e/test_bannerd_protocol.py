@@ -321,3 +321,15 @@ class CloseLineTest(BannerdTest):
         c = self.greet(d)
         self.assertEqual(c.cmd("QUIT")[0], 221)
         self.assertEqual(d.wait_event("close")[0]["state"], "CLOSING")
+
+    def test_reset_and_fin_are_both_disconnect(self):
+        import struct
+        d = self.start()
+        for how in ("fin", "rst"):
+            c = self.in_data(d)
+            if how == "rst":   # SO_LINGER 0: close(2) sends a reset
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.sock.close()
+            close = d.wait_event("close", how=how)[0]
+            self.assertEqual((close["outcome"], close["state"]), ("disconnect", "DATA"), how)
+        self.assertEqual(d.events("error"), [])
