@@ -27,6 +27,11 @@ struct config {
 	uint64_t listen_backlog;
 	uint64_t listen_max_sessions;
 	uint64_t listen_accept_retry_us;
+	uint64_t listen_max_sessions_per_client;	/* 0: no limit */
+	uint64_t listen_max_connect_rate_per_client;	/* per minute; 0: no limit */
+	uint64_t listen_client_prefix_v4;		/* bits that name a client */
+	uint64_t listen_client_prefix_v6;
+	uint64_t listen_client_table_size;		/* clients remembered at most */
 	/* [pool] */
 	uint64_t pool_workers;
 	int pool_dispatch;

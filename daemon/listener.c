@@ -224,15 +224,19 @@ fail:
 	return NULL;
 }
 
+/* status is the enhanced code: 4.3.2 for a busy server, 4.7.0 for a
+ * client over its own limits. */
 static void
 reject(struct listeners *set, int fd, const struct sockaddr *peer, const char *reason,
-    const char *text)
+    const char *status, const char *text)
 {
 	char msg[512], peer_text[ADDR_TEXT_MAX];
 	struct log_line l;
 	int n;
 
-	n = snprintf(msg, sizeof msg, "421 4.3.2 %s %s\r\n", set->hostname, text);
+	n = snprintf(msg, sizeof msg, "421 %s %s %s\r\n", status, set->hostname, text);
+	if (n < 0 || (size_t)n >= sizeof msg)
+		n = snprintf(msg, sizeof msg, "421 %s Error: try again later\r\n", status);
 	/* Best effort: the socket is fresh, its buffer has room. */
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		(void)0;
@@ -247,6 +251,26 @@ reject(struct listeners *set, int fd, const struct sockaddr *peer, const char *r
 	log_line_end(&l);
 }
 
+/* Postfix's anvil answer, before any session, lookup or allocation: 1 when
+ * the client is over listen.max_sessions_per_client or
+ * listen.max_connect_rate_per_client and has been answered and closed. */
+static int
+client_over_limit(struct listeners *set, int fd, const struct sockaddr *peer, uint64_t now,
+    int *counted)
+{
+	char text[256], host[ADDR_TEXT_MAX];
+	enum admission a = pool_admit_client(set->pool, peer, now, counted);
+	int sessions = a == ADMIT_CLIENT_SESSIONS;
+
+	if (a != ADMIT_CLIENT_SESSIONS && a != ADMIT_CLIENT_RATE)
+		return 0;
+	metrics_count(set->metrics, sessions ? MC_REJECT_CLIENT_SESSIONS : MC_REJECT_CLIENT_RATE);
+	addr_format_host(peer, host, sizeof host);
+	snprintf(text, sizeof text, "Error: too many connections from %s", host);
+	reject(set, fd, peer, sessions ? "per_client_sessions" : "per_client_rate", "4.7.0", text);
+	return 1;
+}
+
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
     int peerlen, void *arg)
@@ -254,14 +278,17 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
 	struct listen_sock *ls = arg;
 	struct listeners *set = ls->set;
 	uint64_t now = monotime_now_us();
+	int counted;
 
 	metrics_count(set->metrics, MC_CONNECTIONS);
 	if (atomic_load(&set->srv->sessions_open) >= set->max_sessions) {
 		metrics_count(set->metrics, MC_REJECT_MAX_SESSIONS);
-		reject(set, fd, peer, "max_sessions", "Too many connections, try again later");
+		reject(set, fd, peer, "max_sessions", "4.3.2", "Too many connections, try again later");
 		return;
 	}
-	switch (pool_admit(set->pool, fd, peer, (socklen_t)peerlen, now)) {
+	if (client_over_limit(set, fd, peer, now, &counted))
+		return;
+	switch (pool_admit(set->pool, fd, peer, (socklen_t)peerlen, now, counted)) {
 	case ADMIT_STARTED:
 	case ADMIT_QUEUED:
 		break;
@@ -271,8 +298,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
 		break;
 	case ADMIT_REJECTED:
 		metrics_count(set->metrics, MC_REJECT_QUEUE_FULL);
-		reject(set, fd, peer, "queue_full", "All server slots busy, try again later");
+		reject(set, fd, peer, "queue_full", "4.3.2", "All server slots busy, try again later");
 		break;
+	case ADMIT_CLIENT_SESSIONS:
+	case ADMIT_CLIENT_RATE:
+		break;	/* not from pool_admit */
 	}
 }
 

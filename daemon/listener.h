@@ -1,9 +1,10 @@
 #ifndef BANNERD_LISTENER_H
 #define BANNERD_LISTENER_H
 /* The accept loop: one evconnlistener per listen.address, on the main
- * thread's event_base. It enforces listen.max_sessions (421 before any
- * allocation or lookup), survives descriptor exhaustion without spinning,
- * and hands every accepted socket to the pool. */
+ * thread's event_base. It enforces listen.max_sessions and the per-client
+ * limits (pool_admit_client) with a 421 before any allocation or lookup,
+ * survives descriptor exhaustion without spinning (logged once per
+ * episode), and hands every accepted socket to the pool. */
 #include <stddef.h>
 
 struct config;

@@ -141,6 +141,8 @@ expose_counters(const struct metrics *m, struct evbuffer *out)
 {
 	static const struct { enum metric_counter c; const char *reason; } rejects[] = {
 		{ MC_REJECT_MAX_SESSIONS, "max_sessions" }, { MC_REJECT_QUEUE_FULL, "queue_full" },
+		{ MC_REJECT_CLIENT_SESSIONS, "per_client_sessions" },
+		{ MC_REJECT_CLIENT_RATE, "per_client_rate" },
 		{ MC_REJECT_RDNS, "rdns" }, { MC_REJECT_PREGREET, "pregreet" },
 		{ MC_REJECT_ERRORS, "errors" }, { MC_REJECT_SHUTDOWN, "shutdown" },
 		{ MC_REJECT_PIPELINING, "pipelining" },

@@ -18,6 +18,8 @@ enum metric_counter {
 	MC_PREGREET,
 	MC_REJECT_MAX_SESSIONS,
 	MC_REJECT_QUEUE_FULL,
+	MC_REJECT_CLIENT_SESSIONS,	/* listen.max_sessions_per_client (listener) */
+	MC_REJECT_CLIENT_RATE,		/* listen.max_connect_rate_per_client (listener) */
 	MC_REJECT_RDNS,
 	MC_REJECT_PREGREET,
 	MC_REJECT_ERRORS,

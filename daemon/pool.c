@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 
+#include "anvil.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -40,6 +42,7 @@ struct pool {
 	int overflow, dispatch;			/* under adm */
 	int queue_full;				/* under adm: paused accept for it */
 	int draining;				/* under adm */
+	struct anvil *clients;			/* under adm: per-client counts */
 	unsigned rr_next;			/* under adm */
 	struct member *active[MAX_WORKERS];	/* under adm; changed by main */
 	unsigned n_active;
@@ -151,13 +154,41 @@ slot_release(struct pool *p, struct member *m)
 	stress_log(&sc);
 }
 
+/* A connection counted by pool_admit_client has ended (any thread). */
+static void
+client_release(struct pool *p, const struct sockaddr *peer, int counted)
+{
+	if (!counted)
+		return;
+	pthread_mutex_lock(&p->adm);
+	anvil_disconnect(p->clients, peer);
+	pthread_mutex_unlock(&p->adm);
+}
+
 /* worker_closed_fn: a session of m's worker has ended. */
 static void
-member_session_closed(void *arg)
+member_session_closed(void *arg, const struct handoff *conn)
 {
 	struct member *m = arg;
 
+	client_release(m->pool, (const struct sockaddr *)&conn->peer, conn->counted);
 	slot_release(m->pool, m);
+}
+
+enum admission
+pool_admit_client(struct pool *p, const struct sockaddr *peer, uint64_t now_us, int *counted)
+{
+	enum anvil_verdict v;
+
+	pthread_mutex_lock(&p->adm);
+	v = anvil_connect(p->clients, peer, now_us);
+	pthread_mutex_unlock(&p->adm);
+	*counted = v == ANVIL_OK;
+	if (v == ANVIL_TOO_MANY_SESSIONS)
+		return ADMIT_CLIENT_SESSIONS;
+	if (v == ANVIL_TOO_FAST)
+		return ADMIT_CLIENT_RATE;
+	return ADMIT_STARTED;
 }
 
 static enum admission
@@ -183,19 +214,22 @@ admit_locked(struct pool *p, struct handoff *h)
 
 enum admission
 pool_admit(struct pool *p, int fd, const struct sockaddr *peer, socklen_t peerlen,
-    uint64_t accept_us)
+    uint64_t accept_us, int counted)
 {
 	struct handoff *h = calloc(1, sizeof *h);
 	struct stress_change sc = { 0 };
 	enum admission result;
 
-	if (h == NULL)
+	if (h == NULL) {
+		client_release(p, peer, counted);
 		return ADMIT_REJECTED;
+	}
 	h->kind = HANDOFF_CONN;
 	h->fd = fd;
 	memcpy(&h->peer, peer, peerlen);
 	h->peerlen = peerlen;
 	h->accept_us = accept_us;
+	h->counted = counted;
 	pthread_mutex_lock(&p->adm);
 	result = admit_locked(p, h);
 	if (result != ADMIT_REJECTED) {
@@ -204,8 +238,10 @@ pool_admit(struct pool *p, int fd, const struct sockaddr *peer, socklen_t peerle
 	}
 	pthread_mutex_unlock(&p->adm);
 	stress_log(&sc);
-	if (result == ADMIT_REJECTED)
+	if (result == ADMIT_REJECTED) {
+		client_release(p, peer, counted);
 		free(h);
+	}
 	return result;
 }
 
@@ -275,6 +311,44 @@ set_limits(struct pool *p, const struct config *c)
 	stress_log(&sc);
 }
 
+static struct anvil_limits
+client_limits(const struct config *c)
+{
+	return (struct anvil_limits){
+		.max_sessions = c->listen_max_sessions_per_client,
+		.max_rate = c->listen_max_connect_rate_per_client,
+		.window_us = ANVIL_RATE_WINDOW_US,
+		.prefix_v4 = (unsigned)c->listen_client_prefix_v4,
+		.prefix_v6 = (unsigned)c->listen_client_prefix_v6,
+	};
+}
+
+/* A new table size or prefix takes effect on reload (anvil_configure). */
+static void
+clients_reconfigure(struct pool *p, const struct config *c)
+{
+	struct anvil_limits lim = client_limits(c);
+	int rc;
+
+	pthread_mutex_lock(&p->adm);
+	rc = anvil_configure(p->clients, c->listen_client_table_size, &lim);
+	pthread_mutex_unlock(&p->adm);
+	if (rc != 0)
+		log_error("pool: out of memory for listen.client_table_size; the old size stays");
+}
+
+static struct anvil *
+clients_new(const struct config *c)
+{
+	struct anvil_limits lim = client_limits(c);
+	uint64_t seed = 0;
+
+	/* Without the kernel's randomness the seed is weaker, not absent. */
+	if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
+		seed = (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&lim;
+	return anvil_new(c->listen_client_table_size, &lim, seed);
+}
+
 struct pool *
 pool_start(struct server *srv, const struct config *c, char *err, size_t errlen)
 {
@@ -288,9 +362,11 @@ pool_start(struct server *srv, const struct config *c, char *err, size_t errlen)
 	p->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->admission_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	p->gone = metrics_new();
+	p->clients = clients_new(c);
 	set_limits(p, c);
 	p->rpool = rdns_pool_start(c, err, errlen);
-	if (p->exit_fd < 0 || p->admission_fd < 0 || p->gone == NULL || p->rpool == NULL) {
+	if (p->exit_fd < 0 || p->admission_fd < 0 || p->gone == NULL || p->rpool == NULL ||
+	    p->clients == NULL) {
 		if (p->rpool == NULL)
 			return NULL;	/* err says why; exiting anyway */
 		snprintf(err, errlen, "cannot set up the worker pool");
@@ -337,6 +413,7 @@ pool_reconfigure(struct pool *p, const struct config *c)
 	    (unsigned long long)p->queue_max, (unsigned long long)c->pool_queue_max);
 	pthread_mutex_unlock(&p->adm);
 	set_limits(p, c);
+	clients_reconfigure(p, c);
 	resize_workers(p, (unsigned)c->pool_workers);
 	rdns_pool_reconfigure(p->rpool, c);
 	pthread_mutex_lock(&p->adm);
@@ -358,6 +435,7 @@ close_waiting(struct pool *p, struct handoff_list *list)
 		if (send(h->fd, SHUTDOWN_REPLY, sizeof SHUTDOWN_REPLY - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 			(void)0;
 		close(h->fd);
+		client_release(p, (const struct sockaddr *)&h->peer, h->counted);
 		slot_release(p, NULL);
 		free(h);
 	}
@@ -414,6 +492,7 @@ pool_join(struct pool *p)
 	close(p->exit_fd);
 	close(p->admission_fd);
 	metrics_free(p->gone);
+	anvil_free(p->clients);
 	pthread_mutex_destroy(&p->adm);
 	free(p);
 }

@@ -15,8 +15,9 @@
  * lock) that the listener and the workers take once per connection. It
  * guards: each worker's taken slots and retiring mark, the list of active
  * workers, the waiting FIFO and its length, the limits (slot limit,
- * queue_max, overflow, dispatch), the queue-full and draining marks and
- * the round-robin cursor. server.sessions_open goes up in pool_admit and
+ * queue_max, overflow, dispatch), the queue-full and draining marks,
+ * the round-robin cursor, and the per-client counts (anvil.h) with their
+ * limits. server.sessions_open goes up in pool_admit and
  * down only in slot_release, both under the lock, and server.stress (the
  * stress mode, smtp.stress_threshold) is decided there from it, so the
  * mode costs one comparison per admission and is logged once each time
@@ -35,13 +36,27 @@ enum admission {
 	ADMIT_QUEUED,		/* waiting for a slot */
 	ADMIT_QUEUED_FULL,	/* waiting, and the queue is now full: pause accept */
 	ADMIT_REJECTED,		/* overflow = reject and the queue is full: caller answers 421 */
+	ADMIT_CLIENT_SESSIONS,	/* listen.max_sessions_per_client: caller answers 421 */
+	ADMIT_CLIENT_RATE,	/* listen.max_connect_rate_per_client: caller answers 421 */
 };
 
 struct pool *pool_start(struct server *srv, const struct config *c, char *err, size_t errlen);
 
-/* Listener thread. Takes ownership of fd unless ADMIT_REJECTED. */
+/* Listener thread, first, before anything is allocated for the
+ * connection: the per-client limits, as Postfix's anvil keeps them. The
+ * counts (anvil.h: open sessions and connections per minute, per address
+ * or prefix) live in a table that only the admission lock guards; the
+ * listener counts a client in here, and the session's close (slot_release
+ * and member_session_closed, any worker) counts it out. ADMIT_CLIENT_*:
+ * the caller answers 421 and closes. ADMIT_STARTED: go on to pool_admit
+ * with *counted. */
+enum admission pool_admit_client(struct pool *p, const struct sockaddr *peer,
+    uint64_t now_us, int *counted);
+
+/* Listener thread. Takes ownership of fd unless ADMIT_REJECTED. counted
+ * is pool_admit_client's. */
 enum admission pool_admit(struct pool *p, int fd, const struct sockaddr *peer,
-    socklen_t peerlen, uint64_t accept_us);
+    socklen_t peerlen, uint64_t accept_us, int counted);
 
 /* Whether the admission queue has room again (listener resumes accept). */
 int pool_queue_has_room(struct pool *p);

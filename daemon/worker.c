@@ -56,13 +56,17 @@ worker_maybe_exit(struct worker *w)
 
 /* ---- sessions ---- */
 
-/* A session on this worker has ended: the slot goes back to admission. */
+/* A session on this worker has ended: the slot goes back to admission.
+ * arg is the connection's handoff, kept as the session's close token so
+ * that admission learns which client left; it is freed here. */
 static void
 session_closed_cb(void *arg)
 {
-	struct worker *w = arg;
+	struct handoff *h = arg;
+	struct worker *w = h->owner;
 
-	w->wp.closed(w->wp.arg);
+	w->wp.closed(w->wp.arg, h);
+	free(h);
 	worker_maybe_exit(w);
 }
 
@@ -71,13 +75,14 @@ worker_start_session(struct worker *w, struct handoff *h)
 {
 	struct session_env env = {
 		.base = w->base, .srv = w->wp.srv, .resolver = w->resolver, .metrics = w->metrics,
-		.list = &w->sessions, .on_close = session_closed_cb, .arg = w,
+		.list = &w->sessions, .on_close = session_closed_cb, .arg = h,
 	};
 
+	h->owner = w;
 	if (session_start(&env, h->fd, (struct sockaddr *)&h->peer, h->peerlen, h->accept_us) == NULL) {
 		/* session_start closed the socket; give the slot back. */
 		log_error("worker %u: out of memory for a new session", w->wp.id);
-		session_closed_cb(w);
+		session_closed_cb(h);
 	}
 }
 
@@ -147,8 +152,8 @@ worker_handle(struct worker *w, struct handoff *h)
 {
 	switch (h->kind) {
 	case HANDOFF_CONN:
-		worker_start_session(w, h);
-		break;
+		worker_start_session(w, h);	/* h is the session's now */
+		return;
 	case HANDOFF_RELOAD:
 		worker_reload(w);
 		break;
@@ -225,7 +230,7 @@ worker_destroy(struct worker *w)
 		STAILQ_REMOVE_HEAD(&w->inbox, link);
 		if (h->kind == HANDOFF_CONN) {
 			close(h->fd);
-			w->wp.closed(w->wp.arg);
+			w->wp.closed(w->wp.arg, h);
 		}
 		free(h);
 	}

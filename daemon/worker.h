@@ -30,14 +30,17 @@ struct handoff {
 	socklen_t peerlen;
 	uint64_t accept_us;
 	uint64_t timeout_us;
+	int counted;		/* HANDOFF_CONN: the pool's per-client table counts it */
+	struct worker *owner;	/* HANDOFF_CONN: set by the worker that starts it */
 };
 
 STAILQ_HEAD(handoff_list, handoff);
 
 /* Runs on the worker's thread when one of its sessions has ended, or
  * could not start; at worker_destroy, on the caller's thread, for each
- * connection still in the inbox. */
-typedef void worker_closed_fn(void *arg);
+ * connection still in the inbox. conn is the connection's handoff (its
+ * peer, whether the pool counted it), freed when this returns. */
+typedef void worker_closed_fn(void *arg, const struct handoff *conn);
 
 struct worker_params {
 	unsigned id;

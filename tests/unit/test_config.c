@@ -229,6 +229,48 @@ START_TEST(limits_are_inclusive)
 }
 END_TEST
 
+/* The per-client limits (anvil): 0 is "no limit", the prefixes and the
+ * table size have both ends inclusive, one past either is refused. */
+START_TEST(per_client_limits_are_inclusive)
+{
+	char *lo[] = { "listen.max_sessions_per_client=0", "listen.max_connect_rate_per_client=0",
+		"listen.client_prefix_v4=1", "listen.client_prefix_v6=1", "listen.client_table_size=16" };
+	char *hi[] = { "listen.max_sessions_per_client=1000000",
+		"listen.max_connect_rate_per_client=1000000", "listen.client_prefix_v4=32",
+		"listen.client_prefix_v6=128", "listen.client_table_size=4194304" };
+	char *bad[] = { "listen.max_sessions_per_client=1000001",
+		"listen.max_connect_rate_per_client=1000001", "listen.client_prefix_v4=0",
+		"listen.client_prefix_v4=33", "listen.client_prefix_v6=0", "listen.client_prefix_v6=129",
+		"listen.client_table_size=15", "listen.client_table_size=4194305" };
+	struct config *c;
+
+	c = config_load(NULL, NULL, 0, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->listen_max_sessions_per_client, 0);
+	ck_assert_uint_eq(c->listen_max_connect_rate_per_client, 0);
+	ck_assert_uint_eq(c->listen_client_prefix_v4, 32);
+	ck_assert_uint_eq(c->listen_client_prefix_v6, 128);
+	ck_assert_uint_eq(c->listen_client_table_size, 16384);
+	config_unref(c);
+	c = config_load(NULL, lo, 5, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->listen_client_prefix_v4, 1);
+	ck_assert_uint_eq(c->listen_client_table_size, 16);
+	config_unref(c);
+	c = config_load(NULL, hi, 5, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->listen_max_sessions_per_client, 1000000);
+	ck_assert_uint_eq(c->listen_max_connect_rate_per_client, 1000000);
+	ck_assert_uint_eq(c->listen_client_prefix_v6, 128);
+	ck_assert_uint_eq(c->listen_client_table_size, 4194304);
+	config_unref(c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(config_load(NULL, &bad[i], 1, err, sizeof err) == NULL, "%s", bad[i]);
+		ck_assert_msg(strstr(err, "out of range") != NULL, "%s: %s", bad[i], err);
+	}
+}
+END_TEST
+
 /* A typo, or a key under the wrong section, is answered with the key
  * that was meant: the closest names of the key table. */
 static const struct {
@@ -313,6 +355,7 @@ unit_suite(void)
 	tcase_add_test(tc, bad_overrides);
 	tcase_add_test(tc, text_is_read_like_a_file);
 	tcase_add_test(tc, limits_are_inclusive);
+	tcase_add_test(tc, per_client_limits_are_inclusive);
 	tcase_add_loop_test(tc, unknown_key_suggests_the_closest, 0,
 	    (int)(sizeof typos / sizeof typos[0]));
 	tcase_add_test(tc, unknown_key_in_a_file_suggests_too);
