@@ -191,14 +191,19 @@ pool_admit_client(struct pool *p, const struct sockaddr *peer, uint64_t now_us, 
 	return ADMIT_STARTED;
 }
 
+/* Decides where h goes. A connection that gets a slot is not posted
+ * here: *to names the worker, and the caller posts it once the session
+ * is counted, so the worker never starts a session that stress mode does
+ * not know of yet. */
 static enum admission
-admit_locked(struct pool *p, struct handoff *h)
+admit_locked(struct pool *p, struct handoff *h, struct member **to)
 {
 	struct member *m;
 
+	*to = NULL;
 	if (STAILQ_EMPTY(&p->waiting) && (m = pick_worker_locked(p)) != NULL) {
 		m->n_sessions++;
-		worker_post(m->w, h);
+		*to = m;
 		return ADMIT_STARTED;
 	}
 	if (p->n_waiting >= p->queue_max && p->overflow != OVERFLOW_WAIT)
@@ -218,6 +223,7 @@ pool_admit(struct pool *p, int fd, const struct sockaddr *peer, socklen_t peerle
 {
 	struct handoff *h = calloc(1, sizeof *h);
 	struct stress_change sc = { 0 };
+	struct member *to;
 	enum admission result;
 
 	if (h == NULL) {
@@ -231,11 +237,13 @@ pool_admit(struct pool *p, int fd, const struct sockaddr *peer, socklen_t peerle
 	h->accept_us = accept_us;
 	h->counted = counted;
 	pthread_mutex_lock(&p->adm);
-	result = admit_locked(p, h);
+	result = admit_locked(p, h, &to);
 	if (result != ADMIT_REJECTED) {
 		atomic_fetch_add(&p->srv->sessions_open, 1);	/* given back by slot_release */
 		stress_update_locked(p, &sc);
 	}
+	if (to != NULL)
+		worker_post(to->w, h);
 	pthread_mutex_unlock(&p->adm);
 	stress_log(&sc);
 	if (result == ADMIT_REJECTED) {
