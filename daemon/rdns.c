@@ -42,6 +42,7 @@ struct rdns_query {
 	int finished;
 	uint64_t start_us;
 	int timeouts;
+	int confirmed;		/* the forward lookup listed the peer */
 	enum rdns_result result;
 	const char *detail;
 	char name[256];
@@ -151,6 +152,7 @@ deliver(struct rdns_query *q)
 	struct rdns_answer a = {
 		q->result, q->result == RDNS_OK || q->result == RDNS_UNCONFIRMED ? q->name : NULL,
 		q->start_us, q->start_us, monotime_now_us(), q->timeouts, q->detail,
+		q->confirmed,
 	};
 
 	if (q->cb != NULL)
@@ -203,8 +205,10 @@ forward_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	enum rdns_result res;
 
 	q->timeouts += timeouts;
-	if (status == ARES_SUCCESS)
-		res = peer_listed(q, ai) ? RDNS_OK : RDNS_UNCONFIRMED;
+	if (status == ARES_SUCCESS) {
+		q->confirmed = peer_listed(q, ai);
+		res = q->confirmed ? RDNS_OK : RDNS_UNCONFIRMED;
+	}
 	else if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
 		res = RDNS_ERROR;
 	else {

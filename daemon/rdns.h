@@ -37,6 +37,10 @@ struct rdns_answer {
 	uint64_t queued_us, started_us, finished_us;
 	int timeouts;		/* tries that expired (c-ares's count) */
 	const char *detail;	/* c-ares's words for a failure, or NULL */
+	/* RDNS_OK only: 1 when the name's forward lookup listed the peer,
+	 * 0 when it was not asked (rdns.forward_confirm = off): the name is
+	 * then the PTR record's claim, unverified. */
+	int confirmed;
 };
 
 typedef void rdns_done_fn(void *arg, const struct rdns_answer *answer);

@@ -54,6 +54,7 @@ lookup_done_cb(void *arg, const struct rdns_answer *a)
 
 	job->result = a->result;
 	job->timeouts = a->timeouts;
+	job->confirmed = a->confirmed;
 	snprintf(job->name, sizeof job->name, "%s", a->name != NULL ? a->name : "");
 	snprintf(job->detail, sizeof job->detail, "%s", a->detail != NULL ? a->detail : "");
 	ctx->done = 1;

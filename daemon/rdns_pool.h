@@ -36,6 +36,7 @@ struct rdns_job {
 	uint64_t started_us, done_us;
 	enum rdns_result result;
 	int timeouts;
+	int confirmed;
 	char name[256];
 	char detail[96];
 };

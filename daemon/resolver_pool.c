@@ -85,7 +85,7 @@ deliver(struct pool_lookup *lk)
 	struct rdns_answer a = {
 		job->result, job->name[0] ? job->name : NULL,
 		lk->queued_us, job->started_us, job->done_us,
-		job->timeouts, job->detail[0] ? job->detail : NULL,
+		job->timeouts, job->detail[0] ? job->detail : NULL, job->confirmed,
 	};
 
 	if (!atomic_load(&lk->job.cancelled))

@@ -136,7 +136,7 @@ banner_path_start(struct session *s)
 	session_enter_state(s, s->conf->rdns_mode == RDNS_MODE_POOL ? STATE_RDNS_WAIT : STATE_RESOLVING);
 	s->rdns = rdns_start(s->env.resolver, (struct sockaddr *)&s->peer_addr.ss, rdns_done_cb, s);
 	if (s->rdns == NULL) {
-		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, 0, 0, "out of memory" };
+		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, 0, 0, "out of memory", 0 };
 
 		log_error("sid=%08llx rdns: out of memory", (unsigned long long)s->sid);
 		rdns_done_cb(s, &a);
@@ -155,6 +155,10 @@ log_rdns(struct session *s, const struct rdns_answer *a)
 	log_line_str(&l, "name", a->name != NULL ? a->name : "-");
 	log_line_dur(&l, "duration", a->finished_us - a->started_us, 1);
 	log_line_u64(&l, "timeouts", (uint64_t)a->timeouts);
+	/* Postfix keeps the verified name apart from the claimed one: without
+	 * forward confirmation, ok means "a PTR name", not "this client". */
+	if (a->result == RDNS_OK)
+		log_line_str(&l, "confirmed", a->confirmed ? "yes" : "no");
 	if (a->detail != NULL)
 		log_line_str(&l, "detail", a->detail);
 	log_line_end(&l);
@@ -171,6 +175,7 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 	s->rdns_answered = 1;
 	s->rdns_wait_us = a->started_us - a->queued_us;
 	s->rdns_result = a->result;
+	s->rdns_confirmed = a->confirmed;
 	if (a->result == RDNS_OK && a->name != NULL)
 		snprintf(s->client_name, sizeof s->client_name, "%s", a->name);
 	log_rdns(s, a);
@@ -403,6 +408,8 @@ log_rdns_stages(const struct session *s, struct log_line *l, const uint64_t st[B
 		return;
 	log_line_str(l, "rdns_result", s->rdns_answered ? rdns_result_name(s->rdns_result) : "pending");
 	log_line_str(l, "client", s->client_name[0] ? s->client_name : "unknown");
+	if (s->rdns_answered && s->rdns_result == RDNS_OK)
+		log_line_str(l, "confirmed", s->rdns_confirmed ? "yes" : "no");
 }
 
 /* A session that bannerd ended (a 421 at a drain or a timeout, a 554) is

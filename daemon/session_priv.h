@@ -81,6 +81,7 @@ struct session {
 	int rdns_answered;
 	uint64_t rdns_wait_us;		/* the answer's started - queued */
 	enum rdns_result rdns_result;
+	int rdns_confirmed;		/* the answer's confirmed (RDNS_OK only) */
 	char client_name[256];		/* validated PTR name, or "" */
 
 	int awaiting_banner_flush;

@@ -35,6 +35,26 @@ class RdnsTest(BannerdTest):
         self.assertEqual(close["client"], "host-127-0-0-1.lab.test")
         self.assertEqual(len(dns.queries("PTR")), 1)
 
+    def test_unconfirmed_ok_says_confirmed_no(self):
+        # forward_confirm = off: the PTR name is a claim, and the logs say so
+        dns = Slowdns(self)
+        d = self.rdns_daemon(dns, "rdns.forward_confirm=off")
+        self.assertEqual(timed_banner(d)[0], 220)
+        r = d.wait_event("rdns")[0]
+        self.assertEqual((r["result"], r["confirmed"]), ("ok", "no"))
+        d.stop()
+        close = d.events("close")[0]
+        self.assertEqual((close["rdns_result"], close["confirmed"]), ("ok", "no"))
+        self.assertEqual(close["client"], "host-127-0-0-1.lab.test")
+        self.assertEqual(len(dns.queries("A")), 0)
+        # a failed lookup has no confirmed field at all
+        bad = Slowdns(self, "--nxdomain")
+        d = self.rdns_daemon(bad, "rdns.tries=1")
+        self.assertEqual(timed_banner(d)[0], 220)
+        self.assertNotIn("confirmed", d.wait_event("rdns")[0])
+        d.stop()
+        self.assertNotIn("confirmed", d.events("close")[0])
+
     def test_silent_server_costs_the_documented_worst_case(self):
         dns = Slowdns(self, "--drop")
         d = self.rdns_daemon(dns, "rdns.timeout=200ms", "rdns.tries=3")
@@ -84,9 +104,11 @@ class RdnsTest(BannerdTest):
         dns = Slowdns(self)
         d = self.rdns_daemon(dns, "rdns.forward_confirm=on")
         self.assertEqual(timed_banner(d)[0], 220)
-        self.assertEqual(d.wait_event("rdns")[0]["result"], "ok")
+        r = d.wait_event("rdns")[0]
+        self.assertEqual((r["result"], r["confirmed"]), ("ok", "yes"))
         self.assertEqual(len(dns.queries("A")), 1)
         d.stop()
+        self.assertEqual(d.events("close")[0]["confirmed"], "yes")
         bad = Slowdns(self, "--mismatch")
         d = self.rdns_daemon(bad, "rdns.forward_confirm=on")
         self.assertEqual(timed_banner(d)[0], 220)
