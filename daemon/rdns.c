@@ -223,6 +223,20 @@ forward_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	finish(q, res, status);
 }
 
+/* The first PTR record of the answer. ares_parse_ptr_reply (1.18.1)
+ * overwrites h_name with each record in turn, so h_name is the last one;
+ * h_aliases lists them all in answer order. Postfix and the resolvers
+ * behind getnameinfo take the first. */
+static const char *
+first_ptr_name(const struct hostent *h)
+{
+	if (h == NULL)
+		return NULL;
+	if (h->h_aliases != NULL && h->h_aliases[0] != NULL)
+		return h->h_aliases[0];
+	return h->h_name;
+}
+
 /* The PTR answer is in; validate the name and maybe confirm it. */
 static void
 ptr_done(struct rdns_query *q, const char *name, int status)
@@ -263,7 +277,7 @@ ptr_query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	if (status == ARES_SUCCESS)
 		status = ares_parse_ptr_reply(abuf, alen, addr, p->sa_family == AF_INET ? 4 : 16,
 		    p->sa_family, &h);
-	ptr_done(q, status == ARES_SUCCESS && h != NULL ? h->h_name : NULL, status);
+	ptr_done(q, status == ARES_SUCCESS ? first_ptr_name(h) : NULL, status);
 	if (h != NULL)
 		ares_free_hostent(h);
 }
@@ -274,6 +288,9 @@ ptr_host_cb(void *arg, int status, int timeouts, struct hostent *h)
 	struct rdns_query *q = arg;
 
 	q->timeouts = timeouts;
+	/* h_name, not first_ptr_name: the answer may come from /etc/hosts,
+	 * where h_name is the line's canonical (first) name and the aliases
+	 * follow it; c-ares does not say which source answered. */
 	ptr_done(q, status == ARES_SUCCESS && h != NULL ? h->h_name : NULL, status);
 }
 

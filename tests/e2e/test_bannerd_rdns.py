@@ -1,6 +1,7 @@
 """The reverse-DNS stage against slowdns: each DNS fault shows up in the
 banner time and the protocol log, lookups run in parallel, and a client
 that leaves mid-lookup is handled cleanly."""
+import os
 import resource
 import selectors
 import socket
@@ -34,6 +35,18 @@ class RdnsTest(BannerdTest):
         self.assertGreaterEqual(duration_us(close["rdns"]), 250000)
         self.assertEqual(close["client"], "host-127-0-0-1.lab.test")
         self.assertEqual(len(dns.queries("PTR")), 1)
+
+    def test_several_ptr_records_the_first_is_used(self):
+        zone = os.path.join(tmpdir(self, "zone-"), "lab.zone")
+        with open(zone, "w") as f:
+            f.write("127.0.0.1 first.lab.test\n127.0.0.1 second.lab.test\n"
+                    "127.0.0.1 third.lab.test\n")
+        dns = Slowdns(self, "--zone", zone)
+        d = self.rdns_daemon(dns)
+        self.assertEqual(timed_banner(d)[0], 220)
+        self.assertEqual(d.wait_event("rdns")[0]["name"], "first.lab.test")
+        d.stop()
+        self.assertEqual(d.events("close")[0]["client"], "first.lab.test")
 
     def test_unconfirmed_ok_says_confirmed_no(self):
         # forward_confirm = off: the PTR name is a claim, and the logs say so
