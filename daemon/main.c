@@ -411,18 +411,27 @@ load_or_exit(void)
 static void
 rdns_log(const struct config *c)
 {
-	unsigned servers = rdns_server_count(c->rdns_servers);
-	uint64_t worst = rdns_worst_case_us(servers, c->rdns_timeout_us, (unsigned)c->rdns_tries);
+	char list[CONF_STR_MAX];
+	int fallback;
+	unsigned servers;
+	uint64_t worst;
 
 	if (!config_rdns_active(c)) {
 		log_info("rdns: off (rdns.enabled = %s, protocol_log = %s)",
 		    c->rdns_enabled == RDNS_OFF ? "off" : "auto", config_plog_name(c->log_protocol_log));
 		return;
 	}
-	log_info("rdns: on (rdns.enabled = %s%s); servers %s; timeout %llu ms x %llu tries: "
+	/* The servers c-ares really asks, not the setting: an empty
+	 * rdns.servers means resolv.conf's, or c-ares's silent 127.0.0.1. */
+	servers = rdns_servers_in_force(c, list, sizeof list, &fallback);
+	worst = rdns_worst_case_us(servers, c->rdns_timeout_us, (unsigned)c->rdns_tries);
+	if (fallback)
+		log_error("rdns: warning: /etc/resolv.conf names no nameserver and rdns.servers is empty: "
+		    "c-ares falls back to %s; set rdns.servers", list);
+	log_info("rdns: on (rdns.enabled = %s%s); servers %s (%s); timeout %llu ms x %llu tries: "
 	    "worst case per lookup %llu ms = %u server(s) x %llu ms x (2^%llu - 1)%s",
 	    c->rdns_enabled == RDNS_ON ? "on" : "auto, because the protocol log is on", "",
-	    c->rdns_servers[0] ? c->rdns_servers : "from resolv.conf",
+	    list, c->rdns_servers[0] ? "rdns.servers" : fallback ? "c-ares fallback" : "from resolv.conf",
 	    (unsigned long long)(c->rdns_timeout_us / 1000), (unsigned long long)c->rdns_tries,
 	    (unsigned long long)(worst / 1000), servers ? servers : 1,
 	    (unsigned long long)(c->rdns_timeout_us / 1000), (unsigned long long)c->rdns_tries,

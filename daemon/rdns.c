@@ -344,7 +344,7 @@ rdns_query_cancel(struct rdns_query *q)
 }
 
 static void
-set_servers(struct rdns *r, const char *servers, char *err, size_t errlen, int *rc)
+set_servers(ares_channel ch, const char *servers, char *err, size_t errlen, int *rc)
 {
 	char csv[CONF_STR_MAX];
 	size_t o = 0;
@@ -355,7 +355,7 @@ set_servers(struct rdns *r, const char *servers, char *err, size_t errlen, int *
 	csv[o] = '\0';
 	if (o == 0)
 		return;
-	*rc = ares_set_servers_ports_csv(r->ch, csv);
+	*rc = ares_set_servers_ports_csv(ch, csv);
 	if (*rc != ARES_SUCCESS)
 		snprintf(err, errlen, "rdns.servers: '%s': %s (expected HOST[:PORT], comma separated, [::1]:5353 for IPv6)",
 		    servers, ares_strerror(*rc));
@@ -392,7 +392,7 @@ rdns_new(struct event_base *base, const struct config *c, char *err, size_t errl
 		free(r);
 		return NULL;
 	}
-	set_servers(r, c->rdns_servers, err, errlen, &rc);
+	set_servers(r->ch, c->rdns_servers, err, errlen, &rc);
 	r->timer = evtimer_new(base, timer_cb, r);
 	if (rc != ARES_SUCCESS || r->timer == NULL) {
 		rdns_free(r);
@@ -443,6 +443,69 @@ rdns_worst_case_us(unsigned servers, uint64_t timeout_us, unsigned tries)
 	if (tries > 30)
 		tries = 30;
 	return (uint64_t)servers * timeout_us * ((1ULL << tries) - 1);
+}
+
+int
+rdns_resolv_conf_nameservers(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512], word[16];
+	int n = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, " %15s", word) == 1 && strcmp(word, "nameserver") == 0)
+			n++;
+	fclose(f);
+	return n;
+}
+
+static unsigned
+format_servers(const struct ares_addr_port_node *s, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	size_t o = 0;
+	unsigned n = 0;
+
+	buf[0] = '\0';
+	for (; s != NULL && o < len; s = s->next, n++) {
+		int v6 = s->family == AF_INET6;
+
+		if (ares_inet_ntop(s->family, &s->addr, host, sizeof host) == NULL)
+			snprintf(host, sizeof host, "?");
+		o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s:%d", n ? "," : "", v6 ? "[" : "",
+		    host, v6 ? "]" : "", s->udp_port ? s->udp_port : 53);
+	}
+	return n;
+}
+
+unsigned
+rdns_servers_in_force(const struct config *c, char *buf, size_t len, int *fallback)
+{
+	struct ares_options o;
+	struct ares_addr_port_node *list = NULL;
+	ares_channel ch;
+	char err[256];
+	int rc = ARES_SUCCESS;
+	unsigned n = 0;
+
+	*fallback = 0;
+	snprintf(buf, len, "?");
+	memset(&o, 0, sizeof o);
+	o.lookups = (char *)"b";
+	if (ares_init_options(&ch, &o, ARES_OPT_LOOKUPS) != ARES_SUCCESS)
+		return 0;
+	set_servers(ch, c->rdns_servers, err, sizeof err, &rc);
+	if (rc == ARES_SUCCESS && ares_get_servers_ports(ch, &list) == ARES_SUCCESS)
+		n = format_servers(list, buf, len);
+	ares_free_data(list);
+	ares_destroy(ch);
+	/* c-ares 1.18 (init_by_defaults) asks 127.0.0.1 when resolv.conf
+	 * names no server, and says nothing. */
+	if (c->rdns_servers[0] == '\0' && rdns_resolv_conf_nameservers("/etc/resolv.conf") <= 0)
+		*fallback = 1;
+	return n;
 }
 
 unsigned

@@ -10,6 +10,7 @@
  * The callback of a lookup is never run from inside rdns_lookup (c-ares
  * may complete synchronously; we defer that to the loop), and never after
  * rdns_query_cancel. */
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -74,6 +75,16 @@ const char *rdns_result_name(enum rdns_result r);
  * per-try timeout after each round over the servers, so
  * servers x timeout x (2^tries - 1). */
 uint64_t rdns_worst_case_us(unsigned servers, uint64_t timeout_us, unsigned tries);
+
+/* The servers a channel built from c asks, as c-ares holds them
+ * ("HOST:PORT,..." into buf): rdns.servers, else resolv.conf's, else
+ * c-ares's silent fallback, 127.0.0.1:53, and then *fallback is set.
+ * Builds and destroys a throwaway channel: main thread, after
+ * ares_library_init. Returns how many, 0 when c-ares fails. */
+unsigned rdns_servers_in_force(const struct config *c, char *buf, size_t len, int *fallback);
+
+/* Lines of a resolv.conf that name a nameserver (-1: unreadable). */
+int rdns_resolv_conf_nameservers(const char *path);
 
 /* How many servers a rdns.servers value names (0: resolv.conf's). */
 unsigned rdns_server_count(const char *servers);

@@ -89,7 +89,7 @@ class Bannerd:
     """One bannerd process in the foreground, logging to a file."""
 
     def __init__(self, test, overrides=(), conf=None, args=(), rlimit_nofile=None,
-                 address="127.0.0.1:0"):
+                 address="127.0.0.1:0", wrapper=()):
         self.test = test
         self.dir = tmpdir(test, "bannerd-test-")
         self.stderrpath = os.path.join(self.dir, "bannerd.stderr")
@@ -108,6 +108,9 @@ class Bannerd:
         for o in overrides:
             cmd += ["-o", o]
         cmd += list(args)
+        # wrapper: a command that ends by exec'ing its arguments (so the
+        # pid stays bannerd's), e.g. a private mount namespace
+        cmd = list(wrapper) + cmd
         self.cmd = cmd
         preexec = None
         if rlimit_nofile:

@@ -2,9 +2,11 @@
 banner time and the protocol log, lookups run in parallel, and a client
 that leaves mid-lookup is handled cleanly."""
 import os
+import re
 import resource
 import selectors
 import socket
+import subprocess
 import time
 
 from harness import BannerdTest, Conversation, Slowdns, burst, duration_us, wait_for, tmpdir
@@ -47,6 +49,41 @@ class RdnsTest(BannerdTest):
         self.assertEqual(d.wait_event("rdns")[0]["name"], "first.lab.test")
         d.stop()
         self.assertEqual(d.events("close")[0]["client"], "first.lab.test")
+
+    def private_resolv_conf(self, text):
+        """A wrapper running bannerd with text bind-mounted over
+        /etc/resolv.conf in a private mount namespace (c-ares reads
+        that fixed path), or a skip saying why it cannot."""
+        path = os.path.join(tmpdir(self, "resolv-"), "resolv.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                  'mount --bind "$0" /etc/resolv.conf && exec "$@"', path]
+        probe = subprocess.run(prefix + ["cat", "/etc/resolv.conf"], capture_output=True, text=True)
+        if probe.returncode != 0 or probe.stdout != text:
+            self.skipTest("cannot bind-mount over /etc/resolv.conf in a private mount "
+                          "namespace (unshare --mount needs CAP_SYS_ADMIN): %s"
+                          % (probe.stderr.strip() or probe.returncode))
+        return prefix
+
+    def test_startup_names_servers_from_resolv_conf(self):
+        wrapper = self.private_resolv_conf("nameserver 127.0.0.9\nnameserver ::1\n")
+        d = self.start("rdns.enabled=on", wrapper=wrapper)
+        d.wait_log(r"servers 127\.0\.0\.9:53,\[::1\]:53 \(from resolv\.conf\);.* = 2 server\(s\)")
+        self.assertNotIn("falls back", d.log_text())
+
+    def test_startup_warns_of_the_c_ares_loopback_fallback(self):
+        wrapper = self.private_resolv_conf("search lab.test\noptions ndots:1\n")
+        d = self.start("rdns.enabled=on", wrapper=wrapper)
+        d.wait_log(r"warning: /etc/resolv\.conf names no nameserver and rdns\.servers is empty: "
+                   r"c-ares falls back to 127\.0\.0\.1:53")
+        d.wait_log(r"servers 127\.0\.0\.1:53 \(c-ares fallback\)")
+        # with rdns.servers set, no warning whatever resolv.conf says
+        d.stop()
+        dns = Slowdns(self)
+        d = self.start("rdns.enabled=on", "rdns.servers=" + dns.address, wrapper=wrapper)
+        d.wait_log(r"servers %s \(rdns\.servers\)" % re.escape(dns.address))
+        self.assertNotIn("falls back", d.log_text())
 
     def test_unconfirmed_ok_says_confirmed_no(self):
         # forward_confirm = off: the PTR name is a claim, and the logs say so
