@@ -115,17 +115,22 @@ sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 
 /* ---- results ---- */
 
+/* notfound_hides_timeout: the status comes from ares_gethostbyaddr or
+ * ares_getaddrinfo, which report a timeout as ENOTFOUND; the timeouts
+ * count tells them apart there. From ares_query (the PTR lookup without
+ * the hosts file) ENOTFOUND is the server's NXDOMAIN, even when it
+ * answered an earlier try late (c-ares keeps the query id across tries,
+ * so a 1.5 s NXDOMAIN ends a 1 s x 2 lookup with timeouts = 1): that is
+ * nxdomain, not timeout. */
 static enum rdns_result
-classify(int status, int timeouts)
+classify(int status, int timeouts, int notfound_hides_timeout)
 {
 	switch (status) {
 	case ARES_SUCCESS:
 		return RDNS_OK;
 	case ARES_ENOTFOUND:
 	case ARES_ENODATA:
-		/* ares_gethostbyaddr (hosts_file = on) reports a timeout as
-		 * ENOTFOUND; the timeouts count tells them apart. */
-		return timeouts > 0 ? RDNS_TIMEOUT : RDNS_NXDOMAIN;
+		return notfound_hides_timeout && timeouts > 0 ? RDNS_TIMEOUT : RDNS_NXDOMAIN;
 	case ARES_ESERVFAIL:
 		return RDNS_SERVFAIL;
 	case ARES_EREFUSED:
@@ -214,7 +219,7 @@ forward_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	else {
 		/* Postfix keeps TEMP apart from FORGED: a forward lookup that
 		 * timed out or failed is not proof of a forged name. */
-		res = classify(status, timeouts);
+		res = classify(status, timeouts, 1);
 		if (res == RDNS_NXDOMAIN)
 			res = RDNS_UNCONFIRMED;
 	}
@@ -244,7 +249,7 @@ ptr_done(struct rdns_query *q, const char *name, int status)
 	struct ares_addrinfo_hints hints;
 
 	if (status != ARES_SUCCESS) {
-		finish(q, classify(status, q->timeouts), status);
+		finish(q, classify(status, q->timeouts, q->r->hosts_file), status);
 		return;
 	}
 	if (name == NULL || !dnsname_valid(name)) {

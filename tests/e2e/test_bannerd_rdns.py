@@ -131,6 +131,19 @@ class RdnsTest(BannerdTest):
             self.assertEqual(d.wait_event("rdns")[0]["name"], "-")
             d.stop()
 
+    def test_late_nxdomain_is_nxdomain_not_timeout(self):
+        # try 1 times out at 1 s, its NXDOMAIN comes at 1.5 s during try 2
+        dns = Slowdns(self, "--nxdomain", "--delay", "1500ms")
+        d = self.rdns_daemon(dns, "rdns.timeout=1s", "rdns.tries=2")
+        code, _, elapsed, c = timed_banner(d)
+        self.assertEqual(code, 220)
+        self.assertGreaterEqual(elapsed, 1.4)
+        self.assertLess(elapsed, 2.9)	# before try 2's own deadline at 3 s
+        r = d.wait_event("rdns")[0]
+        self.assertEqual((r["result"], r["timeouts"]), ("nxdomain", "1"))
+        d.stop()
+        self.assertEqual(d.events("close")[0]["rdns_result"], "nxdomain")
+
     def test_truncated_answer_does_not_hang(self):
         dns = Slowdns(self, "--truncate")
         d = self.rdns_daemon(dns, "rdns.timeout=300ms", "rdns.tries=1")
