@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dnsname.h"
 #include "monotime.h"
+#include "rdns_rcode.h"
 
 #define MAX_DNS_FDS 16	/* c-ares 1.18 uses one UDP (+ one TCP) socket per server */
 
@@ -30,6 +31,7 @@ struct rdns {
 	int hosts_file;
 	unsigned pending;	/* lookups not yet ended */
 	int destroying;
+	struct rdns_rcode_witness rcodes;	/* what failed-over servers said */
 };
 
 struct rdns_query {
@@ -46,6 +48,7 @@ struct rdns_query {
 	enum rdns_result result;
 	const char *detail;
 	char name[256];
+	char qname[128];	/* the PTR question (in-addr.arpa / ip6.arpa) */
 };
 
 
@@ -142,6 +145,26 @@ classify(int status, int timeouts, int notfound_hides_timeout)
 	}
 }
 
+/* c-ares moved on from a SERVFAIL, NOTIMP or REFUSED answer to the next
+ * server and, out of servers, said ECONNREFUSED: give back the rcode the
+ * last server answered with (rdns_rcode.h), if one did. */
+static int
+recover_status(const struct rdns_query *q, const char *name, int status)
+{
+	if (status != ARES_ECONNREFUSED)
+		return status;
+	switch (rdns_rcode_last(&q->r->rcodes, name, q->start_us)) {
+	case 2:
+		return ARES_ESERVFAIL;
+	case 4:
+		return ARES_ENOTIMP;
+	case 5:
+		return ARES_EREFUSED;
+	default:
+		return status;	/* nobody answered: a refused port, say */
+	}
+}
+
 static void
 query_free(struct rdns_query *q)
 {
@@ -210,6 +233,7 @@ forward_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	enum rdns_result res;
 
 	q->timeouts += timeouts;
+	status = recover_status(q, q->name, status);
 	if (status == ARES_SUCCESS) {
 		q->confirmed = peer_listed(q, ai);
 		res = q->confirmed ? RDNS_OK : RDNS_UNCONFIRMED;
@@ -279,6 +303,7 @@ ptr_query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	    (const void *)&((const struct sockaddr_in6 *)p)->sin6_addr;
 
 	q->timeouts = timeouts;
+	status = recover_status(q, q->qname, status);
 	if (status == ARES_SUCCESS)
 		status = ares_parse_ptr_reply(abuf, alen, addr, p->sa_family == AF_INET ? 4 : 16,
 		    p->sa_family, &h);
@@ -293,6 +318,7 @@ ptr_host_cb(void *arg, int status, int timeouts, struct hostent *h)
 	struct rdns_query *q = arg;
 
 	q->timeouts = timeouts;
+	status = recover_status(q, q->qname, status);
 	/* h_name, not first_ptr_name: the answer may come from /etc/hosts,
 	 * where h_name is the line's canonical (first) name and the aliases
 	 * follow it; c-ares does not say which source answered. */
@@ -323,7 +349,9 @@ rdns_lookup(struct rdns *r, const struct sockaddr *peer, int forward_confirm,
 	p = (const struct sockaddr *)&q->peer.ss;
 	r->pending++;
 	q->starting = 1;
-	if (dnsname_ptr_query(p, qname, sizeof qname) != 0) {
+	if (dnsname_ptr_query(p, qname, sizeof qname) == 0)
+		snprintf(q->qname, sizeof q->qname, "%s", qname);
+	if (q->qname[0] == '\0') {
 		q->detail = "unsupported address family";
 		q->result = RDNS_ERROR;
 		q->finished = 1;
@@ -385,10 +413,13 @@ rdns_new(struct event_base *base, const struct config *c, char *err, size_t errl
 	o.lookups = (char *)(c->rdns_hosts_file ? "fb" : "b");
 	/* STAYOPEN: no socket churn under load. NOSEARCH: a PTR name such
 	 * as "mail" is never expanded with resolv.conf's search list.
-	 * NOCHECKRESP: c-ares 1.18 otherwise moves on from a SERVFAIL or
-	 * REFUSED answer and, out of servers, reports "could not contact DNS
-	 * servers", hiding the very fault the lab injects. */
-	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN | ARES_FLAG_NOCHECKRESP;
+	 * Not NOCHECKRESP: with it c-ares keeps the first server's SERVFAIL
+	 * or REFUSED and never asks the next one. Without it c-ares fails
+	 * over, and once out of servers reports "could not contact DNS
+	 * servers", hiding the very fault the lab injects: the witness
+	 * (rdns_rcode.h) remembers the rcode, and recover_status gives it
+	 * back. */
+	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN;
 	mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
 	    ARES_OPT_LOOKUPS | ARES_OPT_FLAGS;
 	rc = ares_init_options(&r->ch, &o, mask);
@@ -397,6 +428,7 @@ rdns_new(struct event_base *base, const struct config *c, char *err, size_t errl
 		free(r);
 		return NULL;
 	}
+	rdns_rcode_attach(r->ch, &r->rcodes);
 	set_servers(r->ch, c->rdns_servers, err, errlen, &rc);
 	r->timer = evtimer_new(base, timer_cb, r);
 	if (rc != ARES_SUCCESS || r->timer == NULL) {

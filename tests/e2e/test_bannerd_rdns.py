@@ -144,6 +144,28 @@ class RdnsTest(BannerdTest):
         d.stop()
         self.assertEqual(d.events("close")[0]["rdns_result"], "nxdomain")
 
+    def test_servfail_or_refused_fails_over_to_the_next_server(self):
+        for flag in ("--servfail", "--refused"):
+            bad, good = Slowdns(self, flag), Slowdns(self)
+            d = self.start("rdns.servers=%s,%s" % (bad.address, good.address),
+                           "rdns.enabled=on", "rdns.tries=1")
+            code, _, elapsed, c = timed_banner(d)
+            self.assertEqual(code, 220, flag)
+            self.assertLess(elapsed, 3, flag)
+            r = d.wait_event("rdns")[0]
+            self.assertEqual((r["result"], r["name"]), ("ok", "host-127-0-0-1.lab.test"), flag)
+            self.assertEqual((len(bad.queries("PTR")), len(good.queries("PTR"))), (1, 1), flag)
+            d.stop()
+
+    def test_all_servers_failing_is_classified_by_the_last(self):
+        first, last = Slowdns(self, "--refused"), Slowdns(self, "--servfail")
+        d = self.start("rdns.servers=%s,%s" % (first.address, last.address),
+                       "rdns.enabled=on", "rdns.tries=1")
+        self.assertEqual(timed_banner(d)[0], 220)
+        r = d.wait_event("rdns")[0]
+        self.assertEqual(r["result"], "servfail")
+        self.assertEqual((len(first.queries("PTR")), len(last.queries("PTR"))), (1, 1))
+
     def test_truncated_answer_does_not_hang(self):
         dns = Slowdns(self, "--truncate")
         d = self.rdns_daemon(dns, "rdns.timeout=300ms", "rdns.tries=1")

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "dnsname.h"
 #include "rdns.h"
+#include "rdns_rcode.h"
 
 START_TEST(ptr_query_names)
 {
@@ -116,6 +117,56 @@ START_TEST(worst_case_schedule)
 }
 END_TEST
 
+/* A response header (id 0x1234, QR set, rcode), one question. */
+static size_t
+response(unsigned char *p, int rcode, const char *labels, size_t llen)
+{
+	static const unsigned char hdr[12] = { 0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0 };
+
+	memcpy(p, hdr, 12);
+	p[3] = (unsigned char)(0x80 | rcode);
+	memcpy(p + 12, labels, llen);
+	memcpy(p + 12 + llen, "\0\0\x0c\0\x01", 5);
+	return 12 + llen + 5;
+}
+
+START_TEST(rcode_witness)
+{
+	static const char q[] = "\0011\0010\0010\003127\007in-addr\004arpa";
+	struct rdns_rcode_witness w;
+	unsigned char pkt[128];
+	char name[256];
+	int rcode;
+	size_t n = response(pkt, 2, q, sizeof q - 1);
+
+	ck_assert_int_eq(rdns_rcode_parse(pkt, n, name, sizeof name, &rcode), 0);
+	ck_assert_str_eq(name, "1.0.0.127.in-addr.arpa");
+	ck_assert_int_eq(rcode, 2);
+	ck_assert_int_eq(rdns_rcode_parse(pkt, 11, name, sizeof name, &rcode), -1);
+	ck_assert_int_eq(rdns_rcode_parse(pkt, 20, name, sizeof name, &rcode), -1);	/* cut in a label */
+	ck_assert_int_eq(rdns_rcode_parse(pkt, n, name, 8, &rcode), -1);
+	pkt[2] = 0x01;	/* a query, not a response */
+	ck_assert_int_eq(rdns_rcode_parse(pkt, n, name, sizeof name, &rcode), -1);
+	pkt[2] = 0x81;
+	pkt[12] = 0xc0;	/* a compression pointer in the question */
+	ck_assert_int_eq(rdns_rcode_parse(pkt, n, name, sizeof name, &rcode), -1);
+
+	memset(&w, 0, sizeof w);
+	n = response(pkt, 5, q, sizeof q - 1);
+	rdns_rcode_note(&w, pkt, n, 100);
+	n = response(pkt, 2, q, sizeof q - 1);
+	rdns_rcode_note(&w, pkt, n, 200);
+	n = response(pkt, 3, q, sizeof q - 1);	/* NXDOMAIN is kept by c-ares: not noted */
+	rdns_rcode_note(&w, pkt, n, 300);
+	ck_assert_int_eq(rdns_rcode_last(&w, "1.0.0.127.IN-ADDR.arpa", 50), 2);	/* the last server's */
+	ck_assert_int_eq(rdns_rcode_last(&w, "1.0.0.127.in-addr.arpa", 201), 0);	/* older than the lookup */
+	ck_assert_int_eq(rdns_rcode_last(&w, "2.0.0.127.in-addr.arpa", 0), 0);
+	for (int i = 0; i < RDNS_RCODE_SLOTS + 3; i++)	/* the ring wraps */
+		rdns_rcode_note(&w, pkt, response(pkt, 5, q, sizeof q - 1), 400 + (uint64_t)i);
+	ck_assert_int_eq(rdns_rcode_last(&w, "1.0.0.127.in-addr.arpa", 0), 5);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -128,6 +179,7 @@ unit_suite(void)
 	tcase_add_test(tc, hostile_names);
 	tcase_add_test(tc, ptr_answer_and_zone_host_policies);
 	tcase_add_test(tc, worst_case_schedule);
+	tcase_add_test(tc, rcode_witness);
 	suite_add_tcase(s, tc);
 	return s;
 }
