@@ -34,6 +34,7 @@ static const char *const dispatch_names[] = { "least-loaded", "round-robin", NUL
 static const char *const rdns_enabled_names[] = { "auto", "on", "off", NULL };
 static const char *const off_on_names[] = { "off", "on", NULL };
 static const char *const on_failure_names[] = { "continue", "tempfail", NULL };
+static const char *const on_overload_names[] = { "skip", "tempfail", NULL };
 static const char *const rdns_mode_names[] = { "async", "pool", NULL };
 static const char *const overflow_names[] = { "wait", "reject", NULL };
 
@@ -92,6 +93,8 @@ static const struct conf_key conf_keys[] = {
 	{ "rdns", "hosts_file", T_ENUM, OFF(rdns_hosts_file), 0, 0, "off", off_on_names },
 	{ "rdns", "forward_confirm", T_ENUM, OFF(rdns_forward_confirm), 0, 0, "off", off_on_names },
 	{ "rdns", "on_failure", T_ENUM, OFF(rdns_on_failure), 0, 0, "continue", on_failure_names },
+	{ "rdns", "max_inflight", T_UINT, OFF(rdns_max_inflight), 0, 1000000, "0", NULL },
+	{ "rdns", "on_overload", T_ENUM, OFF(rdns_on_overload), 0, 0, "skip", on_overload_names },
 	{ "metrics", "listen", T_STRING, OFF(metrics_listen), 0, 0, "", NULL },
 	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },
 	{ "log", "format", T_ENUM, OFF(log_format), 0, 0, "text", format_names },

@@ -20,6 +20,7 @@ enum rdns_enabled { RDNS_AUTO = 0, RDNS_ON, RDNS_OFF };
 enum rdns_mode { RDNS_MODE_ASYNC = 0, RDNS_MODE_POOL };
 enum overflow_policy { OVERFLOW_WAIT = 0, OVERFLOW_REJECT };
 enum rdns_on_failure { RDNS_FAIL_CONTINUE = 0, RDNS_FAIL_TEMPFAIL };
+enum rdns_on_overload { RDNS_OVERLOAD_SKIP = 0, RDNS_OVERLOAD_TEMPFAIL };
 
 struct config {
 	/* [listen] */
@@ -72,6 +73,10 @@ struct config {
 	int rdns_hosts_file;
 	int rdns_forward_confirm;
 	int rdns_on_failure;
+	/* Per worker in async mode (its channel's lookups in flight), the
+	 * shared queue's waiting jobs in pool mode; 0: no cap. */
+	uint64_t rdns_max_inflight;
+	int rdns_on_overload;
 	/* [metrics] */
 	char metrics_listen[CONF_STR_MAX];
 	/* [log] */

@@ -11,7 +11,7 @@ static const char *const stage_names[BANNER_STAGE_COUNT] = {
 };
 
 static const char *const rdns_results[] = {
-	"ok", "nxdomain", "servfail", "refused", "timeout", "unconfirmed", "error",
+	"ok", "nxdomain", "servfail", "refused", "timeout", "unconfirmed", "error", "skipped",
 };
 
 /* Upper bounds in microseconds: fine enough at the bottom to see a

@@ -26,7 +26,7 @@ enum metric_counter {
 	MC_REJECT_SHUTDOWN,
 	MC_REJECT_PIPELINING,	/* input behind DATA before the 354 */
 	MC_RDNS_FIRST,		/* one per enum rdns_result, in its order */
-	MC_RDNS_LAST = MC_RDNS_FIRST + 6,
+	MC_RDNS_LAST = MC_RDNS_FIRST + 7,
 	MC_MSG_ACCEPTED,
 	MC_MSG_REJECTED,	/* 5xx at the end of data */
 	MC_MSG_FAILED,		/* 4xx at the end of data */

@@ -463,7 +463,7 @@ rdns_pending(const struct rdns *r)
 }
 
 static const char *const result_names[] = {
-	"ok", "nxdomain", "servfail", "refused", "timeout", "unconfirmed", "error",
+	"ok", "nxdomain", "servfail", "refused", "timeout", "unconfirmed", "error", "skipped",
 };
 
 const char *

@@ -27,6 +27,7 @@ enum rdns_result {
 	RDNS_TIMEOUT,
 	RDNS_UNCONFIRMED,	/* forward lookup does not list the peer */
 	RDNS_ERROR,		/* anything else, a malformed name included */
+	RDNS_SKIPPED,		/* not asked: rdns.max_inflight reached (session.c) */
 	RDNS_RESULT_COUNT
 };
 

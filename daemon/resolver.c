@@ -18,6 +18,12 @@ resolver_pending(const struct resolver *r)
 	return r->ops->pending(r);
 }
 
+unsigned
+resolver_load(const struct resolver *r)
+{
+	return r->ops->load(r);
+}
+
 void
 resolver_free(struct resolver *r)
 {

@@ -32,6 +32,11 @@ struct resolver *resolver_new(struct event_base *base, const struct config *c,
  * resolver is freed once this is 0). */
 unsigned resolver_pending(const struct resolver *r);
 
+/* What rdns.max_inflight caps: async, this worker's lookups in flight
+ * (cancelled ones included: they still load the channel); pool, the jobs
+ * waiting in the queue shared by every worker for a resolver thread. */
+unsigned resolver_load(const struct resolver *r);
+
 /* On the worker's thread, with its base still alive. Lookups still in
  * flight end: their callbacks run with RDNS_ERROR (async) or never (pool;
  * the threads' answers are dropped when they come back). */

@@ -77,7 +77,7 @@ async_free(struct resolver *r)
 }
 
 static const struct resolver_ops async_ops = {
-	"async", async_start, async_cancel, async_pending, async_free,
+	"async", async_start, async_cancel, async_pending, async_free, async_pending,
 };
 
 struct resolver *

@@ -11,6 +11,7 @@ struct resolver_ops {
 	void (*cancel)(struct rdns_handle *h);
 	unsigned (*pending)(const struct resolver *r);
 	void (*free)(struct resolver *r);
+	unsigned (*load)(const struct resolver *r);
 };
 
 /* The first member of every backend's resolver... */

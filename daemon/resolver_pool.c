@@ -159,6 +159,14 @@ pooled_pending(const struct resolver *r)
 	return n;
 }
 
+/* The queue is the pool's, shared by every worker: a lookup queued
+ * behind it waits for all of them. */
+static unsigned
+pooled_load(const struct resolver *r)
+{
+	return rdns_pool_queue_depth(((const struct pool_resolver *)r)->threads);
+}
+
 static void
 pooled_free(struct resolver *r)
 {
@@ -184,7 +192,7 @@ pooled_free(struct resolver *r)
 }
 
 static const struct resolver_ops pooled_ops = {
-	"pool", pooled_start, pooled_cancel, pooled_pending, pooled_free,
+	"pool", pooled_start, pooled_cancel, pooled_pending, pooled_free, pooled_load,
 };
 
 struct resolver *

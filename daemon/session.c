@@ -126,11 +126,31 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 
 /* ---- reverse DNS ---- */
 
+/* Admission control for the resolver, as redis refuses before it
+ * allocates: past rdns.max_inflight a lookup would only queue behind the
+ * others and hold the banner of every client (skip) or this one is told
+ * to come back (tempfail, in rdns_done_cb). */
+static int
+rdns_overloaded(const struct session *s)
+{
+	uint64_t max = s->conf->rdns_max_inflight;
+
+	return max > 0 && resolver_load(s->env.resolver) >= max;
+}
+
 static void
 banner_path_start(struct session *s)
 {
 	if (!config_rdns_active(s->conf) || s->env.resolver == NULL) {
 		banner_path_delay(s);
+		return;
+	}
+	if (rdns_overloaded(s)) {
+		uint64_t now = monotime_now_us();
+		struct rdns_answer a = { RDNS_SKIPPED, NULL, now, now, now, 0,
+		    "rdns.max_inflight reached", 0 };
+
+		rdns_done_cb(s, &a);
 		return;
 	}
 	session_enter_state(s, s->conf->rdns_mode == RDNS_MODE_POOL ? STATE_RDNS_WAIT : STATE_RESOLVING);
@@ -180,6 +200,16 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 		snprintf(s->client_name, sizeof s->client_name, "%s", a->name);
 	log_rdns(s, a);
 	metrics_count(s->env.metrics, (enum metric_counter)(MC_RDNS_FIRST + a->result));
+	if (a->result == RDNS_SKIPPED) {
+		if (s->conf->rdns_on_overload == RDNS_OVERLOAD_TEMPFAIL) {
+			metrics_count(s->env.metrics, MC_REJECT_RDNS);
+			session_close_421(s, "rdns_overload", "4.7.1 %s Too many reverse DNS lookups in progress, "
+			    "try again later", s->conf->banner_hostname);
+			return;
+		}
+		banner_path_delay(s);
+		return;
+	}
 	if (a->result != RDNS_OK && s->conf->rdns_on_failure == RDNS_FAIL_TEMPFAIL) {
 		metrics_count(s->env.metrics, MC_REJECT_RDNS);
 		/* Instead of the banner, as MTAs that refuse unknown clients do. */
@@ -400,11 +430,12 @@ static void
 log_rdns_stages(const struct session *s, struct log_line *l, const uint64_t st[BANNER_STAGE_COUNT])
 {
 	int ran = s->entered_us[STATE_RDNS_WAIT] || s->entered_us[STATE_RESOLVING];
+	int skipped = s->rdns_answered && s->rdns_result == RDNS_SKIPPED;
 
 	if (s->conf->rdns_mode == RDNS_MODE_POOL && ran)
 		log_line_dur(l, "rdns_wait", st[BANNER_STAGE_RDNS_WAIT], s->rdns_answered);
 	log_line_dur(l, "rdns", st[BANNER_STAGE_RDNS], ran);
-	if (!ran)
+	if (!ran && !skipped)
 		return;
 	log_line_str(l, "rdns_result", s->rdns_answered ? rdns_result_name(s->rdns_result) : "pending");
 	log_line_str(l, "client", s->client_name[0] ? s->client_name : "unknown");

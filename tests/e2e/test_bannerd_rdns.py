@@ -166,6 +166,55 @@ class RdnsTest(BannerdTest):
         self.assertEqual(r["result"], "servfail")
         self.assertEqual((len(first.queries("PTR")), len(last.queries("PTR"))), (1, 1))
 
+    def test_max_inflight_skips_lookups_past_the_cap(self):
+        # async: the cap is per worker, so one worker makes it exact
+        dns = Slowdns(self, "--delay", "2s")
+        d = self.rdns_daemon(dns, "pool.workers=1", "rdns.max_inflight=1",
+                             "rdns.timeout=5s", "rdns.tries=1")	# one query per lookup
+        times, lines = burst(d.host, d.port, 5)
+        self.assertTrue(all(line and line.startswith("220") for line in lines), lines)
+        fast = [t for t in times if t < 1.5]
+        self.assertGreaterEqual(len(fast), 4, times)	# not held by the slow lookup
+        d.wait_event("close", count=5, timeout=20)
+        closes = d.events("close")
+        skipped = [c for c in closes if c["rdns_result"] == "skipped"]
+        self.assertEqual(len(skipped), 4, closes)
+        self.assertTrue(all(c["client"] == "unknown" and c["rdns"] == "-" for c in skipped))
+        self.assertEqual(len(dns.queries("PTR")), 1)
+        self.assertEqual(len([r for r in d.events("rdns") if r["result"] == "skipped"]), 4)
+
+    def test_max_inflight_tempfail_answers_421_early(self):
+        dns = Slowdns(self, "--delay", "2s")
+        d = self.rdns_daemon(dns, "pool.workers=1", "rdns.max_inflight=1",
+                             "rdns.on_overload=tempfail")
+        first = d.connect()
+        d.wait_log(r"rdns: on")
+        wait_for(lambda: len(dns.queries("PTR")) == 1, 10, "the first lookup to reach slowdns")
+        c = Conversation(d.connect())
+        t0 = time.monotonic()
+        code, lines = c.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.7.1", lines[0])
+        self.assertLess(time.monotonic() - t0, 1.5)
+        self.assertTrue(c.closed())
+        close = d.wait_event("close")[0]
+        self.assertEqual((close["outcome"], close["reason"], close["rdns_result"]),
+                         ("421", "rdns_overload", "skipped"))
+        first.close()
+
+    def test_pool_mode_full_queue_skips(self):
+        # one thread busy 2 s and a queue of at most 1: of 6 clients, at
+        # most 2 are looked up
+        dns = Slowdns(self, "--delay", "2s")
+        d = self.rdns_daemon(dns, "rdns.mode=pool", "rdns.threads=1", "rdns.max_inflight=1",
+                             "rdns.timeout=5s", "rdns.tries=1")
+        times, lines = burst(d.host, d.port, 6)
+        self.assertTrue(all(line and line.startswith("220") for line in lines), lines)
+        d.wait_event("close", count=6, timeout=30)
+        skipped = [c for c in d.events("close") if c["rdns_result"] == "skipped"]
+        self.assertGreaterEqual(len(skipped), 4, d.events("close"))
+        self.assertLessEqual(len(dns.queries("PTR")), 2)
+
     def test_truncated_answer_does_not_hang(self):
         dns = Slowdns(self, "--truncate")
         d = self.rdns_daemon(dns, "rdns.timeout=300ms", "rdns.tries=1")

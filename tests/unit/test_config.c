@@ -271,6 +271,27 @@ START_TEST(per_client_limits_are_inclusive)
 }
 END_TEST
 
+START_TEST(rdns_overload_limits_are_inclusive)
+{
+	char *hi[] = { "rdns.max_inflight=1000000", "rdns.on_overload=tempfail" };
+	char *bad[] = { "rdns.max_inflight=1000001", "rdns.max_inflight=-1", "rdns.on_overload=drop" };
+	struct config *c;
+
+	c = config_load(NULL, NULL, 0, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->rdns_max_inflight, 0);	/* no cap */
+	ck_assert_int_eq(c->rdns_on_overload, RDNS_OVERLOAD_SKIP);
+	config_unref(c);
+	c = config_load(NULL, hi, 2, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->rdns_max_inflight, 1000000);
+	ck_assert_int_eq(c->rdns_on_overload, RDNS_OVERLOAD_TEMPFAIL);
+	config_unref(c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(config_load(NULL, &bad[i], 1, err, sizeof err) == NULL, "%s", bad[i]);
+}
+END_TEST
+
 /* A typo, or a key under the wrong section, is answered with the key
  * that was meant: the closest names of the key table. */
 static const struct {
@@ -356,6 +377,7 @@ unit_suite(void)
 	tcase_add_test(tc, text_is_read_like_a_file);
 	tcase_add_test(tc, limits_are_inclusive);
 	tcase_add_test(tc, per_client_limits_are_inclusive);
+	tcase_add_test(tc, rdns_overload_limits_are_inclusive);
 	tcase_add_loop_test(tc, unknown_key_suggests_the_closest, 0,
 	    (int)(sizeof typos / sizeof typos[0]));
 	tcase_add_test(tc, unknown_key_in_a_file_suggests_too);
