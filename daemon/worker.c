@@ -276,10 +276,12 @@ worker_new(const struct worker_params *wp, char *err, size_t errlen)
 	 * delay a millisecond early, and this is a timing lab. */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	/* A session flips its read and write interest several times per
-	 * reply; the changelist folds those into one epoll_ctl per loop
-	 * turn (safe here: no socket is ever dup()ed). */
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	/* No EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST: it defers a closed
+	 * session's EPOLL_CTL_DEL to the next loop turn, after the close,
+	 * while the main thread may already have accepted a new client on
+	 * the same number and posted it here; libevent documents the flag
+	 * as unsafe when a descriptor number is reused like that
+	 * (ThreadSanitizer reported the accept4/epoll_ctl race on the fd). */
 	w->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
