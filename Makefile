@@ -1,6 +1,7 @@
 # bannerlab: bannerd, smtpprobe, slowdns, slowrelay.
 # Quiet by default; V=1 shows the commands. SANITIZE=1 builds with ASan+UBSan
-# into a separate tree (build-san/) so a sanitizer run never mixes objects.
+# into a separate tree (build-san/), SANITIZE=thread with ThreadSanitizer
+# into build-tsan/, so a sanitizer run never mixes objects.
 
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/sbin
@@ -42,6 +43,11 @@ ifeq ($(SANITIZE),1)
 B = build-san
 BL_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 BL_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+# ThreadSanitizer cannot share a process with ASan: a tree of its own.
+B = build-tsan
+BL_CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+BL_LDFLAGS += -fsanitize=thread
 else
 B = build
 endif
@@ -81,7 +87,7 @@ PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
            $(if $(wildcard $(FLOOR_SRC)),$(B)/bin/floor_server)
 
-.PHONY: all deps deps-build check check-unit check-e2e demo bench fuzz install uninstall \
+.PHONY: all deps deps-build check check-unit check-e2e check-tsan demo bench fuzz install uninstall \
         clean distclean lint-man
 all: deps-build $(PROGRAMS) $(SHIMS)
 
@@ -140,12 +146,31 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 # The tests take promtool from PROMTOOL, else from PATH, else from .deps/.
+# Under SANITIZE=thread, only the e2e files where threads meet (TSAN_TESTS:
+# the worker pool, the resolver threads, reload and shutdown, the presets)
+# run, one run-tests call per pattern; every file runs even after a
+# failure, and any ThreadSanitizer report fails its test (harness.py).
+# MAKEFLAGS is emptied for them: the install test's own `make install`
+# must build the plain tree, not inherit SANITIZE=thread and then hold a
+# TSan-slowed bannerd to the lab's timing expectations.
+TSAN_TESTS   = bannerd_pool bannerd_rdns bannerd_lifecycle bannerd_state presets
+TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
 check:
 	$(Q)scripts/install-deps --test
 	$(Q)$(MAKE) --no-print-directory all
+ifeq ($(SANITIZE),thread)
+	$(Q)rc=0; for p in $(TSAN_TESTS); do \
+	    MAKEFLAGS= MAKELEVEL= TSAN_OPTIONS="$(TSAN_OPTIONS)" BUILD=$(B) \
+	    scripts/run-tests e2e $$p || rc=1; \
+	done; exit $$rc
+else
 	$(Q)$(MAKE) --no-print-directory $(UNIT_BIN)
 	$(Q)PROMTOOL="$${PROMTOOL:-$$(command -v promtool || echo $(CURDIR)/.deps/prometheus/usr/bin/promtool)}" \
 	    BUILD=$(B) scripts/run-tests
+endif
+
+check-tsan:
+	$(Q)$(MAKE) --no-print-directory check SANITIZE=thread
 
 check-unit: all $(UNIT_BIN)
 	$(Q)BUILD=$(B) scripts/run-tests unit
@@ -161,8 +186,8 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(B) scripts/bench
 
-# libFuzzer on the command parser, the DATA machine and the config reader;
-# FUZZ_SECONDS each (default 30).
+# libFuzzer on the command parser, the DATA machine, the config reader and
+# PTR-name validation; FUZZ_SECONDS each (default 30, .ci/run gives 60).
 fuzz:
 	$(Q)scripts/install-deps --fuzz
 	$(Q)tests/fuzz/run $(or $(FUZZ_SECONDS),30)
@@ -230,9 +255,9 @@ uninstall:
 # user's work, and .deps/ what install-deps fetched: only distclean
 # takes those too.
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 distclean: clean
 	rm -rf results .deps
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-tsan -name '*.d' 2>/dev/null)
