@@ -63,10 +63,6 @@ R() {
 	awk -v r="$1" -v s="$LAB_SCALE" 'BEGIN { printf "%g\n", r / s }'
 }
 
-lab_fmt() {	# MICROSECONDS -> "1.23s", "45.6ms", "789us"
-	lab_py fmt "$1"
-}
-
 # ---- processes ----
 
 lab_track() {	# PID
@@ -194,18 +190,6 @@ lab_scrape() {
 
 lab_metric() {	# NAME (with labels, exactly as exposed) -> value or 0
 	awk -v n="$1" '$1 == n { v = $2 } END { print (v == "" ? 0 : v) }' "$LAB_OUT/metrics.txt" 2>/dev/null
-}
-
-# Waits (bounded) until bannerd's counter reaches a value: sessions still
-# waiting for their lookup are closed, and counted, only when it ends.
-lab_wait_metric() {	# NAME MIN SECONDS
-	end=$(($(date +%s) + $3))
-	while :; do
-		lab_scrape
-		[ "$(lab_metric "$1" | cut -d. -f1)" -ge "$2" ] 2>/dev/null && return 0
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.2
-	done
 }
 
 # A scenario's own figure, for its expectations: "name value".

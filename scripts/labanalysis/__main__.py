@@ -6,9 +6,6 @@
                             exit 0 when every expectation held, 1 if not
   compare A B [-o PNG]      overlay two runs' greeting times in one plot
   table DIR...              the side-by-side table of runs (make demo)
-  us DURATION               '250ms' -> 250000
-  scale DURATION FACTOR     a duration in a run's time scale, as 'NNNus'
-  fmt MICROSECONDS          1234567 -> '1.23s'
 """
 import argparse
 import csv
@@ -20,7 +17,7 @@ from . import cause, expect, figures, plot, records, sessions, verdict
 from .units import DurationError, fmt_duration, parse_duration
 
 
-def load(out, threshold_us):
+def load(out):
     """Everything a run left in its folder, joined."""
     probe = records.read_probe_json(os.path.join(out, "probe.json"))
     probe_rows = records.read_probe_csv(os.path.join(out, "probe.csv"))
@@ -52,7 +49,7 @@ def build_figures(run, res, threshold_us, out):
     return fig
 
 
-def write_sessions_csv(path, rows, t0_wall):
+def write_sessions_csv(path, rows):
     """One row per try: the client's view and bannerd's parts side by
     side (microseconds), for plots and for anyone's own analysis."""
     cols = ["attempt", "try", "start_us", "connect_us", "client_us", "arrival_us", "outcome",
@@ -70,7 +67,7 @@ def write_sessions_csv(path, rows, t0_wall):
 
 def analyse(a):
     out = a.dir
-    run = load(out, a.threshold_us)
+    run = load(out)
     rows = run["rows"]
     cap = cause.capacity_from(run["log"], run["metrics"])
     res = cause.analyse(rows, run["log"]["sessions"], cap, a.threshold_us, run["log"]["config"])
@@ -82,8 +79,8 @@ def analyse(a):
     with open(os.path.join(out, "figures"), "w") as f:
         for k, v in fig.items():
             f.write("%s %s\n" % (k, v))
+    write_sessions_csv(os.path.join(out, "sessions.csv"), rows)
     t0 = sessions.load_t0_wall_us(rows)
-    write_sessions_csv(os.path.join(out, "sessions.csv"), rows, t0)
     extra = []
     if os.path.exists(os.path.join(out, "extra")):
         extra = open(os.path.join(out, "extra")).read().splitlines()
@@ -140,15 +137,8 @@ def main(argv=None):
     cp.add_argument("a")
     cp.add_argument("b")
     cp.add_argument("-o", "--output")
-    u = sub.add_parser("us")
-    u.add_argument("duration")
-    sc = sub.add_parser("scale")
-    sc.add_argument("duration")
-    sc.add_argument("factor", type=float)
     tb = sub.add_parser("table")
     tb.add_argument("dirs", nargs="+")
-    fm = sub.add_parser("fmt")
-    fm.add_argument("us")
     a = p.parse_args(argv)
     try:
         if a.cmd == "analyse":
@@ -157,12 +147,6 @@ def main(argv=None):
             return table(a.dirs)
         if a.cmd == "compare":
             return plot.compare(a.a, a.b, a.output)
-        if a.cmd == "us":
-            print(parse_duration(a.duration))
-        elif a.cmd == "scale":
-            print("%dus" % round(parse_duration(a.duration) * a.factor))
-        elif a.cmd == "fmt":
-            print(fmt_duration(float(a.us)) if a.us not in ("", "-") else "-")
     except (DurationError, OSError) as e:
         print("labanalysis: %s" % e, file=sys.stderr)
         return 2

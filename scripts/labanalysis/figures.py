@@ -58,8 +58,8 @@ def add_rows(fig, rows, threshold_us):
     fig.put("banner.early", int(early), duration=True)
     fig.put("banner.late", int(late), duration=True)
     fig.put("banner.trend", round(late / early, 2) if early > 0 else 0)
-    over = sum(1 for r in rows if would_give_up(r, threshold_us))
-    fig.put("gave_up.unknown", sum(1 for r in rows if would_give_up(r, threshold_us) is None))
+    over, unknown = give_up_counts(rows, threshold_us)
+    fig.put("gave_up.unknown", unknown)
     fig.put("gave_up.count", over)
     fig.put("gave_up.share", round(over / len(rows), 3))
     fig.put("matched", sum(1 for r in rows if r["server"] is not None))
@@ -78,6 +78,12 @@ def would_give_up(row, threshold_us):
         # a client's own give-up timer fires a hair early or late
         return True if row["client_us"] >= threshold_us * 0.99 else None
     return False
+
+
+def give_up_counts(rows, threshold_us):
+    """-> (tries that sender would abandon, tries it is unknown for)."""
+    verdicts = [would_give_up(r, threshold_us) for r in rows]
+    return sum(1 for v in verdicts if v), sum(1 for v in verdicts if v is None)
 
 
 def add_server(fig, server_sessions):

@@ -4,7 +4,7 @@ happened (who would give up at a threshold)."""
 import json
 
 from . import stats
-from .figures import would_give_up
+from .figures import give_up_counts
 from .sessions import PARTS
 from .units import fmt_duration, fmt_share
 
@@ -23,8 +23,7 @@ def happened(probe, rows):
     total = sum(out.values())
     parts = ["%d %s" % (out[k], w) for k, w in OUTCOME_WORDS if out.get(k)]
     tries = probe.get("tries", len(rows))
-    s = "%d connections%s: %s" % (total, "" if tries == total else " (%d tries)" % tries, ", ".join(parts))
-    return s
+    return "%d connections%s: %s" % (total, "" if tries == total else " (%d tries)" % tries, ", ".join(parts))
 
 
 def banner_line(rows):
@@ -45,9 +44,7 @@ def banner_line(rows):
 def what_if(rows, threshold_us, label):
     if not rows or not threshold_us:
         return None
-    verdicts = [would_give_up(r, threshold_us) for r in rows]
-    over = sum(1 for v in verdicts if v)
-    unknown = sum(1 for v in verdicts if v is None)
+    over, unknown = give_up_counts(rows, threshold_us)
     line = "a sender that gives up at %s (%s) would have given up on %s%d of %d tries (%s%s)" % (
         fmt_duration(threshold_us), label, "at least " if unknown else "", over, len(rows),
         ">= " if unknown else "", fmt_share(over / len(rows)))
@@ -136,9 +133,7 @@ def who_would_give_up(rows, probe, scale):
     unknown_any = False
     for thr in sorted(by_thr, reverse=True):
         t = int(thr * scale)
-        verdicts = [would_give_up(r, t) for r in rows]
-        over = sum(1 for v in verdicts if v)
-        unknown = any(v is None for v in verdicts)
+        over, unknown = give_up_counts(rows, t)
         unknown_any = unknown_any or unknown
         shown = ("unknown" if unknown and not over else
                  (">= " if unknown else "") + fmt_share(over / len(rows)))
