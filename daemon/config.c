@@ -124,21 +124,37 @@ key_find(const char *section, const char *name)
 
 /* Optimal string alignment distance, ignoring case: one edit per
  * inserted, deleted, changed or swapped-neighbour character, so "dealy"
- * is one edit from "delay". Names longer than the table's are far. */
+ * is one edit from "delay". Names longer than the table's are far, and so
+ * is anything more than `max` edits away: only the band of cells within
+ * `max` of the diagonal can stay under it, and a row whose every cell is
+ * past it ends the work (a file full of unknown keys must not cost
+ * seconds). Cells outside the band hold `far`. */
 #define NAME_MAX_DIST 64
 static size_t
-edit_distance(const char *a, const char *b)
+edit_distance(const char *a, const char *b, size_t max)
 {
-	size_t la = strlen(a), lb = strlen(b), rows[3][NAME_MAX_DIST + 1];
-	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+	size_t la = strlen(a), lb = strlen(b), rows[3][NAME_MAX_DIST + 2];
+	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2], far;
 
 	if (la > NAME_MAX_DIST || lb > NAME_MAX_DIST)
 		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
+	if (max > NAME_MAX_DIST)
+		max = NAME_MAX_DIST;
+	if ((la > lb ? la - lb : lb - la) > max)
+		return SIZE_MAX;
+	far = max + 1;
+	for (size_t r = 0; r < 3; r++)
+		for (size_t j = 0; j <= lb + 1; j++)
+			rows[r][j] = far;
+	for (size_t j = 0; j <= lb && j <= max; j++)
 		prev[j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
+		size_t lo = i > max ? i - max : 1, hi = i + max < lb ? i + max : lb;
+		size_t row_min = cur[0] = i <= max ? i : far;
+
+		cur[lo - 1] = lo > 1 ? far : cur[0];
+		cur[hi + 1] = far;
+		for (size_t j = lo; j <= hi; j++) {
 			int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
 			size_t d = prev[j - 1] + (ca != cb);
 
@@ -150,27 +166,32 @@ edit_distance(const char *a, const char *b)
 			    tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < d)
 				d = prev2[j - 2] + 1;
 			cur[j] = d;
+			if (d < row_min)
+				row_min = d;
 		}
+		if (row_min > max)
+			return SIZE_MAX;
 		size_t *t = prev2;
 		prev2 = prev;
 		prev = cur;
 		cur = t;
 	}
-	return prev[lb];
+	return prev[lb] > max ? SIZE_MAX : prev[lb];
 }
 
 /* How far section.name is from a key: a typo in the whole name, or the
  * right name under the wrong section (one edit for the section). */
 static size_t
-key_distance(const struct conf_key *k, const char *section, const char *name)
+key_distance(const struct conf_key *k, const char *section, const char *name,
+    size_t max)
 {
 	char typed[2 * NAME_MAX_DIST], known[2 * NAME_MAX_DIST];
 	size_t whole, by_name;
 
 	snprintf(typed, sizeof typed, "%s.%s", section, name);
 	snprintf(known, sizeof known, "%s.%s", k->section, k->name);
-	whole = edit_distance(typed, known);
-	by_name = edit_distance(name, k->name);
+	whole = edit_distance(typed, known, max);
+	by_name = edit_distance(name, k->name, max);
 	if (by_name != SIZE_MAX)
 		by_name += strcasecmp(section, k->section) != 0;
 	return whole < by_name ? whole : by_name;
@@ -187,7 +208,7 @@ unknown_key(const char *section, const char *name, char *buf, size_t len)
 	int off;
 
 	for (size_t i = 0; i < N_KEYS; i++) {
-		size_t d = key_distance(&conf_keys[i], section, name);
+		size_t d = key_distance(&conf_keys[i], section, name, limit);
 
 		if (d > limit || d > best)
 			continue;
