@@ -94,6 +94,8 @@ static const struct conf_key conf_keys[] = {
 	{ "rdns", "forward_confirm", T_ENUM, OFF(rdns_forward_confirm), 0, 0, "off", off_on_names },
 	{ "rdns", "on_failure", T_ENUM, OFF(rdns_on_failure), 0, 0, "continue", on_failure_names },
 	{ "rdns", "max_inflight", T_UINT, OFF(rdns_max_inflight), 0, 1000000, "0", NULL },
+	{ "rdns", "lookups_per_port", T_UINT, OFF(rdns_lookups_per_port), 1, 1000000, "1", NULL },
+	{ "rdns", "max_ports", T_UINT, OFF(rdns_max_ports), 1, 65536, "256", NULL },
 	{ "rdns", "on_overload", T_ENUM, OFF(rdns_on_overload), 0, 0, "skip", on_overload_names },
 	{ "metrics", "listen", T_STRING, OFF(metrics_listen), 0, 0, "", NULL },
 	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },

@@ -76,6 +76,8 @@ struct config {
 	/* Per worker in async mode (its channel's lookups in flight), the
 	 * shared queue's waiting jobs in pool mode; 0: no cap. */
 	uint64_t rdns_max_inflight;
+	uint64_t rdns_lookups_per_port;	/* lookups sharing one UDP source port */
+	uint64_t rdns_max_ports;	/* c-ares channels open at once, per resolver */
 	int rdns_on_overload;
 	/* [metrics] */
 	char metrics_listen[CONF_STR_MAX];

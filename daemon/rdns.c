@@ -23,11 +23,36 @@ struct dns_fd {
 	struct event *ev;
 };
 
-struct rdns {
-	struct event_base *base;
+/* One c-ares channel, and so one UDP source port per server: c-ares 1.18
+ * sends every query of a channel from the socket it opened first, so a
+ * fresh port for each lookup (what makes an off-path forger guess the
+ * port as well as the 16-bit id) needs a channel for each lookup. A lane
+ * takes rdns.lookups_per_port lookups, then closes when the last of them
+ * ends. Past rdns.max_ports lanes, new lookups share the open ones in
+ * turn, so a burst costs a bounded number of descriptors and spreads its
+ * answers over that many receive buffers. */
+struct rdns_lane {
+	struct rdns *r;
 	ares_channel ch;
 	struct event *timer;
 	struct dns_fd fds[MAX_DNS_FDS];
+	unsigned taken;		/* lookups started on it */
+	unsigned pending;	/* of them, not yet ended */
+	int closing;		/* done with: the reaper destroys it */
+	struct rdns_lane *next;
+};
+
+struct rdns {
+	struct event_base *base;
+	struct ares_options opts;	/* every lane's options (saved from a template) */
+	int optmask;
+	struct ares_addr_port_node *servers;	/* with their ports */
+	struct rdns_lane *lanes;	/* open lanes, newest first */
+	unsigned n_lanes;
+	struct rdns_lane *current;	/* takes new lookups until full */
+	struct rdns_lane *turn;		/* past max_ports: the next to share */
+	unsigned lookups_per_port, max_ports;
+	struct event *reaper;		/* closes lanes outside c-ares callbacks */
 	int hosts_file;
 	unsigned pending;	/* lookups not yet ended */
 	int destroying;
@@ -36,6 +61,7 @@ struct rdns {
 
 struct rdns_query {
 	struct rdns *r;
+	struct rdns_lane *lane;
 	rdns_done_fn *cb;	/* NULL once cancelled */
 	void *arg;
 	struct addr peer;
@@ -52,55 +78,55 @@ struct rdns_query {
 };
 
 
-/* ---- c-ares <-> libevent glue (the recipe's section 3) ---- */
+/* ---- c-ares <-> libevent glue (the recipe's section 3), per lane ---- */
 
 static void
-rearm_timer(struct rdns *r)
+rearm_timer(struct rdns_lane *l)
 {
 	struct timeval tv, *tvp;
 
-	if (r->destroying)
+	if (l->r->destroying)
 		return;
-	tvp = ares_timeout(r->ch, NULL, &tv);
+	tvp = ares_timeout(l->ch, NULL, &tv);
 	if (tvp != NULL)
-		evtimer_add(r->timer, tvp);
+		evtimer_add(l->timer, tvp);
 	else
-		evtimer_del(r->timer);
+		evtimer_del(l->timer);
 }
 
 static void
 io_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct rdns *r = arg;
+	struct rdns_lane *l = arg;
 
-	ares_process_fd(r->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
+	ares_process_fd(l->ch, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
 	    (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
-	rearm_timer(r);
+	rearm_timer(l);
 }
 
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct rdns *r = arg;
+	struct rdns_lane *l = arg;
 
-	ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	rearm_timer(r);
+	ares_process_fd(l->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	rearm_timer(l);
 }
 
 /* Called from inside c-ares: only update events here, never call ares_*. */
 static void
 sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 {
-	struct rdns *r = data;
+	struct rdns_lane *l = data;
 	struct dns_fd *slot = NULL;
 
 	for (int i = 0; i < MAX_DNS_FDS; i++)
-		if (r->fds[i].ev != NULL && r->fds[i].fd == fd)
-			slot = &r->fds[i];
+		if (l->fds[i].ev != NULL && l->fds[i].fd == fd)
+			slot = &l->fds[i];
 	if (slot == NULL && (readable || writable))
 		for (int i = 0; i < MAX_DNS_FDS && slot == NULL; i++)
-			if (r->fds[i].ev == NULL)
-				slot = &r->fds[i];
+			if (l->fds[i].ev == NULL)
+				slot = &l->fds[i];
 	if (slot == NULL)
 		return;	/* table full: c-ares will time the query out */
 	if (slot->ev != NULL) {
@@ -110,10 +136,117 @@ sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 	if (!readable && !writable)
 		return;
 	slot->fd = fd;
-	slot->ev = event_new(r->base, fd, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0) | EV_PERSIST,
-	    io_cb, r);
+	slot->ev = event_new(l->r->base, fd, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0) | EV_PERSIST,
+	    io_cb, l);
 	if (slot->ev != NULL)
 		event_add(slot->ev, NULL);
+}
+
+/* ---- lanes ---- */
+
+/* ares_destroy closes the lane's sockets through sock_state_cb, so the fd
+ * table must still be alive; with lookups in flight it runs their
+ * callbacks (ARES_EDESTRUCTION), which is why only rdns_free and the
+ * reaper, never a c-ares callback, call it. */
+static void
+lane_destroy(struct rdns_lane *l)
+{
+	if (l->ch != NULL)
+		ares_destroy(l->ch);
+	for (int i = 0; i < MAX_DNS_FDS; i++)
+		if (l->fds[i].ev != NULL)
+			event_free(l->fds[i].ev);
+	if (l->timer != NULL)
+		event_free(l->timer);
+	free(l);
+}
+
+static struct rdns_lane *
+lane_new(struct rdns *r)
+{
+	struct rdns_lane *l = calloc(1, sizeof *l);
+	struct ares_options o = r->opts;
+
+	if (l == NULL)
+		return NULL;
+	l->r = r;
+	l->timer = evtimer_new(r->base, timer_cb, l);
+	o.sock_state_cb = sock_state_cb;
+	o.sock_state_cb_data = l;
+	if (l->timer == NULL || ares_init_options(&l->ch, &o, r->optmask) != ARES_SUCCESS) {
+		l->ch = NULL;
+		lane_destroy(l);
+		return NULL;
+	}
+	rdns_rcode_attach(l->ch, &r->rcodes);
+	if (r->servers != NULL && ares_set_servers_ports(l->ch, r->servers) != ARES_SUCCESS) {
+		lane_destroy(l);
+		return NULL;
+	}
+	l->next = r->lanes;
+	r->lanes = l;
+	r->n_lanes++;
+	return l;
+}
+
+/* The lane for the next lookup: the current one while it has room, else
+ * a new one, else (max_ports open) the open lanes in turn. */
+static struct rdns_lane *
+lane_pick(struct rdns *r)
+{
+	struct rdns_lane *l;
+
+	if (r->current != NULL && r->current->taken < r->lookups_per_port)
+		return r->current;
+	if (r->n_lanes < r->max_ports && (l = lane_new(r)) != NULL)
+		return r->current = l;
+	for (int pass = 0; pass < 2; pass++) {
+		l = r->turn != NULL ? r->turn : r->lanes;
+		for (; l != NULL; l = l->next)
+			if (!l->closing) {
+				r->turn = l->next;
+				return l;
+			}
+		r->turn = NULL;
+	}
+	return r->current = lane_new(r);	/* none open: over the cap once */
+}
+
+static void
+reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rdns *r = arg;
+	struct rdns_lane **pp = &r->lanes;
+
+	while (*pp != NULL) {
+		struct rdns_lane *l = *pp;
+
+		if (!l->closing) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		r->n_lanes--;
+		lane_destroy(l);
+	}
+}
+
+/* A lookup on l ended: a lane that took its share and has nothing left in
+ * flight is closed, from the loop (we may be inside its callback). */
+static void
+lane_release(struct rdns_lane *l)
+{
+	struct rdns *r = l->r;
+
+	l->pending--;
+	if (l->pending > 0 || l->taken < r->lookups_per_port || r->destroying)
+		return;
+	l->closing = 1;
+	if (r->current == l)
+		r->current = NULL;
+	if (r->turn == l)
+		r->turn = l->next;
+	event_active(r->reaper, EV_TIMEOUT, 0);
 }
 
 /* ---- results ---- */
@@ -169,9 +302,12 @@ static void
 query_free(struct rdns_query *q)
 {
 	struct rdns *r = q->r;
+	struct rdns_lane *l = q->lane;
 
 	free(q);
 	r->pending--;
+	if (l != NULL)
+		lane_release(l);
 }
 
 static void
@@ -282,14 +418,14 @@ ptr_done(struct rdns_query *q, const char *name, int status)
 		return;
 	}
 	snprintf(q->name, sizeof q->name, "%s", name);
-	if (!q->forward_confirm || q->r->destroying) {
+	if (!q->forward_confirm || q->r->destroying || q->lane == NULL) {
 		finish(q, RDNS_OK, status);
 		return;
 	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = q->peer.ss.ss_family;
 	hints.ai_flags = ARES_AI_NOSORT;	/* sorting opens a socket per address */
-	ares_getaddrinfo(q->r->ch, q->name, NULL, &hints, forward_cb, q);
+	ares_getaddrinfo(q->lane->ch, q->name, NULL, &hints, forward_cb, q);
 }
 
 static void
@@ -355,17 +491,27 @@ rdns_lookup(struct rdns *r, const struct sockaddr *peer, int forward_confirm,
 		q->detail = "unsupported address family";
 		q->result = RDNS_ERROR;
 		q->finished = 1;
-	} else if (r->hosts_file) {
-		const void *a = p->sa_family == AF_INET ?
-		    (const void *)&((const struct sockaddr_in *)p)->sin_addr :
-		    (const void *)&((const struct sockaddr_in6 *)p)->sin6_addr;
-		ares_gethostbyaddr(r->ch, a, p->sa_family == AF_INET ? 4 : 16, p->sa_family, ptr_host_cb, q);
-	} else
-		ares_query(r->ch, qname, ns_c_in, ns_t_ptr, ptr_query_cb, q);
+	} else if ((q->lane = lane_pick(r)) == NULL) {
+		q->detail = "no c-ares channel (out of memory or descriptors)";
+		q->result = RDNS_ERROR;
+		q->finished = 1;
+	} else {
+		q->lane->taken++;
+		q->lane->pending++;
+		if (r->hosts_file) {
+			const void *a = p->sa_family == AF_INET ?
+			    (const void *)&((const struct sockaddr_in *)p)->sin_addr :
+			    (const void *)&((const struct sockaddr_in6 *)p)->sin6_addr;
+			ares_gethostbyaddr(q->lane->ch, a, p->sa_family == AF_INET ? 4 : 16, p->sa_family,
+			    ptr_host_cb, q);
+		} else
+			ares_query(q->lane->ch, qname, ns_c_in, ns_t_ptr, ptr_query_cb, q);
+	}
 	q->starting = 0;
 	if (q->finished)	/* c-ares answered before returning */
 		event_base_once(r->base, -1, EV_TIMEOUT, deferred_deliver_cb, q, NULL);
-	rearm_timer(r);
+	else
+		rearm_timer(q->lane);
 	return q;
 }
 
@@ -399,60 +545,74 @@ rdns_new(struct event_base *base, const struct config *c, char *err, size_t errl
 {
 	struct rdns *r = calloc(1, sizeof *r);
 	struct ares_options o;
+	ares_channel tmpl;
 	int rc, mask;
 
 	if (r == NULL)
 		return NULL;
 	r->base = base;
 	r->hosts_file = c->rdns_hosts_file;
+	r->lookups_per_port = c->rdns_lookups_per_port;
+	r->max_ports = c->rdns_max_ports;
 	memset(&o, 0, sizeof o);
-	o.sock_state_cb = sock_state_cb;
-	o.sock_state_cb_data = r;
 	o.timeout = (int)(c->rdns_timeout_us / 1000);	/* ARES_OPT_TIMEOUTMS: ms */
 	o.tries = (int)c->rdns_tries;
 	o.lookups = (char *)(c->rdns_hosts_file ? "fb" : "b");
-	/* STAYOPEN: no socket churn under load. NOSEARCH: a PTR name such
-	 * as "mail" is never expanded with resolv.conf's search list.
-	 * Not NOCHECKRESP: with it c-ares keeps the first server's SERVFAIL
-	 * or REFUSED and never asks the next one. Without it c-ares fails
-	 * over, and once out of servers reports "could not contact DNS
-	 * servers", hiding the very fault the lab injects: the witness
-	 * (rdns_rcode.h) remembers the rcode, and recover_status gives it
-	 * back. */
+	/* STAYOPEN: a lane keeps its socket for all its lookups. NOSEARCH:
+	 * a PTR name such as "mail" is never expanded with resolv.conf's
+	 * search list. Not NOCHECKRESP: with it c-ares keeps the first
+	 * server's SERVFAIL or REFUSED and never asks the next one. Without
+	 * it c-ares fails over, and once out of servers reports "could not
+	 * contact DNS servers", hiding the very fault the lab injects: the
+	 * witness (rdns_rcode.h) remembers the rcode, and recover_status
+	 * gives it back. */
 	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN;
-	mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-	    ARES_OPT_LOOKUPS | ARES_OPT_FLAGS;
-	rc = ares_init_options(&r->ch, &o, mask);
+	mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS | ARES_OPT_FLAGS;
+	/* The template reads resolv.conf once; the lanes start from what it
+	 * saved (ares_save_options), so making one reads no file. Its IPv4
+	 * servers come without their ports: the lanes get the full list. */
+	rc = ares_init_options(&tmpl, &o, mask);
 	if (rc != ARES_SUCCESS) {
 		snprintf(err, errlen, "rdns: c-ares initialisation failed: %s", ares_strerror(rc));
 		free(r);
 		return NULL;
 	}
-	rdns_rcode_attach(r->ch, &r->rcodes);
-	set_servers(r->ch, c->rdns_servers, err, errlen, &rc);
-	r->timer = evtimer_new(base, timer_cb, r);
-	if (rc != ARES_SUCCESS || r->timer == NULL) {
+	set_servers(tmpl, c->rdns_servers, err, errlen, &rc);
+	if (rc == ARES_SUCCESS)
+		rc = ares_get_servers_ports(tmpl, &r->servers);
+	if (rc == ARES_SUCCESS)
+		rc = ares_save_options(tmpl, &r->opts, &r->optmask);
+	ares_destroy(tmpl);
+	r->optmask |= ARES_OPT_SOCK_STATE_CB;
+	r->reaper = event_new(base, -1, 0, reaper_cb, r);
+	if (rc != ARES_SUCCESS || r->reaper == NULL) {
+		if (rc != ARES_SUCCESS && err[0] == '\0')
+			snprintf(err, errlen, "rdns: c-ares initialisation failed: %s", ares_strerror(rc));
 		rdns_free(r);
 		return NULL;
 	}
 	return r;
 }
 
-/* ares_destroy runs the callbacks of lookups still in flight (with
- * ARES_EDESTRUCTION) and then closes its sockets through sock_state_cb,
- * so the fd table and the base must still be alive here. */
+/* Lookups still in flight end as errors (ARES_EDESTRUCTION, through their
+ * callbacks) as each lane is destroyed. */
 void
 rdns_free(struct rdns *r)
 {
 	if (r == NULL)
 		return;
 	r->destroying = 1;
-	ares_destroy(r->ch);
-	for (int i = 0; i < MAX_DNS_FDS; i++)
-		if (r->fds[i].ev != NULL)
-			event_free(r->fds[i].ev);
-	if (r->timer != NULL)
-		event_free(r->timer);
+	while (r->lanes != NULL) {
+		struct rdns_lane *l = r->lanes;
+
+		r->lanes = l->next;
+		lane_destroy(l);
+	}
+	if (r->reaper != NULL)
+		event_free(r->reaper);
+	ares_free_data(r->servers);
+	if (r->optmask != 0)
+		ares_destroy_options(&r->opts);
 	free(r);
 }
 

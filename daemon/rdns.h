@@ -2,10 +2,12 @@
 #define BANNERD_RDNS_H
 /* The reverse-DNS engine: c-ares on one thread's own event_base, under
  * both resolver backends (resolver.h: a worker's loop for async, a
- * resolver thread's loop for pool). One channel per loop (c-ares 1.18 has
- * no locking), its sockets watched by libevent events, its retry schedule
- * driven by a timer re-armed from ares_timeout after every call. No
- * thread, no blocking call, no polling loop.
+ * resolver thread's loop for pool). Channels belong to one loop (c-ares
+ * 1.18 has no locking): a channel for every rdns.lookups_per_port lookups,
+ * so each asks from a fresh UDP source port, at most rdns.max_ports open
+ * at once. Their sockets are watched by libevent events, their retry
+ * schedules driven by timers re-armed from ares_timeout after every call.
+ * No thread, no blocking call, no polling loop.
  *
  * The callback of a lookup is never run from inside rdns_lookup (c-ares
  * may complete synchronously; we defer that to the loop), and never after
@@ -55,7 +57,7 @@ struct rdns *rdns_new(struct event_base *base, const struct config *c, char *err
  * this is 0). */
 unsigned rdns_pending(const struct rdns *r);
 
-/* Destroys the channel now: lookups still in flight end with RDNS_ERROR
+/* Destroys the channels now: lookups still in flight end with RDNS_ERROR
  * (their callbacks run, unless cancelled). Never call it from inside an
  * rdns callback. The event_base must still be alive. */
 void rdns_free(struct rdns *r);

@@ -183,6 +183,53 @@ class RdnsTest(BannerdTest):
         self.assertEqual(len(dns.queries("PTR")), 1)
         self.assertEqual(len([r for r in d.events("rdns") if r["result"] == "skipped"]), 4)
 
+    def query_ports(self, dns):
+        return [int(re.search(r" peer=\S+:(\d+) ", q).group(1)) for q in dns.queries("PTR")]
+
+    def test_every_lookup_asks_from_a_fresh_source_port(self):
+        # 12 lookups in flight at once on one worker: c-ares alone would
+        # send them all from the one socket of its channel (row 45)
+        dns = Slowdns(self, "--delay", "300ms")
+        d = self.rdns_daemon(dns, "pool.workers=1", "rdns.tries=1", "rdns.timeout=5s")
+        times, lines = burst(d.host, d.port, 12)
+        self.assertTrue(all(line and line.startswith("220") for line in lines), lines)
+        d.wait_event("close", count=12, timeout=20)
+        ports = self.query_ports(dns)
+        self.assertEqual(len(ports), 12, dns.queries("PTR"))
+        self.assertEqual(len(set(ports)), 12, ports)
+        self.assertTrue(all(r["result"] == "ok" for r in d.events("rdns")), d.events("rdns"))
+        # closed again once their lookups ended: no socket left to the DNS
+        pid_fds = "/proc/%d/fd" % d.proc.pid
+        wait_for(lambda: not any("socket:" in os.readlink(os.path.join(pid_fds, f)) and
+                                 self.udp_socket(os.readlink(os.path.join(pid_fds, f)))
+                                 for f in os.listdir(pid_fds)), 10, "the DNS sockets to close")
+
+    @staticmethod
+    def udp_socket(link):
+        inode = link[len("socket:["):-1]
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            with open(table) as f:
+                if any(line.split()[9] == inode for line in f.readlines()[1:]):
+                    return True
+        return False
+
+    def test_lookups_per_port_and_max_ports_bound_the_sockets(self):
+        dns = Slowdns(self, "--delay", "300ms")
+        d = self.rdns_daemon(dns, "pool.workers=1", "rdns.tries=1", "rdns.timeout=5s",
+                             "rdns.lookups_per_port=4")
+        burst(d.host, d.port, 12)
+        d.wait_event("close", count=12, timeout=20)
+        self.assertEqual(len(set(self.query_ports(dns))), 3, dns.queries("PTR"))
+        dns2 = Slowdns(self, "--delay", "300ms")
+        d2 = self.rdns_daemon(dns2, "pool.workers=1", "rdns.tries=1", "rdns.timeout=5s",
+                              "rdns.max_ports=2")
+        times, lines = burst(d2.host, d2.port, 12)
+        self.assertTrue(all(line and line.startswith("220") for line in lines), lines)
+        d2.wait_event("close", count=12, timeout=20)
+        self.assertEqual(len(self.query_ports(dns2)), 12)
+        self.assertEqual(len(set(self.query_ports(dns2))), 2, dns2.queries("PTR"))
+        self.assertTrue(all(r["result"] == "ok" for r in d2.events("rdns")))
+
     def test_max_inflight_tempfail_answers_421_early(self):
         dns = Slowdns(self, "--delay", "2s")
         d = self.rdns_daemon(dns, "pool.workers=1", "rdns.max_inflight=1",
