@@ -87,8 +87,8 @@ PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
            $(if $(wildcard $(FLOOR_SRC)),$(B)/bin/floor_server)
 
-.PHONY: all deps deps-build check check-unit check-e2e check-tsan demo bench fuzz install uninstall \
-        clean distclean lint-man
+.PHONY: all deps deps-build check check-unit check-e2e check-tsan demo bench torture fuzz install \
+        uninstall clean distclean lint-man
 all: deps-build $(PROGRAMS) $(SHIMS)
 
 # Build-time dependencies are checked, not installed, by a plain `make`;
@@ -185,6 +185,17 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(B) scripts/bench
+
+# Durability torture of the Maildir sink (tests/torture/torture.py):
+# TORTURE_CYCLES (100) SIGKILLs of bannerd at seeded random moments under 8
+# senders, each followed by a restart on the same Maildir, then the
+# byte-exact check of every message that got a 250; then fsync and rename
+# failures injected through the LD_PRELOAD shims, each answered 451 with
+# nothing left in new/ or tmp/. A few minutes; make check runs 10 cycles
+# (tests/e2e/test_torture.py). TORTURE_SEED replays a run.
+torture: all $(SHIMS)
+	$(Q)python3 tests/torture/torture.py --build $(B) --cycles $(or $(TORTURE_CYCLES),100) \
+	    $(if $(TORTURE_SEED),--seed $(TORTURE_SEED))
 
 # libFuzzer on the command parser, the DATA machine, the config reader and
 # PTR-name validation; FUZZ_SECONDS each (default 30, .ci/run gives 60).
