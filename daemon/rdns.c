@@ -26,20 +26,28 @@ struct dns_fd {
 /* One c-ares channel, and so one UDP source port per server: c-ares 1.18
  * sends every query of a channel from the socket it opened first, so a
  * fresh port for each lookup (what makes an off-path forger guess the
- * port as well as the 16-bit id) needs a channel for each lookup. A lane
- * takes rdns.lookups_per_port lookups, then closes when the last of them
- * ends. Past rdns.max_ports lanes, new lookups share the open ones in
- * turn, so a burst costs a bounded number of descriptors and spreads its
- * answers over that many receive buffers. */
+ * port as well as the 16-bit id) needs a channel for each lookup. Without
+ * ARES_FLAG_STAYOPEN c-ares closes a channel's sockets when its last
+ * query ends, so a lane that took its rdns.lookups_per_port lookups and
+ * went idle asks from a new port the next time: idle lanes are kept
+ * (up to LANES_IDLE_KEPT) and reused, since making a channel costs more
+ * than the socket (it reads /dev/urandom, and its tables are ~70 KiB).
+ * Past rdns.max_ports lanes, new lookups share the busy ones in turn, so a
+ * burst costs a bounded number of descriptors and spreads its answers
+ * over that many receive buffers. */
+#define LANES_IDLE_KEPT 16
+
 struct rdns_lane {
 	struct rdns *r;
 	ares_channel ch;
 	struct event *timer;
 	struct dns_fd fds[MAX_DNS_FDS];
-	unsigned taken;		/* lookups started on it */
-	unsigned pending;	/* of them, not yet ended */
-	int closing;		/* done with: the reaper destroys it */
-	struct rdns_lane *next;
+	unsigned taken;		/* lookups started since it was last idle */
+	unsigned pending;	/* lookups on it not yet ended */
+	int idle;		/* on the idle stack */
+	int closing;		/* one idle lane too many: the reaper destroys it */
+	struct rdns_lane *next;		/* every lane */
+	struct rdns_lane *next_idle;
 };
 
 struct rdns {
@@ -47,12 +55,14 @@ struct rdns {
 	struct ares_options opts;	/* every lane's options (saved from a template) */
 	int optmask;
 	struct ares_addr_port_node *servers;	/* with their ports */
-	struct rdns_lane *lanes;	/* open lanes, newest first */
+	struct rdns_lane *lanes;	/* all of them, newest first */
 	unsigned n_lanes;
-	struct rdns_lane *current;	/* takes new lookups until full */
-	struct rdns_lane *turn;		/* past max_ports: the next to share */
+	struct rdns_lane *idle;		/* a stack of lanes with nothing in flight */
+	unsigned n_idle;
+	struct rdns_lane *current;	/* takes new lookups until it has its share */
+	struct rdns_lane *turn;		/* all max_ports busy: the next to share */
 	unsigned lookups_per_port, max_ports;
-	struct event *reaper;		/* closes lanes outside c-ares callbacks */
+	struct event *reaper;		/* destroys lanes outside c-ares callbacks */
 	int hosts_file;
 	unsigned pending;	/* lookups not yet ended */
 	int destroying;
@@ -147,7 +157,7 @@ sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 /* ares_destroy closes the lane's sockets through sock_state_cb, so the fd
  * table must still be alive; with lookups in flight it runs their
  * callbacks (ARES_EDESTRUCTION), which is why only rdns_free and the
- * reaper, never a c-ares callback, call it. */
+ * reaper (idle lanes), never a c-ares callback, call it. */
 static void
 lane_destroy(struct rdns_lane *l)
 {
@@ -190,7 +200,8 @@ lane_new(struct rdns *r)
 }
 
 /* The lane for the next lookup: the current one while it has room, else
- * a new one, else (max_ports open) the open lanes in turn. */
+ * an idle one, else a new one, else (max_ports open) the busy ones in
+ * turn. */
 static struct rdns_lane *
 lane_pick(struct rdns *r)
 {
@@ -198,18 +209,24 @@ lane_pick(struct rdns *r)
 
 	if (r->current != NULL && r->current->taken < r->lookups_per_port)
 		return r->current;
+	if ((l = r->idle) != NULL) {
+		r->idle = l->next_idle;
+		r->n_idle--;
+		l->idle = 0;
+		l->taken = 0;
+		return r->current = l;
+	}
 	if (r->n_lanes < r->max_ports && (l = lane_new(r)) != NULL)
 		return r->current = l;
 	for (int pass = 0; pass < 2; pass++) {
-		l = r->turn != NULL ? r->turn : r->lanes;
-		for (; l != NULL; l = l->next)
+		for (l = r->turn != NULL ? r->turn : r->lanes; l != NULL; l = l->next)
 			if (!l->closing) {
 				r->turn = l->next;
 				return l;
 			}
 		r->turn = NULL;
 	}
-	return r->current = lane_new(r);	/* none open: over the cap once */
+	return NULL;
 }
 
 static void
@@ -221,32 +238,41 @@ reaper_cb(evutil_socket_t fd, short what, void *arg)
 	while (*pp != NULL) {
 		struct rdns_lane *l = *pp;
 
-		if (!l->closing) {
+		if (!l->closing || l->idle || l->pending > 0) {
 			pp = &l->next;
 			continue;
 		}
 		*pp = l->next;
 		r->n_lanes--;
+		if (r->turn == l)
+			r->turn = l->next;
 		lane_destroy(l);
 	}
 }
 
-/* A lookup on l ended: a lane that took its share and has nothing left in
- * flight is closed, from the loop (we may be inside its callback). */
+/* A lookup on l ended (we may be inside its c-ares callback). With none
+ * left, c-ares closes the lane's socket as the callback returns, and the
+ * lane waits on the idle stack for a lookup that will open a new one;
+ * one idle lane past LANES_IDLE_KEPT is destroyed, from the loop. */
 static void
 lane_release(struct rdns_lane *l)
 {
 	struct rdns *r = l->r;
 
 	l->pending--;
-	if (l->pending > 0 || l->taken < r->lookups_per_port || r->destroying)
+	if (l->pending > 0 || r->destroying)
 		return;
-	l->closing = 1;
 	if (r->current == l)
 		r->current = NULL;
-	if (r->turn == l)
-		r->turn = l->next;
-	event_active(r->reaper, EV_TIMEOUT, 0);
+	if (r->n_idle >= LANES_IDLE_KEPT) {
+		l->closing = 1;
+		event_active(r->reaper, EV_TIMEOUT, 0);
+		return;
+	}
+	l->idle = 1;
+	l->next_idle = r->idle;
+	r->idle = l;
+	r->n_idle++;
 }
 
 /* ---- results ---- */
@@ -558,15 +584,15 @@ rdns_new(struct event_base *base, const struct config *c, char *err, size_t errl
 	o.timeout = (int)(c->rdns_timeout_us / 1000);	/* ARES_OPT_TIMEOUTMS: ms */
 	o.tries = (int)c->rdns_tries;
 	o.lookups = (char *)(c->rdns_hosts_file ? "fb" : "b");
-	/* STAYOPEN: a lane keeps its socket for all its lookups. NOSEARCH:
-	 * a PTR name such as "mail" is never expanded with resolv.conf's
-	 * search list. Not NOCHECKRESP: with it c-ares keeps the first
+	/* NOSEARCH: a PTR name such as "mail" is never expanded with
+	 * resolv.conf's search list. Not NOCHECKRESP: with it c-ares keeps the first
 	 * server's SERVFAIL or REFUSED and never asks the next one. Without
 	 * it c-ares fails over, and once out of servers reports "could not
 	 * contact DNS servers", hiding the very fault the lab injects: the
 	 * witness (rdns_rcode.h) remembers the rcode, and recover_status
-	 * gives it back. */
-	o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN;
+	 * gives it back. Not STAYOPEN: an idle lane's socket is closed, so
+	 * its next lookup asks from a new port. */
+	o.flags = ARES_FLAG_NOSEARCH;
 	mask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS | ARES_OPT_FLAGS;
 	/* The template reads resolv.conf once; the lanes start from what it
 	 * saved (ares_save_options), so making one reads no file. Its IPv4

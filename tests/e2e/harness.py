@@ -15,6 +15,9 @@ import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+# ThreadSanitizer slows the daemon several times over: bounds on how fast
+# something must be (not on how slow) are multiplied by this.
+TIME_SCALE = float(os.environ.get("TEST_TIME_SCALE") or (4 if "tsan" in BUILD else 1))
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "WARNING: ThreadSanitizer")
 

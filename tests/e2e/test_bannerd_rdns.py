@@ -9,7 +9,8 @@ import socket
 import subprocess
 import time
 
-from harness import BannerdTest, Conversation, Slowdns, burst, duration_us, wait_for, tmpdir
+from harness import (TIME_SCALE, BannerdTest, Conversation, Slowdns, burst, duration_us, tmpdir,
+                     wait_for)
 
 
 def timed_banner(d):
@@ -203,6 +204,13 @@ class RdnsTest(BannerdTest):
         wait_for(lambda: not any("socket:" in os.readlink(os.path.join(pid_fds, f)) and
                                  self.udp_socket(os.readlink(os.path.join(pid_fds, f)))
                                  for f in os.listdir(pid_fds)), 10, "the DNS sockets to close")
+        # the channels are reused, their ports are not (the kernel may
+        # hand an old port out again by chance: 1 in ~2,000 per pair)
+        burst(d.host, d.port, 12)
+        d.wait_event("close", count=24, timeout=20)
+        again = self.query_ports(dns)[12:]
+        self.assertEqual(len(again), 12)
+        self.assertGreaterEqual(len(set(again) - set(ports)), 10, (ports, again))
 
     @staticmethod
     def udp_socket(link):
@@ -403,7 +411,9 @@ class ParallelLookupTest(BannerdTest):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2 * n + 100), hard))
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
         dns = Slowdns(self, "--delay", "500ms", "-q")
-        d = self.start("rdns.servers=" + dns.address, "rdns.enabled=on",
+        # rdns.timeout well past the delay: in a sanitizer build an answer
+        # may wait over 1 s to be read, and a retry would count twice
+        d = self.start("rdns.servers=" + dns.address, "rdns.enabled=on", "rdns.timeout=3s",
                        "log.protocol_log=minimum", "listen.max_sessions=2000")
         sel = selectors.DefaultSelector()
         started = {}
@@ -429,5 +439,5 @@ class ParallelLookupTest(BannerdTest):
         waits = sorted(t for t, data in got.values())
         self.assertTrue(all(data.startswith(b"220 ") for _, data in got.values()))
         self.assertGreaterEqual(waits[0], 0.45)
-        self.assertLess(waits[-1], 2.0, "head-of-line blocking: slowest banner %.2fs" % waits[-1])
+        self.assertLess(waits[-1], 2.0 * TIME_SCALE, "head-of-line blocking: slowest banner %.2fs" % waits[-1])
         self.assertEqual(dns.counts()["ptr"], n)
