@@ -188,8 +188,11 @@ spool_queue_id(char *buf, size_t len)
 {
 	uint64_t seq = atomic_fetch_add(&spool_seq, 1);
 
-	snprintf(buf, len, "%010llX%05llX", (unsigned long long)(walltime_now_us() / 1000000),
-	    (unsigned long long)(seq & 0xfffff));
+	/* Seconds, pid, a counter: two bannerds started in the same second
+	 * (a restart after kill -9) must not give out the same ids, and a
+	 * pid is not reused within a second. */
+	snprintf(buf, len, "%08llX%06X%05llX", (unsigned long long)(walltime_now_us() / 1000000 & 0xffffffff),
+	    (unsigned)getpid() & 0xffffff, (unsigned long long)(seq & 0xfffff));
 }
 
 int
@@ -272,6 +275,7 @@ spool_commit(struct spool_msg *m, const char *dir)
 		m->error = errno;
 		goto fail;
 	}
+	m->tmp_path[0] = '\0';	/* moved: nothing left in tmp/ to remove */
 	/* Without this the rename itself may not survive a power cut, and
 	 * the 250 we are about to send would be a lie. */
 	if (fsync_dir(new_dir) != 0) {

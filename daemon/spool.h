@@ -29,7 +29,8 @@ int spool_maildir_prepare(const char *dir, char *err, size_t errlen);
  * -1 with err when the Maildir cannot be written. */
 int spool_maildir_startup(const char *dir, const char *hostname, char *err, size_t errlen);
 
-/* A queue id for the 250 reply, unique within this process. */
+/* A queue id for the 250 reply (19 hex digits: seconds, pid, counter),
+ * unique on this host. */
 void spool_queue_id(char *buf, size_t len);
 
 int spool_begin(struct spool_msg *m, const char *dir, const char *hostname,

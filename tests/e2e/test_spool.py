@@ -7,6 +7,7 @@ run bannerd inside a private mount namespace (unshare --mount) where a
 read-only bind mount or a 64 KiB tmpfs is mounted; the machine's own
 mounts are never touched. Without unshare they are skipped."""
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -120,6 +121,25 @@ class SpoolStartupTest(BannerdTest):
         self.assertEqual(len(names), 1)
         self.assertRegex(names[0], r"^\d+\.M\d{6}P%dQ[0-9A-F]+\.a\\057b\\072c$" % d.proc.pid)
         self.assertEqual(d.stop(), 0)
+
+
+    def test_queue_ids_of_two_processes_in_the_same_second_differ(self):
+        # a restart after kill -9 is often within the second: the id
+        # carries the pid (seconds, pid, counter; 19 hex digits)
+        md = os.path.join(tmpdir(self), "md")
+        ids = []
+        for d in (self.start("smtp.sink=maildir", "smtp.maildir=" + md),
+                  self.start("smtp.sink=maildir", "smtp.maildir=" + md)):
+            c = self.greet(d)
+            for line in ("HELO x", "MAIL FROM:<a@x.test>", "RCPT TO:<b@x.test>", "DATA"):
+                c.cmd(line)
+            code, lines = c.cmd("Subject: s\r\n\r\nbody\r\n.")
+            self.assertEqual(code, 250, lines)
+            m = re.fullmatch(r"250 2\.0\.0 Ok: queued as ([0-9A-F]{19})", lines[0])
+            self.assertIsNotNone(m, lines)
+            self.assertEqual(int(m.group(1)[8:14], 16), d.proc.pid & 0xffffff)
+            ids.append(m.group(1))
+        self.assertNotEqual(ids[0], ids[1])
 
 
 class SpoolFileSystemTest(BannerdTest):
