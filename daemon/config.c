@@ -76,6 +76,7 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "command_deadline", T_DURATION, OFF(smtp_command_deadline_us), 1000, DAY, "5m", NULL },
 	{ "smtp", "min_data_rate", T_UINT, OFF(smtp_min_data_rate), 1, 1ULL << 30, "500", NULL },
 	{ "smtp", "stress_threshold", T_PERCENT, OFF(smtp_stress_threshold), 0, 100, "80%", NULL },
+	{ "smtp", "stress_leave_threshold", T_PERCENT, OFF(smtp_stress_leave_threshold), 0, 100, "60%", NULL },
 	{ "smtp", "stress_timeout_command", T_DURATION, OFF(smtp_stress_timeout_command_us), 1000, DAY, "10s", NULL },
 	{ "smtp", "stress_timeout_data", T_DURATION, OFF(smtp_stress_timeout_data_us), 1000, DAY, "10s", NULL },
 	{ "smtp", "timeout_close", T_DURATION, OFF(smtp_timeout_close_us), 1000, 10 * 60 * S, "5s", NULL },

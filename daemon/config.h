@@ -56,6 +56,7 @@ struct config {
 	uint64_t smtp_command_deadline_us;	/* from a line's first byte to its end */
 	uint64_t smtp_min_data_rate;		/* bytes/s that extend the DATA deadline */
 	uint64_t smtp_stress_threshold;		/* % of listen.max_sessions; 0: never */
+	uint64_t smtp_stress_leave_threshold;	/* % at or below which stress ends */
 	uint64_t smtp_stress_timeout_command_us;
 	uint64_t smtp_stress_timeout_data_us;
 	uint64_t smtp_timeout_close_us;

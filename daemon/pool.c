@@ -39,6 +39,7 @@ struct pool {
 	unsigned n_waiting;			/* under adm */
 	uint64_t slot_limit, queue_max;		/* under adm */
 	uint64_t stress_at, max_sessions;	/* under adm; stress_at 0: never */
+	uint64_t stress_leave_at;		/* under adm; below stress_at */
 	int overflow, dispatch;			/* under adm */
 	int queue_full;				/* under adm: paused accept for it */
 	int draining;				/* under adm */
@@ -105,32 +106,35 @@ admit_waiting_locked(struct pool *p)
 /* What a change of stress mode is logged with, once the lock is dropped. */
 struct stress_change {
 	int changed, on;
-	uint64_t open, at, max;
+	uint64_t open, at, max, leave_at;
 };
 
 /* After sessions_open or the limits changed: stress mode follows the
  * share of listen.max_sessions in use, like Postfix's at its process
- * limit. */
+ * limit. It starts at stress_at and ends only at stress_leave_at, so a
+ * load that hovers at the threshold does not flip it (and log it) with
+ * every connection. */
 static void
 stress_update_locked(struct pool *p, struct stress_change *sc)
 {
 	uint64_t open = atomic_load(&p->srv->sessions_open);
-	int on = p->stress_at > 0 && open >= p->stress_at;
+	int was = atomic_load_explicit(&p->srv->stress, memory_order_relaxed);
+	int on = p->stress_at > 0 && (was ? open > p->stress_leave_at : open >= p->stress_at);
 
-	sc->changed = on != atomic_load_explicit(&p->srv->stress, memory_order_relaxed);
+	sc->changed = on != was;
 	if (!sc->changed)
 		return;
 	atomic_store_explicit(&p->srv->stress, on, memory_order_relaxed);
-	*sc = (struct stress_change){ 1, on, open, p->stress_at, p->max_sessions };
+	*sc = (struct stress_change){ 1, on, open, p->stress_at, p->max_sessions, p->stress_leave_at };
 }
 
 static void
 stress_log(const struct stress_change *sc)
 {
 	if (sc->changed)
-		log_info("stress=%s sessions=%llu threshold=%llu max_sessions=%llu (%s)",
+		log_info("stress=%s sessions=%llu threshold=%llu max_sessions=%llu leave_at=%llu (%s)",
 		    sc->on ? "on" : "off", (unsigned long long)sc->open, (unsigned long long)sc->at,
-		    (unsigned long long)sc->max,
+		    (unsigned long long)sc->max, (unsigned long long)sc->leave_at,
 		    sc->on ? "new waits use smtp.stress_timeout_*" : "timeouts restored");
 }
 
@@ -314,6 +318,11 @@ set_limits(struct pool *p, const struct config *c)
 	p->max_sessions = c->listen_max_sessions;
 	/* Rounded up, so 80% of 10 is 8 and any share above 0 is one or more. */
 	p->stress_at = (c->listen_max_sessions * c->smtp_stress_threshold + 99) / 100;
+	/* Rounded down, and below stress_at: a leave share at or above the
+	 * threshold means no hysteresis, leaving as soon as it is not met. */
+	p->stress_leave_at = c->listen_max_sessions * c->smtp_stress_leave_threshold / 100;
+	if (p->stress_at > 0 && p->stress_leave_at >= p->stress_at)
+		p->stress_leave_at = p->stress_at - 1;
 	stress_update_locked(p, &sc);
 	pthread_mutex_unlock(&p->adm);
 	stress_log(&sc);

@@ -68,3 +68,38 @@ class StressTest(BannerdTest):
         with self.assertRaises(socket.timeout):
             held[1].reply(timeout=2)     # not the 1 s stress timeout
         self.assertNotIn("stress=", d.log_text())
+
+    def test_hysteresis_leaves_only_at_the_leave_threshold(self):
+        # on at 5 of 10 (50%), off only at 2 (20%): a load hovering at the
+        # threshold does not flip it with every connection
+        d, url = self.start_stress("listen.max_sessions=10", "smtp.stress_threshold=50%",
+                                   "smtp.stress_leave_threshold=20%", "smtp.stress_timeout_command=30s")
+        held = [self.greet(d) for _ in range(5)]
+        d.wait_log(r"stress=on sessions=5 threshold=5 max_sessions=10 leave_at=2")
+        closed = 0
+        for _ in range(3):	# hover: 5 -> 4 -> 5, three times
+            self.assertEqual(held.pop().cmd("QUIT")[0], 221)
+            closed += 1
+            d.wait_event("close", count=closed)
+            self.assertEqual(self.gauge(url), 1)
+            held.append(self.greet(d))
+        for _ in range(2):	# 5 -> 3: still on
+            self.assertEqual(held.pop().cmd("QUIT")[0], 221)
+            closed += 1
+            d.wait_event("close", count=closed)
+        self.assertEqual(self.gauge(url), 1)
+        self.assertNotIn("stress=off", d.log_text())
+        self.assertEqual(held.pop().cmd("QUIT")[0], 221)	# 2: off
+        d.wait_log(r"stress=off sessions=2 threshold=5 max_sessions=10 leave_at=2")
+        self.assertEqual(self.gauge(url), 0)
+        text = d.log_text()
+        self.assertEqual(text.count("stress=on"), 1, text)
+        self.assertEqual(text.count("stress=off"), 1, text)
+
+    def test_leave_threshold_above_the_threshold_means_no_hysteresis(self):
+        d, url = self.start_stress("listen.max_sessions=4", "smtp.stress_threshold=50%",
+                                   "smtp.stress_leave_threshold=90%", "smtp.stress_timeout_command=30s")
+        held = [self.greet(d) for _ in range(2)]
+        d.wait_log(r"stress=on sessions=2 threshold=2 max_sessions=4 leave_at=1")
+        held[0].cmd("QUIT")
+        d.wait_log(r"stress=off sessions=1 ")
