@@ -356,18 +356,28 @@ read_cb(struct bufferevent *bev, void *arg)
 		s->raw_seen = evbuffer_get_length(in);
 }
 
+/* Everything queued is with the kernel (session_send did it at once, or
+ * the bufferevent has written it): the banner, if it was waiting, has
+ * been sent. */
+void
+session_flushed(struct session *s)
+{
+	uint64_t st[BANNER_STAGE_COUNT];
+
+	if (!s->awaiting_banner_flush)
+		return;
+	s->awaiting_banner_flush = 0;
+	s->banner_sent_us = monotime_now_us();
+	banner_stages(s, s->banner_sent_us, st);
+	metrics_banner(s->env.metrics, s->banner_sent_us - s->entered_us[STATE_QUEUED], st);
+}
+
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
-	uint64_t st[BANNER_STAGE_COUNT];
 
-	if (s->awaiting_banner_flush) {
-		s->awaiting_banner_flush = 0;
-		s->banner_sent_us = monotime_now_us();
-		banner_stages(s, s->banner_sent_us, st);
-		metrics_banner(s->env.metrics, s->banner_sent_us - s->entered_us[STATE_QUEUED], st);
-	}
+	session_flushed(s);
 	if (s->state == STATE_CLOSING) {
 		session_free(s);
 		return;

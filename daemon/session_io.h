@@ -60,6 +60,10 @@ void session_close_421(struct session *s, const char *reason, const char *fmt, .
  * (or smtp.timeout_close has passed). */
 void session_close_after_flush(struct session *s);
 
+/* All output so far is with the kernel: stamps the banner as sent if it
+ * was waiting for that (session.c). */
+void session_flushed(struct session *s);
+
 /* Lets a lookup still running go: its answer must never restart the
  * banner path of a closing session. */
 void session_drop_lookup(struct session *s);
