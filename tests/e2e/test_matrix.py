@@ -31,15 +31,15 @@ import time
 import unittest
 import unittest.mock
 
-from harness import (BUILD, Bannerd, Conversation, Slowdns, binary, burst, duration_us,
-                     prom_value, scrape, tmpdir, wait_for, write)
+from harness import (Bannerd, Conversation, Slowdns, binary, burst, prom_value, scrape, tmpdir,
+                     wait_for, write)
 
 HOST = "mx.matrix.test"
 
 NOT_APPLICABLE = {
     9: "STARTTLS plaintext injection (CVE-2011-0411): bannerd has no STARTTLS; EHLO "
        "does not advertise it (row 8's test checks the list) and the verb is "
-       "500 5.5.2 command not recognized",
+       "500 5.5.2 command not recognized (row 23's test)",
 }
 
 
@@ -80,10 +80,6 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def sanitized():
-    return os.path.basename(BUILD).startswith("build-san")
 
 
 def drip(sock, pieces, every):
@@ -162,6 +158,7 @@ class MatrixCase(unittest.TestCase):
     def deliver(self, c, body):
         """After a 354: sends body (bytes) and the end of data; returns
         the queue id of the 250."""
+        c.ended = getattr(c, "ended", 0) + 1      # ends of data in this session
         c.send(body + b".\r\n")
         code, lines = c.reply(timeout=30)
         self.assertEqual(code, 250, lines)
@@ -176,16 +173,20 @@ class MatrixCase(unittest.TestCase):
     def wait_event(self, c, event, d=None, timeout=10, **match):
         return (d or self.d).wait_event(event, peer=c.peer, timeout=timeout, **match)[0]
 
-    def files(self, sub, queue_id=None, md=None, pid=None):
-        """The files in sub of the Maildir, or those of one queue id. A
-        queue id is unique within one bannerd only (seconds and a counter):
-        across restarts, give the pid of the bannerd that answered."""
-        names = os.listdir(os.path.join(md or self.md, sub))
-        tag = ("P%dQ%s." % (pid, queue_id)) if pid else ("Q%s." % queue_id)
-        return sorted(n for n in names if queue_id is None or tag in n)
+    def logged(self, c, event, n, d=None):
+        """c's events of one kind once n of them are in the log (lines may
+        reach it a little after the reply they go with), checked to be n."""
+        es = (d or self.d).wait_event(event, peer=c.peer, count=n)
+        self.assertEqual(len(es), n, es)
+        return es
 
-    def stored(self, queue_id, md=None, pid=None):
-        names = self.files("new", queue_id, md, pid)
+    def files(self, sub, queue_id=None, md=None):
+        """The files in sub of the Maildir, or those of one queue id."""
+        names = os.listdir(os.path.join(md or self.md, sub))
+        return sorted(n for n in names if queue_id is None or ("Q%s." % queue_id) in n)
+
+    def stored(self, queue_id, md=None):
+        names = self.files("new", queue_id, md)
         self.assertEqual(len(names), 1, "queue id %s in new/: %r" % (queue_id, names))
         with open(os.path.join(md or self.md, "new", names[0]), "rb") as f:
             return f.read()
@@ -231,13 +232,14 @@ class DialogueRows(MatrixCase):
     def refused_message(self, c, body, code, text):
         """After a 354: body and the end of data get exactly one reply,
         code and text; nothing is stored; the session goes on."""
+        c.ended = getattr(c, "ended", 0) + 1      # ends of data in this session
         c.send(body + b".\r\n")
         self.assertEqual(c.reply(timeout=30), (code, ["%d %s" % (code, text)]))
         self.assertEqual(c.cmd("NOOP"), (250, ["250 2.0.0 Ok"]))
         self.assertEqual(c.buf, b"", "bytes after the NOOP's reply")
-        msg = [m for m in self.events(c, "message") if m["code"] == str(code)]
-        msg = msg or [self.wait_event(c, "message", code=code)]
-        self.assert_not_stored(msg[-1]["queue_id"])
+        msg = self.logged(c, "message", c.ended)[-1]
+        self.assertEqual(msg["code"], str(code))
+        self.assert_not_stored(msg["queue_id"])
 
     # ---- A1: line framing, end of data, smuggling ----
 
@@ -248,7 +250,7 @@ class DialogueRows(MatrixCase):
             c, b"Subject: r1\r\n\r\nline\n.\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<v@x.test>\r\n"
                b"DATA\r\nsmuggled\r\n", 550, "5.5.2 Error: bare <LF> received")
         # the smuggled commands never ran: no cmd line of them in the log
-        self.assertEqual([e["line"] for e in self.events(c, "cmd")],
+        self.assertEqual([e["line"] for e in self.logged(c, "cmd", 5)],
                          ["EHLO client.matrix.test", "MAIL FROM:<a@sender.test>",
                           "RCPT TO:<r0@rcpt.test>", "DATA", "NOOP"])
 
@@ -258,7 +260,7 @@ class DialogueRows(MatrixCase):
                      b"Subject: r2b\r\n\r\nx\r\n.\nMAIL FROM:<evil@x.test>\r\n"):
             self.transaction(c)
             self.refused_message(c, body, 550, "5.5.2 Error: bare <LF> received")
-        self.assertNotIn("MAIL FROM:<evil@x.test>", [e["line"] for e in self.events(c, "cmd")])
+        self.assertNotIn("MAIL FROM:<evil@x.test>", [e["line"] for e in self.logged(c, "cmd", 9)])
 
     def test_row03_bare_cr_is_not_a_line_end(self):
         c = self.ready()
@@ -267,7 +269,7 @@ class DialogueRows(MatrixCase):
                      b"Subject: r3c\r\n\r\nfoo\rbar\r\n"):
             self.transaction(c)
             self.refused_message(c, body, 550, "5.5.2 Error: bare <CR> received")
-        self.assertNotIn("MAIL FROM:<evil@x.test>", [e["line"] for e in self.events(c, "cmd")])
+        self.assertNotIn("MAIL FROM:<evil@x.test>", [e["line"] for e in self.logged(c, "cmd", 13)])
 
     def test_row04_bare_lf_ending_a_command_is_500_and_never_runs(self):
         c = self.session()
@@ -278,7 +280,7 @@ class DialogueRows(MatrixCase):
         # neither line ran: EHLO is still needed
         self.assertEqual(c.cmd("MAIL FROM:<a@b.test>"),
                          (503, ["503 5.5.1 Error: send HELO/EHLO first"]))
-        self.assertEqual([e["line"] for e in self.events(c, "cmd")], ["MAIL FROM:<a@b.test>"])
+        self.assertEqual([e["line"] for e in self.logged(c, "cmd", 1)], ["MAIL FROM:<a@b.test>"])
 
     def test_row05_dot_stuffing_and_the_empty_message(self):
         c = self.ready()
@@ -369,7 +371,7 @@ class DialogueRows(MatrixCase):
         self.assertEqual(c.cmd("MAIL FROM:<a\x00@b.test>"), bad)
         self.assertEqual(c.cmd("RCPT TO:<c@d.test>"),
                          (503, ["503 5.5.1 Error: need MAIL command"]))
-        lines = [e["line"] for e in self.events(c, "cmd")]
+        lines = [e["line"] for e in self.logged(c, "cmd", 5)]
         self.assertIn("HELO a\x00b", lines)            # logged whole, escaped
         self.assertNotIn(b"\x00", self.log_bytes())
 
@@ -503,6 +505,7 @@ class DialogueRows(MatrixCase):
         self.assertFalse(os.path.exists(canary))
 
     def test_row21_newline_injection_in_parameters_and_names(self):
+        # (a PTR name with a LF or CR in it: row 42)
         c = self.ready()
         self.assertEqual(c.cmd("MAIL FROM:<a@b.test> AUTH=<x+0Ay>"),
                          (555, ["555 5.5.4 Unsupported option"]))
@@ -512,6 +515,7 @@ class DialogueRows(MatrixCase):
         self.assertEqual(c.cmd("EHLO a\rb"), (500, ["500 5.5.2 Error: bad syntax"]))
         self.assertEqual(c.cmd("NOOP x\rclose sid=00000000 outcome=forged"),
                          (500, ["500 5.5.2 Error: bad syntax"]))
+        self.logged(c, "cmd", 6)
         # logged escaped: the log holds no CR, and no forged line
         log = self.log_bytes()
         self.assertNotIn(b"\r", log)
@@ -551,6 +555,10 @@ class DialogueRows(MatrixCase):
         # no CHUNKING: BDAT is an unknown verb, and the session goes on
         self.assertEqual(c.cmd("BDAT 4 LAST"), (500, ["500 5.5.2 Error: command not recognized"]))
         self.assertEqual(c.cmd("BDAT"), (500, ["500 5.5.2 Error: command not recognized"]))
+        # nor STARTTLS (row 9 is n/a): a pipelined RSET after it is a plain command
+        c.send("STARTTLS\r\nRSET\r\n")
+        self.assertEqual(c.reply(), (500, ["500 5.5.2 Error: command not recognized"]))
+        self.assertEqual(c.reply(), (250, ["250 2.0.0 Ok"]))
         self.assertEqual(c.cmd("NOOP"), (250, ["250 2.0.0 Ok"]))
 
     def test_row24_commands_out_of_order_are_503(self):
@@ -586,17 +594,33 @@ class DialogueRows(MatrixCase):
         self.assertEqual(c.buf, b"")
         self.assertEqual(self.wait_event(c, "close")["outcome"], "normal")
 
+    def replies_until_close(self, c):
+        got = []
+        while True:
+            try:
+                got.append(c.reply())
+            except (EOFError, ConnectionResetError):
+                return got
+
+    def sent_replies(self, c):
+        """The replies bannerd wrote to c after its banner, from the
+        protocol log (medium)."""
+        return [(int(e["code"]), ["%s %s" % (e["code"], e["text"])])
+                for e in self.events(c, "reply")][1:]
+
     def test_row26_junk_flood_ends_with_421_after_max_errors(self):
         before = self.metric("bannerd_rejected_total", reason="errors")
         c = self.session()
         c.send("FROB\r\n" * 1000)
-        unknown = (500, ["500 5.5.2 Error: command not recognized"])
-        self.assertEqual([c.reply() for _ in range(20)], [unknown] * 20)
-        self.assertEqual(c.reply(), (421, ["421 4.7.0 %s Error: too many errors" % HOST]))
-        self.assertTrue(c.closed())
-        self.assertEqual(c.buf, b"")
+        expected = ([(500, ["500 5.5.2 Error: command not recognized"])] * 20
+                    + [(421, ["421 4.7.0 %s Error: too many errors" % HOST])])
+        got = self.replies_until_close(c)
+        # in order; bannerd closes with the rest of the flood unread, so
+        # the kernel may reset the connection and cut what is in flight
+        self.assertEqual(got, expected[:len(got)])
         close = self.wait_event(c, "close")
         self.assertEqual((close["outcome"], close["reason"], close["errors"]), ("421", "errors", "20"))
+        self.assertEqual(self.sent_replies(c), expected)
         # binary garbage: every line an error reply, then the same 421
         g = self.session()
         rnd = random.Random(26)
@@ -605,16 +629,13 @@ class DialogueRows(MatrixCase):
             g.send(b"\r\n".join(blob[i:i + 300] for i in range(0, len(blob), 300)) + b"\r\n")
         except OSError:
             pass    # closed while we were still sending
-        codes = []
-        while True:
-            try:
-                codes.append(g.reply()[0])
-            except (EOFError, ConnectionResetError):
-                break
-        self.assertEqual(codes[-1], 421, codes)
-        self.assertEqual(len(codes), 21, codes)
-        self.assertTrue(all(code in (500, 501) for code in codes[:-1]), codes)
+        got = self.replies_until_close(g)
         self.assertEqual(self.wait_event(g, "close")["reason"], "errors")
+        sent = self.sent_replies(g)
+        self.assertEqual(got, sent[:len(got)])
+        self.assertEqual(len(sent), 21, sent)
+        self.assertTrue(all(code in (500, 501) for code, _ in sent[:-1]), sent)
+        self.assertEqual(sent[-1], expected[-1])
         self.assertEqual(self.metric("bannerd_rejected_total", reason="errors"), before + 2)
 
     def test_row27_helo_arguments(self):
@@ -642,8 +663,10 @@ class DialogueRows(MatrixCase):
     def test_row33_reset_or_close_in_data_stores_nothing(self):
         for how in ("rst", "fin"):
             c = self.ready()
+            before = set(self.files("tmp"))
             self.transaction(c)
-            tmp = wait_for(lambda: self.files("tmp"), 5, "the message file in tmp/")
+            tmp = wait_for(lambda: sorted(set(self.files("tmp")) - before), 5,
+                           "the message file in tmp/")
             self.assertEqual(len(tmp), 1, tmp)
             c.send(b"Subject: r33\r\n\r\npart of a body\r\n")
             if how == "rst":
@@ -652,7 +675,7 @@ class DialogueRows(MatrixCase):
             close = self.wait_event(c, "close")
             self.assertEqual((close["outcome"], close["how"], close["state"], close["messages"]),
                              ("disconnect", how, "DATA", "0"))
-            self.assertEqual(self.files("tmp"), [], "the tmp file was not unlinked")
+            self.assertNotIn(tmp[0], self.files("tmp"), "the tmp file was not unlinked")
             qid = re.search(r"Q([0-9A-F]+)\.", tmp[0]).group(1)
             self.assertEqual(self.files("new", qid), [])
             self.assertEqual(self.events(c, "message"), [])
@@ -815,8 +838,8 @@ class TimeoutRows(MatrixCase):
 
     def test_row28_stress_shrinks_the_idle_timeout(self):
         d = start_bannerd(self, ["banner.hostname=" + HOST, "listen.max_sessions=2",
-                           "smtp.stress_threshold=100%", "smtp.timeout_command=30s",
-                           "smtp.stress_timeout_command=500ms", "metrics.listen=127.0.0.1:0"])
+                                 "smtp.stress_threshold=100%", "smtp.timeout_command=30s",
+                                 "smtp.stress_timeout_command=500ms", "metrics.listen=127.0.0.1:0"])
         self.url = "http://%s/metrics" % d.wait_log(r"metrics on http://(\S+)/metrics")[0].group(1)
         first = self.session(d)
         self.assertEqual(self.metric("bannerd_stress"), 0)
@@ -885,8 +908,8 @@ class ClientLimitRows(MatrixCase):
     of descriptors."""
 
     def start(self, *overrides, **kw):
-        d = start_bannerd(self, ("banner.hostname=" + HOST, "metrics.listen=127.0.0.1:0") + overrides,
-                    **kw)
+        d = start_bannerd(self, ("banner.hostname=" + HOST, "metrics.listen=127.0.0.1:0")
+                          + overrides, **kw)
         self.url = "http://%s/metrics" % d.wait_log(r"metrics on http://(\S+)/metrics")[0].group(1)
         return d
 
@@ -911,6 +934,7 @@ class ClientLimitRows(MatrixCase):
         self.assertTrue(c.closed())
         d.wait_event("reject", reason="per_client_sessions")
         d.wait_event("reject", reason="max_sessions")
+        d.wait_event("rdns", count=4)
         # no lookup for the refused ones: two PTR queries for .1, one each for .2 and .3
         names = sorted(re.search(r"name=(\S+)", q).group(1) for q in dns.queries("PTR"))
         self.assertEqual(names, ["1.0.0.127.in-addr.arpa"] * 2 +
@@ -946,7 +970,7 @@ class ClientLimitRows(MatrixCase):
         cpu0, t0 = cpu_seconds(d.proc.pid), time.monotonic()
         wait_for(lambda: time.monotonic() - t0 > 1.0, 2, "a second of wall time")
         used = cpu_seconds(d.proc.pid) - cpu0
-        self.assertLess(used, 0.3, "the accept loop spins: %.2f s of CPU in 1 s" % used)
+        self.assertLess(used, 0.5, "the accept loop spins: %.2f s of CPU in 1 s" % used)
         self.assertEqual(len(re.findall(r"pausing accept", d.log_text())), 1, "the log is not rate-limited")
         for s in held:
             s.close()
@@ -973,8 +997,9 @@ class ResourceRows(MatrixCase):
     def test_row34_client_leaves_while_its_lookup_is_pending(self):
         for mode in ("async", "pool"):
             dns = Slowdns(self, "--delay", "500ms")
-            d = start_bannerd(self, ["rdns.enabled=on", "rdns.servers=" + dns.address, "rdns.mode=" + mode,
-                               "log.protocol_log=minimum", "rdns.timeout=2s"])
+            d = start_bannerd(self, ["rdns.enabled=on", "rdns.servers=" + dns.address,
+                                     "rdns.mode=" + mode, "log.protocol_log=minimum",
+                                     "rdns.timeout=2s"])
             c = self.conn(d)
             wait_for(lambda: dns.queries("PTR"), 5, "the PTR query")
             c.sock.close()
@@ -1011,7 +1036,8 @@ class ResourceRows(MatrixCase):
         self.assertEqual(c.cmd("."), (452, ["452 4.3.1 Insufficient system storage"]))
         self.assertEqual(os.listdir(d.seen(md + "/new")), [])
         self.assertEqual(os.listdir(d.seen(md + "/tmp")), [])
-        self.assertIn("maildir write failed: No space left on device", d.text())
+        wait_for(lambda: "maildir write failed: No space left on device" in d.text(), 5,
+                 "the error in the log")
         self.assertEqual(c.cmd("QUIT")[0], 221)
         self.assertEqual(d.stop(), 0)
 
@@ -1029,7 +1055,8 @@ class ResourceRows(MatrixCase):
         self.assertEqual(c.cmd("."), (451, ["451 4.3.0 Error: local error in processing"]))
         self.assertEqual(os.listdir(d.seen(md + "/new")), [])
         self.assertEqual(os.listdir(d.seen(md + "/tmp")), [])
-        self.assertIn("maildir write failed: Read-only file system", d.text())
+        wait_for(lambda: "maildir write failed: Read-only file system" in d.text(), 5,
+                 "the error in the log")
         # a spool read-only at start-up stops bannerd before any client
         import test_spool
         bad = test_spool.NsBannerd(self, "mount --bind %s %s && mount -o remount,bind,ro %s %s"
@@ -1094,18 +1121,26 @@ class TinyDns:
 
     def __init__(self, test, answer, tcp=None):
         self.answer, self.tcp_mode, self.queries = answer, tcp, []
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
+        for attempt in range(50):
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind(("127.0.0.1", 0))
+            self.port = self.udp.getsockname()[1]
+            if not tcp:
+                break
+            self.tcp = socket.socket()
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:    # the same port number for TCP: taken by chance now and then
+                self.tcp.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                self.tcp.close()
+                self.udp.close()
         self.other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.other.bind(("127.0.0.1", 0))
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.udp, selectors.EVENT_READ, "udp")
         self.conns = []
         if tcp:
-            self.tcp = socket.socket()
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.tcp.bind(("127.0.0.1", self.port))
             self.tcp.listen(16)
             self.sel.register(self.tcp, selectors.EVENT_READ, "listen")
         self.address = "127.0.0.1:%d" % self.port
@@ -1200,8 +1235,8 @@ class DnsRows(MatrixCase):
 
     def start(self, dns, *overrides, **kw):
         return start_bannerd(self, ("banner.hostname=" + HOST, "rdns.enabled=on",
-                              "rdns.servers=" + dns.address, "log.protocol_log=minimum")
-                       + overrides, **kw)
+                                    "rdns.servers=" + dns.address, "log.protocol_log=minimum")
+                             + overrides, **kw)
 
     def lookup(self, d, source="127.0.0.1"):
         """One client: the time to its banner, its rdns line and its close
@@ -1453,7 +1488,8 @@ class DnsRows(MatrixCase):
         d.stop()
         # tempfail: 421 4.7.1 at once instead of a banner
         d = self.start(dns, "pool.workers=1", "rdns.max_inflight=1", "rdns.on_overload=tempfail",
-                       "rdns.timeout=3s", "rdns.tries=1")
+                       "rdns.timeout=3s", "rdns.tries=1", "metrics.listen=127.0.0.1:0")
+        self.url = "http://%s/metrics" % d.wait_log(r"metrics on http://(\S+)/metrics")[0].group(1)
         first = self.conn(d)
         wait_for(lambda: len(dns.queries("PTR")) == 3, 5, "the first lookup")
         t0 = time.monotonic()
@@ -1464,31 +1500,37 @@ class DnsRows(MatrixCase):
         self.assertTrue(c.closed())
         close = self.wait_event(c, "close", d=d)
         self.assertEqual((close["reason"], close["rdns_result"]), ("rdns_overload", "skipped"))
+        self.assertEqual(self.metric("bannerd_rejected_total", reason="rdns"), 1)
+        self.assertEqual(self.metric("bannerd_rdns_total", result="skipped"), 1)
         self.assertEqual(first.reply()[0], 220)
+        self.assertEqual(len(dns.queries("PTR")), 3)
         self.assertEqual(d.stop(), 0)
 
     def test_row47_resolv_conf_problems(self):
         private = private_resolv_conf
         # no nameserver line: named, and warned of
         d = start_bannerd(self, ["rdns.enabled=on"],
-                    wrapper=private(self, "search lab.test\noptions ndots:1\n"))
+                          wrapper=private(self, "search lab.test\noptions ndots:1\n"))
         d.wait_log(r"warning: /etc/resolv\.conf names no nameserver and rdns\.servers is empty: "
                    r"c-ares falls back to 127\.0\.0\.1:53")
         d.stop()
         # resolv.conf's own timeout:30 attempts:5 do not stretch our worst case
-        dead = Slowdns(self, "--drop", address="127.0.0.77:53")
+        # (resolv.conf has no ports: port 53, on an address of 127/8 of its own)
+        ns = "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+        dead = Slowdns(self, "--drop", address=ns + ":53")
         d = start_bannerd(self, ["rdns.enabled=on", "rdns.timeout=200ms", "rdns.tries=2",
-                           "log.protocol_log=minimum", "banner.hostname=" + HOST],
-                    wrapper=private(self, "nameserver 127.0.0.77\noptions timeout:30 attempts:5\n"))
-        d.wait_log(r"servers 127\.0\.0\.77:53 \(from resolv\.conf\);.* worst case per lookup 600 ms")
+                                 "log.protocol_log=minimum", "banner.hostname=" + HOST],
+                          wrapper=private(self, "nameserver %s\noptions timeout:30 attempts:5\n" % ns))
+        d.wait_log(r"servers %s:53 \(from resolv\.conf\);.* worst case per lookup 600 ms" % re.escape(ns))
         elapsed, rdns, close = self.lookup(d)
         self.assertTrue(0.55 <= elapsed < 3, elapsed)
         self.assert_unknown(rdns, close, "timeout")
         self.assertEqual(len(dead.queries("PTR")), 2)
         d.stop()
         # a line that starts with NUL (CVE-2024-25629): starts, or fails loudly; no crash
-        wrapper = private(self, "\0nameserver 127.0.0.9\nnameserver 127.0.0.77\n")
-        d = start_bannerd(self, ["rdns.enabled=on", "rdns.timeout=200ms", "rdns.tries=1"], wrapper=wrapper)
+        wrapper = private(self, "\0nameserver 127.0.0.9\nnameserver %s\n" % ns)
+        d = start_bannerd(self, ["rdns.enabled=on", "rdns.timeout=200ms", "rdns.tries=1"],
+                          wrapper=wrapper)
         self.assertEqual(self.session(d).cmd("QUIT")[0], 221)
         self.assertEqual(d.stop(), 0)
 
@@ -1517,9 +1559,10 @@ class DnsRows(MatrixCase):
             dns = Slowdns(self, "--delay", "300ms")
             conf = os.path.join(tmpdir(self), "b.conf")
             write(conf, "[rdns]\nservers = %s\n" % dns.address)
-            d = start_bannerd(self, ["rdns.enabled=on", "rdns.mode=" + mode, "rdns.forward_confirm=on",
-                               "rdns.timeout=1s", "rdns.on_failure=tempfail",
-                               "log.protocol_log=minimum"], conf=conf)
+            d = start_bannerd(self, ["rdns.enabled=on", "rdns.mode=" + mode,
+                                     "rdns.forward_confirm=on", "rdns.timeout=1s",
+                                     "rdns.on_failure=tempfail", "log.protocol_log=minimum"],
+                              conf=conf)
             gone = [self.conn(d) for _ in range(3)]
             wait_for(lambda: len(dns.queries()) >= 3, 5, "three lookups")
             for c in gone:
@@ -1602,9 +1645,11 @@ class DurabilityRows(MatrixCase):
             body = b"Subject: r51 %d\r\n\r\n" % cycle + os.urandom(3000).hex().encode() + b"\r\n"
             qid = self.deliver(c, body)
             self.kill9(d)       # the instant the 250 is read
-            acked[(d.proc.pid, qid)] = body
-            for (pid, q), b in acked.items():
-                self.assertEqual(self.stored(q, md=md, pid=pid), b, "cycle %d" % cycle)
+            acked[qid] = body
+            # each acknowledged message once, whole (and a restart within
+            # the second gives out no queue id again)
+            for q, b in acked.items():
+                self.assertEqual(self.stored(q, md=md), b, "cycle %d" % cycle)
         self.assertEqual(self.files("tmp", md=md), [])
 
     def test_row52_250_lost_on_the_wire_is_stored_at_least_once(self):
