@@ -1265,19 +1265,25 @@ class DnsRows(MatrixCase):
         self.assertEqual(d.stop(), 0)
 
     def test_row37_servfail_and_refused_fail_over_then_unknown(self):
-        for flag in ("--servfail", "--refused"):
-            bad, good = Slowdns(self, flag), Slowdns(self)
-            d = self.start(bad, "rdns.timeout=1s", "rdns.tries=1")
-            elapsed, rdns, close = self.lookup(d)
-            self.assertLess(elapsed, 0.9, flag)     # answered, not timed out
-            self.assert_unknown(rdns, close, flag[2:])
-            d.stop()
-            d = self.start(bad, "rdns.servers=%s,%s" % (bad.address, good.address),
-                           "rdns.timeout=1s", "rdns.tries=1")
-            elapsed, rdns, close = self.lookup(d)
-            self.assertLess(elapsed, 0.9, flag)
-            self.assertEqual((rdns["result"], close["client"]), ("ok", "host-127-0-0-1.lab.test"), flag)
-            self.assertEqual(d.stop(), 0)
+        # SERVFAIL for the client 127.0.0.1, REFUSED for 127.0.0.2
+        bad = TinyDns(self, lambda q: [reply(q, rcode=2 if q.client() == "127.0.0.1" else 5)])
+        d = self.start(bad, "rdns.timeout=1s", "rdns.tries=1")
+        for source, result in (("127.0.0.1", "servfail"), ("127.0.0.2", "refused")):
+            elapsed, rdns, close = self.lookup(d, source)
+            self.assertLess(elapsed, 0.9, result)     # answered, not timed out
+            self.assert_unknown(rdns, close, result)
+        d.stop()
+        # with a second server, that one is asked and its answer used
+        good = Slowdns(self)
+        d = self.start(bad, "rdns.servers=%s,%s" % (bad.address, good.address),
+                       "rdns.timeout=1s", "rdns.tries=1")
+        for source in ("127.0.0.1", "127.0.0.2"):
+            elapsed, rdns, close = self.lookup(d, source)
+            self.assertLess(elapsed, 0.9, source)
+            self.assertEqual((rdns["result"], close["client"]),
+                             ("ok", "host-%s.lab.test" % source.replace(".", "-")), source)
+        self.assertEqual(len(good.queries("PTR")), 2)
+        self.assertEqual(d.stop(), 0)
 
     def test_row38_nxdomain_and_nodata_are_final_at_once(self):
         dns = Slowdns(self, "--nxdomain")
@@ -1575,15 +1581,17 @@ class DnsRows(MatrixCase):
             d.wait_log("reload: configuration")
             for c in stay:
                 self.assertEqual(c.reply()[0], 220, mode)
-            bad = Slowdns(self, "--nxdomain")
+            bad = Slowdns(self, "--nxdomain", "--delay", "300ms")
             write(conf, "[rdns]\nservers = %s\n" % bad.address)
             d.signal(signal.SIGHUP)
             d.wait_log("reload: configuration", count=2)
             # tempfail: the session is closed from the lookup's callback
             wait_for(lambda: self.tempfailed(d), 5, "a 421 4.7.1 from the new resolver",
                      interval=0.05)
-            more = [self.conn(d) for _ in range(3)]  # SIGTERM with lookups in flight
-            self.assertEqual(d.stop(), 0, mode)
+            for _ in range(3):
+                self.conn(d)
+            wait_for(lambda: len(bad.queries("PTR")) >= 4, 5, "lookups in flight")
+            self.assertEqual(d.stop(), 0, mode)      # SIGTERM with those in flight
 
     def tempfailed(self, d):
         c = self.conn(d)
