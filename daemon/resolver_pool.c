@@ -70,8 +70,11 @@ job_done(struct rdns_job *job)
 		free(lk);
 		last = --pr->out == 0;
 	} else {
+		/* answered_cb drains the eventfd before it takes the list:
+		 * a non-empty list has a wakeup on its way already */
+		if (STAILQ_EMPTY(&pr->answered))
+			eventfd_notify(pr->efd);
 		STAILQ_INSERT_TAIL(&pr->answered, lk, link);
-		eventfd_notify(pr->efd);
 	}
 	pthread_mutex_unlock(&pr->lock);
 	if (last)

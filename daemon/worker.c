@@ -198,13 +198,21 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* Only a post into an empty inbox wakes the worker: one with posts in it
+ * has been woken already and has not yet taken them, since notify_cb
+ * drains the eventfd before it takes the inbox. A burst of connections
+ * then costs one eventfd write and one read, not one each. */
 void
 worker_post(struct worker *w, struct handoff *h)
 {
+	int was_empty;
+
 	pthread_mutex_lock(&w->lock);
+	was_empty = STAILQ_EMPTY(&w->inbox);
 	STAILQ_INSERT_TAIL(&w->inbox, h, link);
 	pthread_mutex_unlock(&w->lock);
-	eventfd_notify(w->efd);
+	if (was_empty)
+		eventfd_notify(w->efd);
 }
 
 int
