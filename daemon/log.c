@@ -24,8 +24,9 @@ static struct {
 	enum target_kind kind;
 	int fd;
 	_Atomic int format;	/* read without the lock by log_line_begin */
+	_Atomic int batchable;	/* not syslog: lines may be batched (log.h) */
 	char path[4096];
-} logger = { PTHREAD_MUTEX_INITIALIZER, TARGET_STDERR, 2, LOGFMT_TEXT, "" };
+} logger = { PTHREAD_MUTEX_INITIALIZER, TARGET_STDERR, 2, LOGFMT_TEXT, 1, "" };
 
 int
 log_open(const char *target, int format, char *err, size_t errlen)
@@ -52,6 +53,7 @@ log_open(const char *target, int format, char *err, size_t errlen)
 	logger.kind = kind;
 	logger.fd = fd;
 	logger.format = format;
+	logger.batchable = kind != TARGET_SYSLOG;
 	snprintf(logger.path, sizeof logger.path, "%s", target);
 	pthread_mutex_unlock(&logger.lock);
 	return 0;
@@ -83,6 +85,7 @@ log_close(void)
 		closelog();
 	logger.kind = TARGET_STDERR;
 	logger.fd = 2;
+	logger.batchable = 1;
 	pthread_mutex_unlock(&logger.lock);
 }
 
@@ -238,8 +241,80 @@ log_line_dur(struct log_line *l, const char *key, uint64_t us, int present)
 	puts_(l, num);
 }
 
+/* A thread's batch (log.h): lines kept in order until the thread's loop
+ * has nothing else to do, then written with one write(2). */
+static _Thread_local struct {
+	int on;
+	size_t len;
+	void (*wake)(void *);
+	void *arg;
+	char buf[LOG_BATCH_MAX];
+} batch;
+
+static void
+write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t rc = write(logger.fd, p, n);
+
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return;		/* nowhere to report it: the log is the report */
+		p += rc;
+		n -= (size_t)rc;
+	}
+}
+
 void
-log_line_end(struct log_line *l)
+log_batch_flush(void)
+{
+	if (batch.len == 0)
+		return;
+	pthread_mutex_lock(&logger.lock);
+	write_all(batch.buf, batch.len);
+	pthread_mutex_unlock(&logger.lock);
+	batch.len = 0;
+}
+
+void
+log_batch_begin(void (*wake)(void *), void *arg)
+{
+	batch.wake = wake;
+	batch.arg = arg;
+	batch.len = 0;
+	batch.on = 1;
+}
+
+void
+log_batch_end(void)
+{
+	log_batch_flush();
+	batch.on = 0;
+}
+
+/* Keeps a finished line; 0 when it must be written now instead (syslog
+ * takes lines one by one). A line that does not fit after the kept ones
+ * writes them first. */
+static int
+batch_add(const char *p, size_t n)
+{
+	if (atomic_load_explicit(&logger.batchable, memory_order_relaxed) == 0)
+		return 0;
+	if (batch.len + n > sizeof batch.buf)
+		log_batch_flush();
+	if (batch.len == 0 && batch.wake != NULL)
+		batch.wake(batch.arg);
+	memcpy(batch.buf + batch.len, p, n);
+	batch.len += n;
+	return 1;
+}
+
+/* Daemon messages are rare and are what an operator waits for (a
+ * storage error, a reload): they go out at once, after the thread's batch
+ * so that the order holds. */
+static void
+line_end(struct log_line *l, int may_batch)
 {
 	ssize_t rc;
 
@@ -249,6 +324,10 @@ log_line_end(struct log_line *l)
 	if (l->json)
 		l->buf[l->len++] = '}';
 	l->buf[l->len++] = '\n';
+	if (batch.on && may_batch && batch_add(l->buf, l->len))
+		return;
+	if (batch.on)
+		log_batch_flush();
 	pthread_mutex_lock(&logger.lock);
 	if (logger.kind == TARGET_SYSLOG)
 		syslog(LOG_INFO, "%.*s", (int)(l->len - 1), l->buf);
@@ -257,6 +336,12 @@ log_line_end(struct log_line *l)
 			rc = write(logger.fd, l->buf, l->len);
 		while (rc < 0 && errno == EINTR);
 	pthread_mutex_unlock(&logger.lock);
+}
+
+void
+log_line_end(struct log_line *l)
+{
+	line_end(l, 1);
 }
 
 static void
@@ -268,7 +353,7 @@ log_msg(const char *event, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	log_line_begin(&l, event);
 	log_line_str(&l, "msg", msg);
-	log_line_end(&l);
+	line_end(&l, 0);
 }
 
 void

@@ -32,6 +32,7 @@ struct worker {
 	struct event_base *base;
 	int efd;
 	struct event *notify_ev;
+	struct event *log_flush_ev;	/* lowest priority: runs when the loop is idle */
 	struct event *drain_timer;
 	pthread_mutex_t lock;
 	struct handoff_list inbox;	/* under lock */
@@ -187,12 +188,31 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The worker's log lines of a loop turn go out together (log.h), once no
+ * other event is ready: libevent runs a lower priority only when none of
+ * a higher one is active. */
+static void
+log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_batch_flush();
+}
+
+static void
+log_wake(void *arg)
+{
+	struct worker *w = arg;
+
+	event_active(w->log_flush_ev, EV_TIMEOUT, 0);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	log_batch_begin(log_wake, w);
 	event_base_dispatch(w->base);
+	log_batch_end();
 	atomic_store(&w->exited, 1);
 	eventfd_notify(w->wp.exit_fd);
 	return NULL;
@@ -251,6 +271,8 @@ worker_destroy(struct worker *w)
 		event_free(w->drain_timer);
 	if (w->notify_ev != NULL)
 		event_free(w->notify_ev);
+	if (w->log_flush_ev != NULL)
+		event_free(w->log_flush_ev);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	if (w->efd >= 0)
@@ -294,7 +316,12 @@ worker_new(const struct worker_params *wp, char *err, size_t errlen)
 	event_config_free(cfg);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->metrics = metrics_new();
-	if (w->base != NULL && w->efd >= 0)
+	/* Three priorities: everything at the default (1), the log flush
+	 * below it (2). */
+	if (w->base != NULL && event_base_priority_init(w->base, 3) == 0 &&
+	    (w->log_flush_ev = event_new(w->base, -1, 0, log_flush_cb, w)) != NULL)
+		event_priority_set(w->log_flush_ev, 2);
+	if (w->base != NULL && w->efd >= 0 && w->log_flush_ev != NULL)
 		w->notify_ev = event_new(w->base, w->efd, EV_READ | EV_PERSIST, notify_cb, w);
 	if (w->notify_ev == NULL || w->metrics == NULL || event_add(w->notify_ev, NULL) != 0) {
 		snprintf(err, errlen, "cannot set up worker %u: out of memory or descriptors", w->wp.id);
