@@ -34,7 +34,8 @@ class BannerTest(BannerdTest):
             self.assertEqual(c.reply()[0], 220)
             c.cmd("QUIT")
         delays = [duration_us(e["delay"]) for e in d.wait_event("close", count=8)]
-        self.assertTrue(all(100000 <= x <= 500000 for x in delays), delays)
+        # 100 ms + up to 400 ms, plus what a loaded machine adds to a timer
+        self.assertTrue(all(100000 <= x <= 1500000 for x in delays), delays)
         self.assertGreater(len(set(delays)), 1)
 
     def test_pregreet_allow_runs_early_commands_after_the_banner(self):
