@@ -32,6 +32,7 @@ BASE = {"gcc", "make", "pkg-config", "libc6-dev", "libevent-dev", "libc-ares-dev
         "man-db", "bind9-dnsutils"}
 TEST_ONLY = {"check", "swaks", "mandoc"}
 FUZZ_ONLY = {"clang", "libclang-rt-dev"}
+BENCH_ONLY = {"python3-aiosmtpd", "strace"}
 POSTFIX_MASTER = "/usr/lib/postfix/sbin/master"
 
 
@@ -102,7 +103,7 @@ class InstallDepsSplit(unittest.TestCase):
         top, script = copy_of_install_deps(self)
         env = dict(os.environ, PATH=d + ":" + apt_dir + ":" + os.environ["PATH"])
         out = {}
-        for mode in ((), ("--test",), ("--fuzz",)):
+        for mode in ((), ("--test",), ("--fuzz",), ("--bench",)):
             out[mode] = set(l.split()[0] for l in missing(*mode, env=env, script=script))
         self.assertEqual(read(log), "", "--missing called apt")
         return out
@@ -111,8 +112,8 @@ class InstallDepsSplit(unittest.TestCase):
         s = self.sets()
         plain = s[()]
         self.assertTrue(BASE <= plain, "missing from the demo/lab set: %s" % (BASE - plain))
-        self.assertFalse(plain & (TEST_ONLY | FUZZ_ONLY | {"promtool"}),
-                         "test/fuzz extras in the demo/lab set: %s" % (plain & (TEST_ONLY | FUZZ_ONLY)))
+        extras = TEST_ONLY | FUZZ_ONLY | BENCH_ONLY | {"promtool"}
+        self.assertFalse(plain & extras, "test/fuzz/bench extras in the demo/lab set: %s" % (plain & extras))
 
     def test_test_set_adds_check_tools_and_promtool_only(self):
         s = self.sets()
@@ -121,6 +122,13 @@ class InstallDepsSplit(unittest.TestCase):
             self.assertIn("promtool", s[("--test",)])
         self.assertFalse(s[("--test",)] & FUZZ_ONLY)
 
+    def test_bench_set_adds_aiosmtpd_and_strace_only(self):
+        s = self.sets()
+        self.assertTrue(BENCH_ONLY <= s[("--bench",)], s[("--bench",)])
+        self.assertFalse(s[("--bench",)] & (TEST_ONLY | FUZZ_ONLY | {"promtool"}))
+        # smtp-sink, the bench's other peer, comes with postfix, as for the lab
+        self.assertEqual(s[("--bench",)] - BENCH_ONLY, s[()])
+
     def test_fuzz_set_adds_clang_and_libfuzzer(self):
         s = self.sets()
         self.assertTrue(FUZZ_ONLY <= s[("--fuzz",)], s[("--fuzz",)])
@@ -128,7 +136,7 @@ class InstallDepsSplit(unittest.TestCase):
 
     def test_every_package_name_exists_in_the_archive(self):
         """apt-cache reads the local lists: no network."""
-        names = sorted(BASE | TEST_ONLY | FUZZ_ONLY | {"postfix", "prometheus"})
+        names = sorted(BASE | TEST_ONLY | FUZZ_ONLY | BENCH_ONLY | {"postfix", "prometheus"})
         r = subprocess.run(["apt-cache", "policy"] + names, capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         known = {}
