@@ -68,7 +68,7 @@ PROBE_SRC   := $(wildcard tools/smtpprobe/*.c)
 SLOWDNS_SRC := $(wildcard tools/slowdns/*.c)
 RELAY_SRC   := $(wildcard tools/slowrelay/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
-FLOOR_SRC   := tests/floor_server.c
+FLOOR_SRC   := $(wildcard tests/floor_*.c)
 SHIM_SRC    := $(wildcard tests/shims/*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
@@ -85,7 +85,7 @@ SHIMS       := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(SHIM_SRC))
 
 PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
-           $(if $(wildcard $(FLOOR_SRC)),$(B)/bin/floor_server)
+           $(patsubst tests/%.c,$(B)/bin/%,$(FLOOR_SRC))
 
 .PHONY: all deps deps-build check check-unit check-e2e check-tsan demo bench torture fuzz install \
         uninstall clean distclean lint-man
@@ -117,8 +117,10 @@ $(addprefix $(B)/bin/,bannerd smtpprobe slowdns slowrelay): $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-# The floor server is plain C on purpose: no libevent, no common/.
-$(B)/bin/floor_server: $(call obj,$(FLOOR_SRC))
+# The bench's floor server and reference client (tests/floor_*.c) are
+# plain C on purpose: no libevent, no common/.
+.SECONDARY: $(call obj,$(FLOOR_SRC))
+$(B)/bin/floor_%: $(B)/tests/floor_%.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
