@@ -80,6 +80,7 @@ static const struct conf_key conf_keys[] = {
 	{ "smtp", "stress_timeout_command", T_DURATION, OFF(smtp_stress_timeout_command_us), 1000, DAY, "10s", NULL },
 	{ "smtp", "stress_timeout_data", T_DURATION, OFF(smtp_stress_timeout_data_us), 1000, DAY, "10s", NULL },
 	{ "smtp", "timeout_close", T_DURATION, OFF(smtp_timeout_close_us), 1000, 10 * 60 * S, "5s", NULL },
+	{ "smtp", "linger_time", T_DURATION, OFF(smtp_linger_time_us), 0, 60 * S, "2s", NULL },
 	{ "smtp", "max_unread_replies", T_SIZE, OFF(smtp_max_unread_replies), 4096, 64ULL << 20, "256k", NULL },
 	{ "smtp", "forbid_pipelining_after_data", T_ENUM, OFF(smtp_forbid_pipelining_after_data), 0, 0, "on",
 	    off_on_names },

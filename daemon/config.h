@@ -60,6 +60,7 @@ struct config {
 	uint64_t smtp_stress_timeout_command_us;
 	uint64_t smtp_stress_timeout_data_us;
 	uint64_t smtp_timeout_close_us;
+	uint64_t smtp_linger_time_us;		/* 0: close at once */
 	uint64_t smtp_max_unread_replies;
 	int smtp_forbid_pipelining_after_data;
 	int smtp_sink;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -342,6 +344,10 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t len = evbuffer_get_length(in);
 
+	if (s->lingering) {
+		evbuffer_drain(in, len);
+		return;
+	}
 	if (s->conf->log_protocol_log >= PLOG_MAXIMUM && len > s->raw_seen) {
 		unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)len);
 		session_log_raw(s, "in", (const char *)p + s->raw_seen, len - s->raw_seen);
@@ -372,6 +378,40 @@ session_flushed(struct session *s)
 	metrics_banner(s->env.metrics, s->banner_sent_us - s->entered_us[STATE_QUEUED], st);
 }
 
+/* The last reply is with the kernel. Closing now with input from the
+ * client still unread (the rest of a junk flood, commands pipelined after
+ * the one that ended the session) makes the kernel answer with a reset,
+ * and a reset can destroy the reply in the client's receive buffer before
+ * the client reads it. Then the write side is shut instead (the client
+ * reads our FIN after the reply) and what still comes is dropped until the
+ * client closes or smtp.linger_time has passed since (the close timer), as
+ * Apache's lingering close does. Without unread input, or once lingering,
+ * the session is freed. */
+static void
+linger_or_free(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	struct timeval tv = monotime_timeval(s->conf->smtp_linger_time_us);
+	int unread = 0;
+
+	if (!s->lingering && s->conf->smtp_linger_time_us > 0 && fd >= 0 &&
+	    (evbuffer_get_length(in) > 0 || (ioctl(fd, FIONREAD, &unread) == 0 && unread > 0)) &&
+	    shutdown(fd, SHUT_WR) == 0) {
+		s->lingering = 1;
+		evbuffer_drain(in, evbuffer_get_length(in));
+		bufferevent_disable(s->bev, EV_WRITE);
+		bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+		bufferevent_enable(s->bev, EV_READ);
+		/* one deadline for the whole linger: a client dripping bytes
+		 * must not extend it */
+		evtimer_add(s->close_timer, &tv);
+		return;
+	}
+	session_free(s);
+}
+
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
@@ -379,7 +419,7 @@ write_cb(struct bufferevent *bev, void *arg)
 
 	session_flushed(s);
 	if (s->state == STATE_CLOSING) {
-		session_free(s);
+		linger_or_free(s);
 		return;
 	}
 	if (s->paused) {
@@ -406,6 +446,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 	int err = EVUTIL_SOCKET_ERROR();	/* before any call can change it */
 
+	if (s->lingering) {	/* the client closed, or linger_time is up */
+		session_free(s);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if ((what & BEV_EVENT_READING) && s->state != STATE_CLOSING) {
 			session_reply(s, 421, "4.4.2 %s Error: timeout exceeded", s->conf->banner_hostname);
@@ -433,7 +477,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 close_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	session_free(arg);
+	linger_or_free(arg);
 }
 
 static void

@@ -86,6 +86,7 @@ struct session {
 
 	int awaiting_banner_flush;
 	int paused;
+	int lingering;		/* closed for writing, dropping late input (session.c) */
 	int discarding_line;	/* inside an over-long command line */
 	size_t raw_seen;	/* input bytes already written to the raw log */
 

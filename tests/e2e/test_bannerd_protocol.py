@@ -1,6 +1,7 @@
 """The ESMTP dialogue on the wire: sequence, syntax, limits, DATA framing,
 pipelining. A raw socket sees every byte that smtplib would hide."""
 import socket
+import time
 
 from harness import BannerdTest, Conversation, prom_value, scrape
 
@@ -333,3 +334,54 @@ class CloseLineTest(BannerdTest):
             close = d.wait_event("close", how=how)[0]
             self.assertEqual((close["outcome"], close["state"]), ("disconnect", "DATA"), how)
         self.assertEqual(d.events("error"), [])
+
+
+class LingerTest(BannerdTest):
+    """A session that bannerd ends with input still unread (the rest of a
+    junk flood) shuts its write side and drops what comes until the client
+    closes (smtp.linger_time at most): closing at once would make the
+    kernel answer with a reset, which can destroy the 421 before the
+    client reads it."""
+
+    def flood(self, d, lines=3000):
+        s = d.connect()
+        s.settimeout(10)
+        s.recv(4096)	# the banner
+        s.sendall(b"FROB\r\n" * lines)
+        got = b""
+        while True:	# to our FIN; a reset raises here
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return s, got
+
+    def test_the_421_after_a_flood_always_arrives(self):
+        d = self.start("smtp.max_errors=20", "banner.hostname=mx.linger.test")
+        for i in range(10):
+            s, got = self.flood(d)
+            self.assertEqual(got.count(b"500 5.5.2"), 20, (i, got[-200:]))
+            self.assertTrue(got.endswith(b"421 4.7.0 mx.linger.test Error: too many errors\r\n"),
+                            (i, got[-200:]))
+            s.close()
+        closes = d.wait_event("close", count=10)
+        self.assertTrue(all(c["reason"] == "errors" for c in closes), closes)
+
+    def test_linger_time_bounds_a_client_that_never_closes(self):
+        d = self.start("smtp.max_errors=5", "smtp.linger_time=1s")
+        s, got = self.flood(d)
+        t_fin = time.monotonic()
+        self.assertIn(b"421 4.7.0", got)
+        # the client keeps its end open: bannerd lets go after linger_time
+        d.wait_event("close", timeout=10)
+        self.assertTrue(0.5 <= time.monotonic() - t_fin < 5, time.monotonic() - t_fin)
+        s.close()
+
+    def test_linger_time_0_closes_at_once(self):
+        d = self.start("smtp.max_errors=5", "smtp.linger_time=0")
+        s = d.connect()
+        s.settimeout(10)
+        s.recv(4096)
+        s.sendall(b"FROB\r\n" * 3000)
+        d.wait_event("close", timeout=5)	# without our FIN being answered
+        s.close()
