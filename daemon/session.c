@@ -395,7 +395,9 @@ linger_or_free(struct session *s)
 	struct timeval tv = monotime_timeval(s->conf->smtp_linger_time_us);
 	int unread = 0;
 
-	if (!s->lingering && s->conf->smtp_linger_time_us > 0 && fd >= 0 &&
+	/* After QUIT (outcome normal) the client is done and reads its 221;
+	 * only a session bannerd ends pays for the check (FIONREAD). */
+	if (!s->lingering && s->outcome != OUTCOME_NORMAL && s->conf->smtp_linger_time_us > 0 && fd >= 0 &&
 	    (evbuffer_get_length(in) > 0 || (ioctl(fd, FIONREAD, &unread) == 0 && unread > 0)) &&
 	    shutdown(fd, SHUT_WR) == 0) {
 		s->lingering = 1;
