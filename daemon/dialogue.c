@@ -40,7 +40,8 @@ cmd_ehlo(struct session *s, const struct smtp_command *c)
 	const char *lines[5] = { hello, "PIPELINING", size, "8BITMIME", "ENHANCEDSTATUSCODES" };
 
 	transaction_reset(s);
-	snprintf(s->helo, sizeof s->helo, "%s", c->arg);
+	free(s->helo);
+	s->helo = strdup(c->arg);	/* NULL (out of memory): not logged */
 	session_enter_state(s, STATE_READY);
 	if (c->verb == CMD_HELO) {
 		session_reply(s, 250, "%s", s->conf->banner_hostname);
@@ -123,7 +124,7 @@ cmd_data(struct session *s, const struct smtp_command *c)
 	}
 	spool_queue_id(s->queue_id, sizeof s->queue_id);
 	s->spool.fd = -1;
-	s->spool.tmp_path[0] = '\0';
+	s->spool.name[0] = '\0';
 	if (s->conf->smtp_sink == SINK_MAILDIR)
 		spool_begin(&s->spool, s->conf->smtp_maildir, s->conf->banner_hostname, s->queue_id);
 	if (s->data_buf == NULL)

@@ -77,6 +77,8 @@ session_destroy(struct session *s)
 	if (s->deadline_timer != NULL)
 		event_free(s->deadline_timer);
 	free(s->data_buf);
+	free(s->helo);
+	free(s->client_name);
 	config_unref(s->conf);
 	free(s);
 }
@@ -199,7 +201,7 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 	s->rdns_result = a->result;
 	s->rdns_confirmed = a->confirmed;
 	if (a->result == RDNS_OK && a->name != NULL)
-		snprintf(s->client_name, sizeof s->client_name, "%s", a->name);
+		s->client_name = strdup(a->name);	/* NULL (out of memory): "unknown" */
 	log_rdns(s, a);
 	metrics_count(s->env.metrics, (enum metric_counter)(MC_RDNS_FIRST + a->result));
 	if (a->result == RDNS_SKIPPED) {
@@ -494,7 +496,7 @@ log_rdns_stages(const struct session *s, struct log_line *l, const uint64_t st[B
 	if (!ran && !skipped)
 		return;
 	log_line_str(l, "rdns_result", s->rdns_answered ? rdns_result_name(s->rdns_result) : "pending");
-	log_line_str(l, "client", s->client_name[0] ? s->client_name : "unknown");
+	log_line_str(l, "client", s->client_name != NULL ? s->client_name : "unknown");
 	if (s->rdns_answered && s->rdns_result == RDNS_OK)
 		log_line_str(l, "confirmed", s->rdns_confirmed ? "yes" : "no");
 }
@@ -535,7 +537,7 @@ log_close_line(const struct session *s)
 		log_line_dur(&l, "waited", session_since_accept(s), 1);
 	if (s->pregreet)
 		log_line_dur(&l, "pregreet", s->pregreet_us, 1);
-	if (s->helo[0] != '\0')
+	if (s->helo != NULL)
 		log_line_str(&l, "helo", s->helo);
 	log_line_u64(&l, "commands", s->commands);
 	log_line_u64(&l, "messages", s->messages);
@@ -573,7 +575,7 @@ session_free(struct session *s)
 		s->outcome = OUTCOME_ERROR;
 	log_close_line(s);
 	session_drop_lookup(s);
-	if (s->spool.fd >= 0 || s->spool.tmp_path[0] != '\0')
+	if (s->spool.fd >= 0 || s->spool.name[0] != '\0')
 		spool_abort(&s->spool);
 	count_outcome(s);
 	TAILQ_REMOVE(s->env.list, s, link);

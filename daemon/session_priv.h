@@ -82,7 +82,7 @@ struct session {
 	uint64_t rdns_wait_us;		/* the answer's started - queued */
 	enum rdns_result rdns_result;
 	int rdns_confirmed;		/* the answer's confirmed (RDNS_OK only) */
-	char client_name[256];		/* validated PTR name, or "" */
+	char *client_name;		/* validated PTR name, or NULL */
 
 	int awaiting_banner_flush;
 	int paused;
@@ -93,7 +93,8 @@ struct session {
 	int pregreet;
 	uint64_t pregreet_us;
 
-	char helo[SMTP_ARG_MAX];
+	char *helo;		/* the last EHLO/HELO argument, or NULL; on the heap,
+				 * as client_name, so an idle session stays small */
 	unsigned commands, errors, messages, rcpts;
 
 	struct smtp_data data;

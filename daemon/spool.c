@@ -199,13 +199,17 @@ int
 spool_begin(struct spool_msg *m, const char *dir, const char *hostname,
     const char *queue_id)
 {
+	char path[PATH_MAX];
+
 	m->error = 0;
 	m->bytes = 0;
+	m->dir = dir;
 	maildir_name(m->name, sizeof m->name, hostname, queue_id);
-	snprintf(m->tmp_path, sizeof m->tmp_path, "%s/tmp/%s", dir, m->name);
-	m->fd = open(m->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	snprintf(path, sizeof path, "%s/tmp/%s", dir, m->name);
+	m->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (m->fd < 0) {
 		m->error = errno;
+		m->name[0] = '\0';
 		return -1;
 	}
 	return 0;
@@ -263,19 +267,20 @@ close_synced(struct spool_msg *m)
 int
 spool_commit(struct spool_msg *m, const char *dir)
 {
-	char new_path[PATH_MAX], new_dir[PATH_MAX];
+	char tmp_path[PATH_MAX], new_path[PATH_MAX], new_dir[PATH_MAX];
 
 	if (m->fd < 0 || m->error != 0)
 		goto fail;
 	if (close_synced(m) != 0)
 		goto fail;
+	snprintf(tmp_path, sizeof tmp_path, "%s/tmp/%s", dir, m->name);
 	snprintf(new_path, sizeof new_path, "%s/new/%s", dir, m->name);
 	snprintf(new_dir, sizeof new_dir, "%s/new", dir);
-	if (rename(m->tmp_path, new_path) != 0) {
+	if (rename(tmp_path, new_path) != 0) {
 		m->error = errno;
 		goto fail;
 	}
-	m->tmp_path[0] = '\0';	/* moved: nothing left in tmp/ to remove */
+	m->name[0] = '\0';	/* moved: nothing left in tmp/ to remove */
 	/* Without this the rename itself may not survive a power cut, and
 	 * the 250 we are about to send would be a lie. */
 	if (fsync_dir(new_dir) != 0) {
@@ -298,11 +303,15 @@ spool_error_is_storage(int error)
 void
 spool_abort(struct spool_msg *m)
 {
+	char path[PATH_MAX];
+
 	if (m->fd >= 0) {
 		close(m->fd);
 		m->fd = -1;
 	}
-	if (m->tmp_path[0] != '\0')
-		unlink(m->tmp_path);
-	m->tmp_path[0] = '\0';
+	if (m->name[0] != '\0' && m->dir != NULL) {
+		snprintf(path, sizeof path, "%s/tmp/%s", m->dir, m->name);
+		unlink(path);
+	}
+	m->name[0] = '\0';
 }

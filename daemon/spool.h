@@ -14,8 +14,9 @@ struct spool_msg {
 	int fd;
 	int error;		/* first errno seen while writing, 0 if none */
 	uint64_t bytes;
-	char name[256];		/* unique Maildir file name */
-	char tmp_path[PATH_MAX];
+	const char *dir;	/* the Maildir (the session's config holds it) */
+	char name[256];		/* unique Maildir file name; "" once nothing
+				 * of ours is left in tmp/ */
 };
 
 /* Creates DIR, DIR/tmp, DIR/new and DIR/cur if missing. Returns 0 or -1
