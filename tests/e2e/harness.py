@@ -185,18 +185,30 @@ class Bannerd:
         self.proc.send_signal(sig)
 
     def stop(self, timeout=15):
-        """SIGTERM, wait for a clean exit, and check for sanitizer reports."""
+        """SIGTERM, wait for a clean exit, and check for sanitizer reports.
+        A bannerd that does not stop is shown (every thread's stack, with
+        gdb when there is one, and the log's end) before it is killed."""
         if self.stopped:
             return self.proc.returncode
         self.stopped = True
+        timeout *= TIME_SCALE
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stacks = ""
+            if shutil.which("gdb"):
+                try:
+                    stacks = subprocess.run(["gdb", "-p", str(self.proc.pid), "-batch", "-ex",
+                                             "thread apply all bt"], capture_output=True,
+                                            timeout=60).stdout.decode("utf-8", "replace")
+                except subprocess.TimeoutExpired:
+                    stacks = "(gdb timed out)"
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError("bannerd did not stop within %ss after SIGTERM" % timeout)
+            raise AssertionError("bannerd did not stop within %ss after SIGTERM\n%s\nlog end:\n%s"
+                                 % (timeout, stacks[-6000:], self.log_text()[-3000:]))
         self.check_sanitizers()
         return rc
 
