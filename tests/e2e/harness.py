@@ -65,6 +65,26 @@ def wait_for(predicate, timeout, what, interval=0.01):
 _KV = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
+def drip(sock, pieces, every):
+    """Sends pieces one every `every` seconds on a thread, until all are
+    sent or the server closes: the slow client itself, not a wait.
+    Returns the event that stops it early, and the thread."""
+    import threading
+    stop = threading.Event()
+
+    def run():
+        for piece in pieces:
+            if stop.wait(every):
+                return
+            try:
+                sock.sendall(piece)
+            except OSError:
+                return
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return stop, t
+
+
 def parse_text_line(line):
     """A protocol log text line as a dict: event plus every key=value."""
     parts = line.rstrip("\n").split(" ", 2)

@@ -3,28 +3,11 @@ must be whole smtp.command_deadline after its first byte, and the DATA
 phase has a budget that only smtp.min_data_rate keeps topped up. A
 per-read timeout alone lets a client that sends a byte now and then keep
 its slot for ever."""
-import threading
 import time
 
-from harness import BannerdTest, Conversation
+from harness import BannerdTest, Conversation, drip
 
 
-def drip(sock, data, every):
-    """Sends data a piece at a time on a thread, until it is all sent or
-    the server closes: the slow client itself, not a synchronisation."""
-    stop = threading.Event()
-
-    def run():
-        for piece in data:
-            if stop.wait(every):
-                return
-            try:
-                sock.sendall(piece)
-            except OSError:
-                return
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return stop, t
 
 
 class DeadlineTest(BannerdTest):

@@ -31,7 +31,7 @@ import time
 import unittest
 import unittest.mock
 
-from harness import (Bannerd, Conversation, Slowdns, binary, burst, prom_value, scrape, tmpdir,
+from harness import (Bannerd, Conversation, Slowdns, binary, burst, drip, prom_value, scrape, tmpdir,
                      wait_for, write)
 
 HOST = "mx.matrix.test"
@@ -82,21 +82,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def drip(sock, pieces, every):
-    """Sends pieces one every `every` seconds on a thread until all are
-    sent or the server closes: the slow client itself, not a wait."""
-    stop = threading.Event()
-
-    def run():
-        for piece in pieces:
-            if stop.wait(every):
-                return
-            try:
-                sock.sendall(piece)
-            except OSError:
-                return
-    threading.Thread(target=run, daemon=True).start()
-    return stop
 
 
 class MatrixCase(unittest.TestCase):
@@ -856,7 +841,7 @@ class TimeoutRows(MatrixCase):
 
     def test_row29_drip_in_a_command_is_cut_at_the_deadline(self):
         c = self.session()
-        stop = drip(c.sock, [bytes([b]) for b in b"EHLO slow.client.test\r\n"], 0.4)
+        stop, _ = drip(c.sock, [bytes([b]) for b in b"EHLO slow.client.test\r\n"], 0.4)
         self.addCleanup(stop.set)
         t0 = time.monotonic() + 0.4     # the first byte
         self.assertEqual(c.reply(timeout=15), self.TIMEOUT)
@@ -871,7 +856,7 @@ class TimeoutRows(MatrixCase):
     def test_row29_drip_in_data_is_cut_by_the_data_deadline(self):
         c = self.ready()
         self.transaction(c)
-        stop = drip(c.sock, [b"x"] * 100, 0.4)
+        stop, _ = drip(c.sock, [b"x"] * 100, 0.4)
         self.addCleanup(stop.set)
         t0 = time.monotonic()
         self.assertEqual(c.reply(timeout=15), self.TIMEOUT)
@@ -885,7 +870,7 @@ class TimeoutRows(MatrixCase):
         c = self.ready()
         self.transaction(c)
         # 100 bytes/s, never idle, never an end of data
-        stop = drip(c.sock, [b"y" * 18 + b"\r\n"] * 1000, 0.2)
+        stop, _ = drip(c.sock, [b"y" * 18 + b"\r\n"] * 1000, 0.2)
         self.addCleanup(stop.set)
         t0 = time.monotonic()
         self.assertEqual(c.reply(timeout=20), self.TIMEOUT)
