@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -248,7 +249,8 @@ static _Thread_local struct {
 	size_t len;
 	void (*wake)(void *);
 	void *arg;
-	char buf[LOG_BATCH_MAX];
+	char *buf;	/* LOG_BATCH_MAX bytes, on the heap: thread-local storage
+			 * is set up for every thread, resolver threads too */
 } batch;
 
 static void
@@ -280,10 +282,11 @@ log_batch_flush(void)
 void
 log_batch_begin(void (*wake)(void *), void *arg)
 {
+	batch.buf = malloc(LOG_BATCH_MAX);
 	batch.wake = wake;
 	batch.arg = arg;
 	batch.len = 0;
-	batch.on = 1;
+	batch.on = batch.buf != NULL;	/* without it, lines go out one by one */
 }
 
 void
@@ -291,6 +294,8 @@ log_batch_end(void)
 {
 	log_batch_flush();
 	batch.on = 0;
+	free(batch.buf);
+	batch.buf = NULL;
 }
 
 /* Keeps a finished line; 0 when it must be written now instead (syslog
@@ -301,7 +306,7 @@ batch_add(const char *p, size_t n)
 {
 	if (atomic_load_explicit(&logger.batchable, memory_order_relaxed) == 0)
 		return 0;
-	if (batch.len + n > sizeof batch.buf)
+	if (batch.len + n > LOG_BATCH_MAX)
 		log_batch_flush();
 	if (batch.len == 0 && batch.wake != NULL)
 		batch.wake(batch.arg);
