@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, wait_for
+from harness import BUILD, ROOT, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
 
@@ -41,7 +41,16 @@ class LabTest(unittest.TestCase):
     def test_check_quick_passes_every_scenario(self):
         names = self.scenarios()
         self.assertGreaterEqual(len(names), 10, names)
-        r = lab("check", "--quick", env={"LAB_RESULTS": self.results})
+        env = {"LAB_RESULTS": self.results}
+        if os.path.basename(BUILD) in ("build-san", "build-tsan"):
+            # retune-live's cause rests on a reload's pause of the main
+            # loop being short next to --quick's scaled times; a sanitizer
+            # stretches that pause 3 to 4 times (and more on a loaded
+            # machine) into what reads as a path delay. The plain pass
+            # checks it.
+            names = [n for n in names if n != "retune-live"]
+            env["LAB_ONLY"] = " ".join(names)
+        r = lab("check", "--quick", env=env)
         lines = r.stdout.splitlines()
         self.assertEqual(r.returncode, 0, r.stdout)
         for n in names:
