@@ -321,8 +321,6 @@ batch_add(const char *p, size_t n)
 static void
 line_end(struct log_line *l, int may_batch)
 {
-	ssize_t rc;
-
 	if (l->truncated && !l->json)
 		puts_(l, " truncated=1");
 	l->len = l->len + 2 < sizeof l->buf ? l->len : sizeof l->buf - 3;
@@ -337,9 +335,7 @@ line_end(struct log_line *l, int may_batch)
 	if (logger.kind == TARGET_SYSLOG)
 		syslog(LOG_INFO, "%.*s", (int)(l->len - 1), l->buf);
 	else
-		do
-			rc = write(logger.fd, l->buf, l->len);
-		while (rc < 0 && errno == EINTR);
+		write_all(l->buf, l->len);
 	pthread_mutex_unlock(&logger.lock);
 }
 
