@@ -44,7 +44,6 @@ struct rdns_lane {
 	struct dns_fd fds[MAX_DNS_FDS];
 	unsigned taken;		/* lookups started since it was last idle */
 	unsigned pending;	/* lookups on it not yet ended */
-	int idle;		/* on the idle stack */
 	int closing;		/* one idle lane too many: the reaper destroys it */
 	struct rdns_lane *next;		/* every lane */
 	struct rdns_lane *next_idle;
@@ -212,7 +211,6 @@ lane_pick(struct rdns *r)
 	if ((l = r->idle) != NULL) {
 		r->idle = l->next_idle;
 		r->n_idle--;
-		l->idle = 0;
 		l->taken = 0;
 		return r->current = l;
 	}
@@ -238,7 +236,7 @@ reaper_cb(evutil_socket_t fd, short what, void *arg)
 	while (*pp != NULL) {
 		struct rdns_lane *l = *pp;
 
-		if (!l->closing || l->idle || l->pending > 0) {
+		if (!l->closing) {
 			pp = &l->next;
 			continue;
 		}
@@ -269,7 +267,6 @@ lane_release(struct rdns_lane *l)
 		event_active(r->reaper, EV_TIMEOUT, 0);
 		return;
 	}
-	l->idle = 1;
 	l->next_idle = r->idle;
 	r->idle = l;
 	r->n_idle++;

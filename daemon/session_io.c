@@ -131,6 +131,7 @@ void
 session_reply_lines(struct session *s, int code, const char *const *lines, size_t n)
 {
 	char all[4096];		/* the lines, sent together (EHLO's: ~200 bytes) */
+	_Static_assert(SMTP_ARG_MAX + 320 <= sizeof all, "a reply line fits in the batch");
 	size_t used = 0;
 	struct log_line l;
 
@@ -144,12 +145,8 @@ session_reply_lines(struct session *s, int code, const char *const *lines, size_
 			session_send(s, all, used);
 			used = 0;
 		}
-		if ((size_t)len > sizeof all)
-			session_send(s, wire, (size_t)len);
-		else {
-			memcpy(all + used, wire, (size_t)len);
-			used += (size_t)len;
-		}
+		memcpy(all + used, wire, (size_t)len);
+		used += (size_t)len;
 		if (s->conf->log_protocol_log >= PLOG_MAXIMUM)
 			session_log_raw(s, "out", wire, (size_t)len);
 		if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
