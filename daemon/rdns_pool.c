@@ -278,14 +278,20 @@ rdns_pool_start(const struct config *c, char *err, size_t errlen)
 	return p;
 }
 
-void
-rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job)
+int
+rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job, unsigned max_depth)
 {
+	int queued = 0;
+
 	pthread_mutex_lock(&p->lock);
-	STAILQ_INSERT_TAIL(&p->jobs, job, link);
-	p->depth++;
-	pthread_cond_signal(&p->cond);
+	if (max_depth == 0 || p->depth < max_depth) {
+		STAILQ_INSERT_TAIL(&p->jobs, job, link);
+		p->depth++;
+		pthread_cond_signal(&p->cond);
+		queued = 1;
+	}
 	pthread_mutex_unlock(&p->lock);
+	return queued;
 }
 
 void

@@ -43,8 +43,12 @@ struct rdns_job {
 
 struct rdns_pool *rdns_pool_start(const struct config *c, char *err, size_t errlen);
 
-/* Queues a job (any thread). The job comes back through job->done. */
-void rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job);
+/* Queues a job (any thread) unless max_depth > 0 and that many already
+ * wait: then returns 0 and the job is not the pool's. The test and the
+ * insert are one step under the pool's lock, so workers sharing the queue
+ * cannot all pass the bound at once. A queued job comes back through
+ * job->done. */
+int rdns_pool_submit(struct rdns_pool *p, struct rdns_job *job, unsigned max_depth);
 
 /* Grows or shrinks to c->rdns_threads and takes c's servers and timeouts
  * for every lookup started from now on (main thread). */

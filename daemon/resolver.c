@@ -18,12 +18,6 @@ resolver_pending(const struct resolver *r)
 	return r->ops->pending(r);
 }
 
-unsigned
-resolver_load(const struct resolver *r)
-{
-	return r->ops->load(r);
-}
-
 void
 resolver_free(struct resolver *r)
 {
@@ -31,10 +25,12 @@ resolver_free(struct resolver *r)
 		r->ops->free(r);
 }
 
-struct rdns_handle *
-rdns_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, void *arg)
+enum rdns_start_status
+rdns_start(struct resolver *r, const struct sockaddr *peer, unsigned max_load, rdns_done_fn *cb,
+    void *arg, struct rdns_handle **h)
 {
-	return r->ops->start(r, peer, cb, arg);
+	*h = NULL;
+	return r->ops->start(r, peer, max_load, cb, arg, h);
 }
 
 void

@@ -32,21 +32,22 @@ struct resolver *resolver_new(struct event_base *base, const struct config *c,
  * resolver is freed once this is 0). */
 unsigned resolver_pending(const struct resolver *r);
 
-/* What rdns.max_inflight caps: async, this worker's lookups in flight
- * (cancelled ones included: they still load the channel); pool, the jobs
- * waiting in the queue shared by every worker for a resolver thread. */
-unsigned resolver_load(const struct resolver *r);
-
 /* On the worker's thread, with its base still alive. Lookups still in
  * flight end: their callbacks run with RDNS_ERROR (async) or never (pool;
  * the threads' answers are dropped when they come back). */
 void resolver_free(struct resolver *r);
 
+enum rdns_start_status { RDNS_STARTED, RDNS_START_FULL, RDNS_START_NOMEM };
+
 /* Starts the PTR lookup of peer (and the forward confirmation, if the
- * resolver's configuration asks for it). Returns NULL only when out of
- * memory; the callback then never runs. */
-struct rdns_handle *rdns_start(struct resolver *r, const struct sockaddr *peer,
-    rdns_done_fn *cb, void *arg);
+ * resolver's configuration asks for it) and sets *h, unless the resolver
+ * already carries max_load (rdns.max_inflight; 0, no bound): async, this
+ * worker's lookups in flight (cancelled ones included: they still load
+ * the channel); pool, the jobs waiting in the queue shared by every worker
+ * for a resolver thread. The bound is tested in the same step that starts
+ * the lookup. Unless RDNS_STARTED, the callback never runs. */
+enum rdns_start_status rdns_start(struct resolver *r, const struct sockaddr *peer,
+    unsigned max_load, rdns_done_fn *cb, void *arg, struct rdns_handle **h);
 
 /* Nobody waits for this answer any more: the callback will not run, and
  * the handle must not be used again. */

@@ -31,23 +31,29 @@ answer_cb(void *arg, const struct rdns_answer *a)
 	free(lk);
 }
 
-static struct rdns_handle *
-async_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, void *arg)
+/* One worker's thread owns the channel, so testing the load and then
+ * starting cannot race. */
+static enum rdns_start_status
+async_start(struct resolver *r, const struct sockaddr *peer, unsigned max_load, rdns_done_fn *cb,
+    void *arg, struct rdns_handle **h)
 {
 	struct async_resolver *ar = (struct async_resolver *)r;
-	struct async_lookup *lk = calloc(1, sizeof *lk);
+	struct async_lookup *lk;
 
-	if (lk == NULL)
-		return NULL;
+	if (max_load > 0 && rdns_pending(ar->ch) >= max_load)
+		return RDNS_START_FULL;
+	if ((lk = calloc(1, sizeof *lk)) == NULL)
+		return RDNS_START_NOMEM;
 	lk->h.r = r;
 	lk->cb = cb;
 	lk->arg = arg;
 	lk->q = rdns_lookup(ar->ch, peer, ar->forward_confirm, answer_cb, lk);
 	if (lk->q == NULL) {
 		free(lk);
-		return NULL;
+		return RDNS_START_NOMEM;
 	}
-	return &lk->h;
+	*h = &lk->h;
+	return RDNS_STARTED;
 }
 
 /* The query itself runs on in the background (c-ares 1.18 can only cancel
@@ -77,7 +83,7 @@ async_free(struct resolver *r)
 }
 
 static const struct resolver_ops async_ops = {
-	"async", async_start, async_cancel, async_pending, async_free, async_pending,
+	"async", async_start, async_cancel, async_pending, async_free,
 };
 
 struct resolver *

@@ -6,12 +6,11 @@
 
 struct resolver_ops {
 	const char *name;
-	struct rdns_handle *(*start)(struct resolver *r, const struct sockaddr *peer,
-	    rdns_done_fn *cb, void *arg);
+	enum rdns_start_status (*start)(struct resolver *r, const struct sockaddr *peer,
+	    unsigned max_load, rdns_done_fn *cb, void *arg, struct rdns_handle **h);
 	void (*cancel)(struct rdns_handle *h);
 	unsigned (*pending)(const struct resolver *r);
 	void (*free)(struct resolver *r);
-	unsigned (*load)(const struct resolver *r);
 };
 
 /* The first member of every backend's resolver... */

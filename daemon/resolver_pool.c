@@ -116,8 +116,11 @@ answered_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static struct rdns_handle *
-pooled_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, void *arg)
+/* The bound is on the queue every worker shares, so the pool tests it
+ * under its own lock as it queues (rdns_pool_submit). */
+static enum rdns_start_status
+pooled_start(struct resolver *r, const struct sockaddr *peer, unsigned max_load, rdns_done_fn *cb,
+    void *arg, struct rdns_handle **h)
 {
 	struct pool_resolver *pr = (struct pool_resolver *)r;
 	struct pool_lookup *lk = calloc(1, sizeof *lk);
@@ -125,7 +128,7 @@ pooled_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, 
 	    sizeof(struct sockaddr_in);
 
 	if (lk == NULL)
-		return NULL;
+		return RDNS_START_NOMEM;
 	lk->h.r = r;
 	lk->owner = pr;
 	lk->cb = cb;
@@ -135,10 +138,17 @@ pooled_start(struct resolver *r, const struct sockaddr *peer, rdns_done_fn *cb, 
 	lk->job.forward_confirm = pr->forward_confirm;
 	lk->job.done = job_done;
 	pthread_mutex_lock(&pr->lock);
-	pr->out++;
+	pr->out++;	/* before the submit: the answer may come back at once */
 	pthread_mutex_unlock(&pr->lock);
-	rdns_pool_submit(pr->threads, &lk->job);
-	return &lk->h;
+	if (!rdns_pool_submit(pr->threads, &lk->job, max_load)) {
+		pthread_mutex_lock(&pr->lock);
+		pr->out--;
+		pthread_mutex_unlock(&pr->lock);
+		free(lk);
+		return RDNS_START_FULL;
+	}
+	*h = &lk->h;
+	return RDNS_STARTED;
 }
 
 /* The job still comes back (a thread may be on it); deliver drops it. */
@@ -160,14 +170,6 @@ pooled_pending(const struct resolver *r)
 	n = pr->out;
 	pthread_mutex_unlock(&pr->lock);
 	return n;
-}
-
-/* The queue is the pool's, shared by every worker: a lookup queued
- * behind it waits for all of them. */
-static unsigned
-pooled_load(const struct resolver *r)
-{
-	return rdns_pool_queue_depth(((const struct pool_resolver *)r)->threads);
 }
 
 static void
@@ -195,7 +197,7 @@ pooled_free(struct resolver *r)
 }
 
 static const struct resolver_ops pooled_ops = {
-	"pool", pooled_start, pooled_cancel, pooled_pending, pooled_free, pooled_load,
+	"pool", pooled_start, pooled_cancel, pooled_pending, pooled_free,
 };
 
 struct resolver *

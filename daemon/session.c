@@ -130,18 +130,6 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 
 /* ---- reverse DNS ---- */
 
-/* Admission control for the resolver, as redis refuses before it
- * allocates: past rdns.max_inflight a lookup would only queue behind the
- * others and hold the banner of every client (skip) or this one is told
- * to come back (tempfail, in rdns_done_cb). */
-static int
-rdns_overloaded(const struct session *s)
-{
-	uint64_t max = s->conf->rdns_max_inflight;
-
-	return max > 0 && resolver_load(s->env.resolver) >= max;
-}
-
 static void
 banner_path_start(struct session *s)
 {
@@ -149,21 +137,31 @@ banner_path_start(struct session *s)
 		banner_path_delay(s);
 		return;
 	}
-	if (rdns_overloaded(s)) {
+	/* Admission control, as redis refuses before it allocates: past
+	 * rdns.max_inflight a lookup would only queue behind the others and
+	 * hold the banner of every client (skip), or this one is told to come
+	 * back (tempfail, in rdns_done_cb). */
+	switch (rdns_start(s->env.resolver, (struct sockaddr *)&s->peer_addr.ss,
+	    (unsigned)s->conf->rdns_max_inflight, rdns_done_cb, s, &s->rdns)) {
+	case RDNS_STARTED:
+		session_enter_state(s, s->conf->rdns_mode == RDNS_MODE_POOL ? STATE_RDNS_WAIT :
+		    STATE_RESOLVING);
+		break;
+	case RDNS_START_FULL: {
 		uint64_t now = monotime_now_us();
 		struct rdns_answer a = { RDNS_SKIPPED, NULL, now, now, now, 0,
 		    "rdns.max_inflight reached", 0 };
 
 		rdns_done_cb(s, &a);
-		return;
+		break;
 	}
-	session_enter_state(s, s->conf->rdns_mode == RDNS_MODE_POOL ? STATE_RDNS_WAIT : STATE_RESOLVING);
-	s->rdns = rdns_start(s->env.resolver, (struct sockaddr *)&s->peer_addr.ss, rdns_done_cb, s);
-	if (s->rdns == NULL) {
+	case RDNS_START_NOMEM: {
 		struct rdns_answer a = { RDNS_ERROR, NULL, 0, 0, 0, 0, "out of memory", 0 };
 
 		log_error("sid=%08llx rdns: out of memory", (unsigned long long)s->sid);
 		rdns_done_cb(s, &a);
+		break;
+	}
 	}
 }
 
