@@ -51,9 +51,12 @@ def build_figures(run, res, threshold_us, out):
 
 def write_sessions_csv(path, rows):
     """One row per try: the client's view and bannerd's parts side by
-    side (microseconds), for plots and for anyone's own analysis."""
+    side (microseconds), for plots and for anyone's own analysis. The
+    parts add up to wait_us (last, with the share of the connect the
+    path held, so that older readers' columns keep their places)."""
     cols = ["attempt", "try", "start_us", "connect_us", "client_us", "arrival_us", "outcome",
-            "code", "source", "sid", "server_outcome"] + ["%s_us" % p for p in sessions.PARTS]
+            "code", "source", "sid", "server_outcome"] + ["%s_us" % p for p in sessions.PARTS] + [
+            "connect_held_us", "wait_us"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -62,7 +65,7 @@ def write_sessions_csv(path, rows):
             w.writerow([r["attempt"], r["try"], r["start_us"], r["connect_us"], r["client_us"],
                         r["arrival_us"], r["outcome"], r["code"], r["source"],
                         "%08x" % s["sid"] if s else "", s["outcome"] if s else ""]
-                       + [r["parts"][p] for p in sessions.PARTS])
+                       + [r["parts"][p] for p in sessions.PARTS] + [r["connect_held_us"], r["wait_us"]])
 
 
 def analyse(a):

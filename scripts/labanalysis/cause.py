@@ -1,6 +1,10 @@
 """The cause engine. Each try's wait for the greeting is split into
 bannerd's stages for that same connection plus 'path' (what the client
 waited beyond what bannerd measured: the network, a filter, a relay).
+The wait runs from the client's connect when the path held the
+handshake (a dropped SYN: bannerd cannot see a connection before it
+accepts it, so all of that is path), else from the connection's
+completion (sessions.connect_held).
 
 The cause is the part that holds the largest share of the time spent
 above the give-up threshold (each try's excess shared among its parts in
@@ -46,7 +50,7 @@ def above_threshold(parts, threshold_us):
 
 
 def _crosses(row, threshold_us):
-    return row["outcome"] in ("gave_up", "ndr") or (threshold_us and row["client_us"] > threshold_us)
+    return row["outcome"] in ("gave_up", "ndr") or (threshold_us and row["wait_us"] > threshold_us)
 
 
 def attributable(rows):
@@ -151,16 +155,16 @@ def _growth(rows):
         return {}, "s"
     xs = [r["start_us"] / 1e6 for r in rows]
     span = xs[-1] - xs[0]
-    per = "s" if span >= 1.0 or span > 10 * stats.mean([r["client_us"] for r in rows]) / 1e6 else "conn"
+    wait_mean = stats.mean([r["wait_us"] for r in rows])
+    per = "s" if span >= 1.0 or span > 10 * wait_mean / 1e6 else "conn"
     if per == "conn":
         xs = list(range(len(rows)))
-    client_mean = stats.mean([r["client_us"] for r in rows])
     out = {}
     for p in PARTS:
         ys = [r["parts"][p] for r in rows]
         early, late = stats.thirds(ys)
         out[p] = {"slope": stats.slope(xs, ys), "early": early, "late": late,
-                  "grows": late - early >= max(GROW_MIN_US, 0.2 * client_mean)}
+                  "grows": late - early >= max(GROW_MIN_US, 0.2 * wait_mean)}
     return out, per
 
 

@@ -63,6 +63,8 @@ def add_rows(fig, rows, threshold_us):
     fig.put("gave_up.count", over)
     fig.put("gave_up.share", round(over / len(rows), 3))
     fig.put("matched", sum(1 for r in rows if r["server"] is not None))
+    # tries whose connect the path held, counted in the 'path' part
+    fig.put("connect.held", sum(1 for r in rows if r.get("connect_held_us")))
 
 
 def would_give_up(row, threshold_us):

@@ -12,14 +12,28 @@ A joined row (a dict) holds:
   arrival_us    when the greeting arrived (or the wait ended), from the
                 start of the load
   server        bannerd's record, or None
+  connect_held_us  the client's connect when it was held on the path
+                (CONNECT_HELD_US or more), else 0
+  wait_us       the wait the cause engine splits: connect_held_us +
+                client_us
   parts         {stage: us} for the five stages plus 'path' (client time
-                not spent inside bannerd), adding up to client_us
+                not spent inside bannerd: a held connect, and the greeting
+                wait beyond bannerd's stages), adding up to wait_us
 Rows from bannerd alone (no client in the run, e.g. Postfix) have
-client_us from bannerd's banner or waited time and no path."""
+client_us from bannerd's banner or waited time and no path.
+
+The handshake is the network's: bannerd sees a connection only once it
+has accepted it, so a connect the path held (a dropped SYN is resent
+after 1 s, then 3 s) is time the sender waited for the greeting that no
+stage of bannerd's can hold. A quicker connect is the round trip plus
+the client's own loop noticing it: on a loaded lab machine 1-5 ms of
+noise, more than a healthy run's whole banner, which would make 'path'
+the cause of every quick run. It is left out."""
 from collections import defaultdict, deque
 
 STAGES = ("queue", "rdns_wait", "rdns", "delay", "write")
 PARTS = STAGES + ("path",)
+CONNECT_HELD_US = 100000   # a connect this long was held on the path
 
 
 def _server_parts(rec):
@@ -39,6 +53,13 @@ def client_wait(row):
     if row["banner_us"] > 0:
         return row["banner_us"]
     return max(0, row["total_us"] - row["connect_us"])
+
+
+def connect_held(row):
+    """The part of the try's connect the path held: all of it from
+    CONNECT_HELD_US up, else none."""
+    c = row.get("connect_us") or 0
+    return c if c >= CONNECT_HELD_US else 0
 
 
 def join(probe_rows, server_sessions, relay=None):
@@ -70,11 +91,12 @@ def _row(p, rec, hop):
     row["arrival_us"] = p["start_us"] + p["connect_us"] + c
     row["server"] = rec
     row["relay"] = hop
+    held = row["connect_held_us"] = connect_held(p)
     parts = dict.fromkeys(PARTS, 0)
     if rec is not None:
         parts.update(_server_parts(rec))
         inside = sum(parts[s] for s in STAGES)
-        parts["path"] = max(0, c - inside)
+        parts["path"] = held + max(0, c - inside)
         if inside > c:
             if row["greeted"]:
                 # the client's loop can notice its connection complete
@@ -86,7 +108,8 @@ def _row(p, rec, hop):
                 # a client that gives up is seen to leave a little later
                 _scale_to(parts, c)
     else:
-        parts["path"] = c
+        parts["path"] = held + c
+    row["wait_us"] = held + row["client_us"]
     row["parts"] = parts
     return row
 
@@ -111,7 +134,8 @@ def server_only_rows(server_sessions):
             "attempt": i + 1, "try": 1, "start_us": rec["accept_wall_us"] - t0,
             "connect_us": 0, "banner_us": rec["banner_us"] or 0,
             "total_us": rec["t_us"], "outcome": rec["outcome"], "code": 220 if rec["banner_us"] else 0,
-            "source": rec["peer"], "client_us": c, "greeted": rec["banner_us"] is not None,
+            "source": rec["peer"], "client_us": c, "connect_held_us": 0, "wait_us": c,
+            "greeted": rec["banner_us"] is not None,
             "arrival_us": rec["accept_wall_us"] - t0 + c, "server": rec, "relay": None,
             "parts": parts,
         })

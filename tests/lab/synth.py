@@ -25,11 +25,12 @@ def client(attempt, port, start_us, banner_us, connect_us=100, outcome="ok", cod
             "source": "127.0.0.1:%d" % port}
 
 
-def pair(i, start_us, path=0, **stages):
-    """A try and its bannerd record; the client waits the stages plus path."""
-    rec = server(i, 40000 + i, start_us + 100, **stages)
+def pair(i, start_us, path=0, connect_us=100, **stages):
+    """A try and its bannerd record; the client connects in connect_us,
+    then waits the stages plus path."""
+    rec = server(i, 40000 + i, start_us + connect_us, **stages)
     waited = rec["banner_us"] + path
-    return client(i, 40000 + i, start_us, waited), rec
+    return client(i, 40000 + i, start_us, waited, connect_us=connect_us), rec
 
 
 def capacity(workers=4, spw=1, threads=2, pool=True, events=()):
