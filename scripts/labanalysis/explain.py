@@ -92,12 +92,42 @@ def _delay(c):
 def _path(c):
     rows = c["rows"]
     inside = stats.percentile([sum(r["parts"][s] for s in STAGES) for r in rows if r["server"]], 99)
+    connecting = connect_share(rows)
+    if connecting >= 0.5:
+        return _connecting(c, inside, connecting)
     client = stats.percentile([r["client_us"] for r in rows], 99)
+    of_it = ", %s of it connecting" % fmt_share(connecting) if connecting > 0 else ""
     return ["path: bannerd sent the banner within %s (p99), the client got it after %s (p99): "
-            "%s %s is between them, a packet filter or firewall on the path"
-            % (fmt_duration(inside), fmt_duration(client), c["share"], c["where"]),
+            "%s %s is between them%s, a packet filter or firewall on the path"
+            % (fmt_duration(inside), fmt_duration(client), c["share"], c["where"], of_it),
             "  %s nothing in bannerd: find the filter by testing from both sides of every router "
             "(KB Q286375) and remove its hold or SMTP inspection" % c["lever"]]
+
+
+def connect_share(rows):
+    """How much of the path time was the client connecting (a handshake
+    the path held), 0..1."""
+    path = sum(r["parts"]["path"] for r in rows)
+    held = sum(r.get("connect_held_us", 0) for r in rows)
+    return min(1.0, held / path) if path else 0.0
+
+
+def _connecting(c, inside, connecting):
+    """The path held the handshake: bannerd answered at once, but only
+    once it could accept the connection."""
+    held = [r["connect_held_us"] for r in c["rows"] if r.get("connect_held_us")]
+    p50, p99 = stats.percentile(held, 50), stats.percentile(held, 99)
+    # the kernel resends a lost SYN after 1 s, then 2 s more (3 s in all)
+    why = ("SYN retries: a SYN dropped on the way, resent after 1 s, then 3 s"
+           if p50 >= 900000 else "the handshake held: a filter delaying the SYN or its answer")
+    then = ("then bannerd sent the banner within %s (p99)" % fmt_duration(inside) if inside is not None
+            else "bannerd's log has no line for them")
+    return ["path: the client's connect took %s (p50%s) before bannerd could accept it, %s: "
+            "%s %s is on the path, %s of it connecting (%s)"
+            % (fmt_duration(p50), "" if p99 == p50 else ", p99 %s" % fmt_duration(p99),
+               then, c["share"], c["where"], fmt_share(connecting), why),
+            "  %s nothing in bannerd: find the filter that drops or holds the handshake by testing "
+            "from both sides of every router (KB Q286375, scripts/lab pathtest)" % c["lever"]]
 
 
 _FIRST = {"none": _none, "rdns": _rdns, "rdns_wait": _rdns_wait, "queue": _queue,

@@ -71,6 +71,11 @@ def stage_table(res, rows, threshold_us):
             fmt_share(total_all[p] / grand),
             ("%12s" % fmt_share(pu[p] / asum)) if above else "",
             fmt_duration(g["early"]), fmt_duration(g["late"])))
+    held = [r["connect_held_us"] for r in rows if r.get("connect_held_us")]
+    if held:
+        lines.append("  (path includes the client's connect on %d of %d tries, held on the path: "
+                     "mean %s; bannerd cannot see a connection before it accepts it)"
+                     % (len(held), len(rows), fmt_duration(stats.mean(held))))
     return lines
 
 

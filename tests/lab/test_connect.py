@@ -2,7 +2,7 @@
 bannerd cannot see a connection before it accepts it."""
 import unittest
 
-from labanalysis import cause, figures, sessions
+from labanalysis import cause, figures, sessions, verdict
 from synth import capacity, pair
 
 S = 1000000
@@ -59,6 +59,34 @@ class HeldConnect(unittest.TestCase):
         self.assertEqual(analyse(lookups, 2 * S)[1]["cause"], "rdns")
         quick = [pair(i, i * 10 * MS, connect_us=4 * MS, queue=100, write=60) for i in range(50)]
         self.assertEqual(analyse(quick, 2 * S)[1]["cause"], "none")
+
+    def test_the_words_say_it_was_spent_connecting(self):
+        _, res = analyse(syn_dropped(20), 500 * MS)
+        first = res["lines"][0]
+        self.assertRegex(first, r"^path: the client's connect took 1\.00s \(p50, p99 1\.00s\) before "
+                                r"bannerd could accept it, then bannerd sent the banner within 200us \(p99\)")
+        self.assertIn("100% of it connecting (SYN retries", first)
+        self.assertIn("drops or holds the handshake", res["lines"][1])
+
+    def test_a_short_hold_is_not_called_a_syn_retry(self):
+        _, res = analyse(syn_dropped(20, connect_us=300 * MS), 100 * MS)
+        self.assertEqual(res["cause"], "path")
+        self.assertIn("(the handshake held: a filter delaying the SYN or its answer)", res["lines"][0])
+
+    def test_a_held_banner_is_still_told_as_before(self):
+        # slowrelay holding the 220: the connect is quick, the greeting late
+        pairs = [pair(i, 0, path=8 * S) for i in range(20)]
+        _, res = analyse(pairs, 5 * S)
+        self.assertRegex(res["lines"][0], r"^path: bannerd sent the banner within .* is between them, a packet")
+        self.assertNotIn("connecting", res["lines"][0])
+
+    def test_the_stage_table_says_path_holds_the_connect(self):
+        rows, res = analyse(syn_dropped(20), 500 * MS)
+        lines = verdict.stage_table(res, rows, 500 * MS)
+        self.assertIn("(path includes the client's connect on 20 of 20 tries, held on the path: mean 1.00s;",
+                      lines[-1])
+        rows, res = analyse([pair(i, 0, rdns=S) for i in range(5)], 500 * MS)
+        self.assertNotIn("connect", "\n".join(verdict.stage_table(res, rows, 500 * MS)))
 
     def test_what_a_sender_would_give_up_on_is_still_the_greeting(self):
         # a greeting timeout starts once connected: a 1 s connect and a
