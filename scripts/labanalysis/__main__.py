@@ -6,6 +6,11 @@
                             exit 0 when every expectation held, 1 if not
   compare A B [-o PNG]      overlay two runs' greeting times in one plot
   table DIR...              the side-by-side table of runs (make demo)
+  pathtest OUT V=JSON...    KB Q286375's test from both sides of the routers:
+                            smtpprobe's --json from each vantage, farthest
+                            first (sender=... filter=... mail=...); prints
+                            the table and the hop where the time appears,
+                            writes OUT/pathtest.txt and OUT/pathtest.json
 """
 import argparse
 import csv
@@ -13,7 +18,7 @@ import json
 import os
 import sys
 
-from . import cause, expect, figures, plot, records, sessions, verdict
+from . import cause, expect, figures, pathtest, plot, records, sessions, verdict
 from .units import DurationError, fmt_duration, parse_duration
 
 
@@ -124,6 +129,36 @@ def table(dirs):
     return 0
 
 
+def run_pathtest(out, vantages):
+    """vantages: 'name=probe.json' in path order, farthest first."""
+    rows = []
+    for v in vantages:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            print("labanalysis: pathtest: %r is not VANTAGE=PROBE_JSON" % v, file=sys.stderr)
+            return 2
+        try:
+            with open(path) as f:
+                probe, why = json.load(f), None
+        except FileNotFoundError:
+            probe, why = None, "%s missing" % path
+        except (OSError, ValueError) as e:
+            probe, why = None, "%s unreadable (%s)" % (path, e.__class__.__name__)
+        if probe is not None and not isinstance(probe, dict):
+            probe, why = None, "%s is not smtpprobe's JSON" % path
+        rows.append(pathtest.vantage_row(name, probe, why))
+    res = pathtest.analyse(rows)
+    text = pathtest.render(res)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "pathtest.txt"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out, "pathtest.json"), "w") as f:
+        json.dump(pathtest.summary(res), f, indent=2)
+        f.write("\n")
+    sys.stdout.write(text)
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="labanalysis")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -142,6 +177,9 @@ def main(argv=None):
     cp.add_argument("-o", "--output")
     tb = sub.add_parser("table")
     tb.add_argument("dirs", nargs="+")
+    pt = sub.add_parser("pathtest")
+    pt.add_argument("out")
+    pt.add_argument("vantages", nargs="+", metavar="VANTAGE=PROBE_JSON")
     a = p.parse_args(argv)
     try:
         if a.cmd == "analyse":
@@ -150,6 +188,8 @@ def main(argv=None):
             return table(a.dirs)
         if a.cmd == "compare":
             return plot.compare(a.a, a.b, a.output)
+        if a.cmd == "pathtest":
+            return run_pathtest(a.out, a.vantages)
     except (DurationError, OSError) as e:
         print("labanalysis: %s" % e, file=sys.stderr)
         return 2
