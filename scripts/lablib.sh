@@ -134,9 +134,16 @@ lab_wait_line() {	# FILE PATTERN SECONDS PID: wait for a line, bounded
 	done
 }
 
-lab_port_of() {	# FILE PATTERN-BEFORE-ADDRESS -> port
-	sed -n "s/.*$2 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1
+lab_port_of() {	# FILE PATTERN-BEFORE-ADDRESS -> port (of ADDRESS:PORT or [ADDRESS]:PORT)
+	sed -n "s/.*$2 [^ ]*:\([0-9][0-9]*\).*/\1/p" "$1" | head -1
 }
+
+# Where the programs run. On loopback (the default) all of them on this
+# host; a topology scenario (scripts/labnet.sh) sets each to "ip netns
+# exec HOST" and the addresses to the hosts' own.
+LAB_AT_DNS=${LAB_AT_DNS:-} LAB_AT_MAIL=${LAB_AT_MAIL:-} LAB_AT_SENDER=${LAB_AT_SENDER:-}
+LAB_DNS_HOST=${LAB_DNS_HOST:-127.0.0.1} LAB_DNS_LISTEN_PORT=${LAB_DNS_LISTEN_PORT:-0}
+LAB_MAIL_HOST=${LAB_MAIL_HOST:-127.0.0.1} LAB_MAIL_LISTEN_PORT=${LAB_MAIL_LISTEN_PORT:-0}
 
 # lab_mark LABEL: an event at this moment (wall clock, microseconds), for
 # the plot: a SIGHUP, a fix.
@@ -146,7 +153,8 @@ lab_mark() {
 
 # lab_slowdns ARGS...: starts slowdns on a free port; sets DNS_PORT.
 lab_slowdns() {
-	"$(lab_bin slowdns)" -l 127.0.0.1:0 "$@" >"$LAB_OUT/slowdns.log" 2>&1 9>&- &
+	# shellcheck disable=SC2086
+	$LAB_AT_DNS "$(lab_bin slowdns)" -l "$LAB_DNS_HOST:$LAB_DNS_LISTEN_PORT" "$@" >"$LAB_OUT/slowdns.log" 2>&1 9>&- &
 	DNS_PID=$!
 	lab_track "$DNS_PID"
 	lab_wait_line "$LAB_OUT/slowdns.log" "listening on" 10 "$DNS_PID" || lab_die "slowdns did not start"
@@ -158,8 +166,9 @@ lab_slowdns() {
 # METRICS_PORT, BD_PID. The protocol log (text) is $LAB_OUT/bannerd.log.
 lab_bannerd() {
 	[ -n "${DNS_PORT:-}" ] || lab_die "start slowdns before bannerd"
-	"$(lab_bin bannerd)" -f "$@" -o listen.address=127.0.0.1:0 \
-		-o rdns.servers="127.0.0.1:$DNS_PORT" -o metrics.listen=127.0.0.1:0 \
+	# shellcheck disable=SC2086
+	$LAB_AT_MAIL "$(lab_bin bannerd)" -f "$@" -o listen.address="$LAB_MAIL_HOST:$LAB_MAIL_LISTEN_PORT" \
+		-o rdns.servers="$LAB_DNS_HOST:$DNS_PORT" -o metrics.listen=127.0.0.1:0 \
 		-o log.format=text -o log.target="$LAB_OUT/bannerd.log" \
 		2>"$LAB_OUT/bannerd.stderr" 9>&- &
 	BD_PID=$!
@@ -176,15 +185,17 @@ lab_bannerd() {
 # CSV into $LAB_OUT, in the background and waited for, so that a signal
 # stops the run at once. Returns smtpprobe's exit code.
 lab_probe() {
-	"$(lab_bin smtpprobe)" "$@" --json "$LAB_OUT/probe.json" --csv "$LAB_OUT/probe.csv" \
-		"127.0.0.1:${PROBE_PORT:-$BD_PORT}" >"$LAB_OUT/probe.txt" 2>&1 9>&- &
+	# shellcheck disable=SC2086
+	$LAB_AT_SENDER "$(lab_bin smtpprobe)" "$@" --json "$LAB_OUT/probe.json" --csv "$LAB_OUT/probe.csv" \
+		"${PROBE_HOST:-$LAB_MAIL_HOST}:${PROBE_PORT:-$BD_PORT}" >"$LAB_OUT/probe.txt" 2>&1 9>&- &
 	probe_pid=$!
 	lab_track "$probe_pid"
 	wait "$probe_pid"
 }
 
 lab_scrape() {
-	curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$LAB_OUT/metrics.txt" ||
+	# shellcheck disable=SC2086
+	$LAB_AT_MAIL curl -fsS --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$LAB_OUT/metrics.txt" ||
 		lab_note "metrics scrape failed"
 }
 
@@ -207,4 +218,17 @@ lab_get() {	# NAME -> value of a figure of the analysed run (empty when unknown)
 lab_analyse() {
 	lab_py analyse "$LAB_OUT" --name "$1" --article "$2" --mode "$LAB_MODE" --scale "$LAB_SCALE" \
 		--threshold "$3" --threshold-label "$4" --expect-file "$LAB_OUT/expect"
+}
+
+lab_json() {	# FILE DOTTED.KEY -> the value, or "-" when absent
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+try:
+    v = json.load(open(sys.argv[1]))
+    for k in sys.argv[2].split("."):
+        v = v[k]
+except (OSError, ValueError, KeyError, TypeError):
+    v = "-"
+print(v)
+PY
 }

@@ -151,8 +151,12 @@ def add_relay(fig, relay):
 
 
 def add_pairs(fig, pairs):
-    """A scenario's own 'name value' figures; numbers stay numbers."""
+    """A scenario's own 'name value' figures; numbers stay numbers, and a
+    number ending in 'us' is a duration ('syn2.connect.min 3038557us')."""
     for k, v in pairs:
+        if v.endswith("us") and v[:-2].isdigit():
+            fig.put(k, int(v[:-2]), duration=True)
+            continue
         try:
             fig.put(k, float(v) if "." in v else int(v))
         except ValueError:

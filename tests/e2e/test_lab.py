@@ -41,7 +41,9 @@ class LabTest(unittest.TestCase):
     def test_check_quick_passes_every_scenario(self):
         names = self.scenarios()
         self.assertGreaterEqual(len(names), 10, names)
-        env = {"LAB_RESULTS": self.results}
+        # the topology scenarios have their own test (test_topology.py)
+        names = [n for n in names if n not in ("firewall-syn", "firewall-retransmit", "dns-filtered")]
+        env = {"LAB_RESULTS": self.results, "LAB_ONLY": " ".join(names)}
         if os.path.basename(BUILD) in ("build-san", "build-tsan"):
             # retune-live's cause rests on a reload's pause of the main
             # loop being short next to --quick's scaled times; a sanitizer
