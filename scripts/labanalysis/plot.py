@@ -36,8 +36,10 @@ def read_sessions_csv(path):
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             row = dict(r)
-            for k in ("attempt", "try", "start_us", "connect_us", "client_us", "arrival_us", "code"):
+            for k in ("attempt", "try", "start_us", "connect_us", "client_us", "arrival_us", "code",
+                      "connect_held_us"):
                 row[k] = int(r.get(k) or 0)
+            row["wait_us"] = int(r.get("wait_us") or row["client_us"])
             rows.append(row)
     return rows
 

@@ -19,11 +19,19 @@ def banner_script(path, ctx, rows, marks):
     """The greeting plot's gnuplot script (pure: rows in, text out)."""
     thr = ctx.get("threshold_us") or 0
     rows = order_rows(rows)
+    # A connect the path held (a dropped SYN) is part of what the client
+    # waited: bannerd greeted in microseconds once it could accept, and a
+    # plot of the greeting alone would show a healthy server and hide the
+    # second. Then y is the whole wait, connect included.
+    held = sum(1 for r in rows if r.get("connect_held_us"))
+    if held:
+        rows = [dict(r, client_us=r.get("wait_us") or r["client_us"]) for r in rows]
     ya = y_axis([r["client_us"] for r in rows], thr,
                 [r["client_us"] for r in rows if row_class(r, thr) != "other"])
     xa = x_axis(rows, [m[0] for m in marks])
     name = ctx.get("name") or "run"
-    title = "%s: how long each try waited for the 220 greeting" % name
+    title = "%s: how long each try waited for the 220 greeting%s" % (
+        name, ", its connect included" if held else "")
     sub = _short(ctx.get("article") or "", 100)
     sub = (sub + "  ·  " if sub else "") + mode_note(ctx)
     s = [head(path, title, sub)]
@@ -34,7 +42,7 @@ def banner_script(path, ctx, rows, marks):
         s.append("set xlabel %s" % q("when the greeting arrived, or the client stopped waiting (%s since the load started)"
                                       % xa["unit"]))
     s.append("set xrange [%s:%s]" % (num(xa["lo"]), num(xa["hi"])))
-    s.extend(y_setup(ya, "time to the 220 greeting"))
+    s.extend(y_setup(ya, "time from connect() to the 220 greeting" if held else "time to the 220 greeting"))
     hidden = [m for m in marks if xa["mode"] == "burst"]
     if xa["mode"] == "time":
         s.extend(mark_lines(marks, xa, [(frac(r["arrival_us"] / xa["div"], xa["lo"], xa["hi"]),

@@ -198,3 +198,26 @@ class Labels(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HeldConnect(unittest.TestCase):
+    """A connect the path held (a dropped SYN) is drawn as part of the
+    wait: the greeting alone would show a healthy server."""
+
+    def rows(self, held_us):
+        out = burst([2 * MS] * 5)
+        for r in out:
+            r["connect_held_us"] = held_us
+            r["wait_us"] = held_us + r["client_us"]
+        return out
+
+    def test_y_is_the_whole_wait_when_a_connect_was_held(self):
+        from labanalysis.plot_banner import banner_script
+        ctx = {"name": "syn", "threshold_us": 500 * MS, "threshold_label": "a 0.5 s sender"}
+        s = banner_script("/tmp/x.png", ctx, self.rows(S), [])
+        self.assertIn("time from connect() to the 220 greeting", s)
+        self.assertIn("its connect included", s)
+        self.assertIn("greeting later than 500 ms", s)		# a second past the line
+        s = banner_script("/tmp/x.png", ctx, self.rows(0), [])
+        self.assertNotIn("connect()", s)
+        self.assertIn("greeting within 500 ms: 5", s)
