@@ -39,10 +39,14 @@ net_unavailable() {
 	for c in ip nft tc unshare nsenter; do
 		command -v "$c" >/dev/null 2>&1 || { echo "no $c (scripts/install-deps installs iproute2, nftables, util-linux)"; return 0; }
 	done
-	if [ "$(id -u)" -ne 0 ]; then
-		err=$(unshare --user --map-root-user --net --mount true 2>&1) ||
-			{ echo "needs root or user namespaces (unshare --user --map-root-user: ${err:-refused})"; return 0; }
-	fi
+	# what a run does first, tried in a throw-away sandbox: a container
+	# may refuse a namespace, a veth or nf_tables even to root
+	userns=""
+	[ "$(id -u)" -eq 0 ] || userns="--user --map-root-user"
+	# shellcheck disable=SC2086
+	err=$(unshare $userns --net --mount --propagation private sh -c \
+		'mount -t tmpfs lab /run && ip link add name lab0 type veth peer name lab1 && nft add table inet lab' 2>&1) ||
+		{ echo "needs root or user namespaces (unshare ${userns:+$userns }--net --mount, a veth, nftables: $(echo "$err" | head -1))"; return 0; }
 	return 1
 }
 

@@ -47,15 +47,10 @@ def group_processes(pgid):
 
 
 def unavailable():
-    for c in ("ip", "nft", "unshare", "nsenter"):
-        if shutil.which(c) is None:
-            return "no %s" % c
-    if os.geteuid() != 0:
-        r = subprocess.run(["unshare", "--user", "--map-root-user", "--net", "--mount", "true"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if r.returncode != 0:
-            return "needs root or user namespaces"
-    return None
+    """The lab's own answer (scripts/labnet.sh net_unavailable)."""
+    r = subprocess.run([LAB, "_net_unavailable"], cwd=ROOT, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
 
 
 @unittest.skipIf(unavailable(), "the topology cannot run here: %s" % unavailable())
