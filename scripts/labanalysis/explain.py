@@ -14,7 +14,7 @@ def explain(res, rows, threshold_us, config):
     healthy = res["basis"] != "above"
     ctx = {
         "res": res, "rows": rows, "config": config, "lw": res.get("little"), "pu": pu,
-        "total": total, "healthy": healthy,
+        "total": total, "healthy": healthy, "threshold_us": threshold_us,
         "share": fmt_share(pu.get(cause, 0) / total) if cause != "none" else "",
         "where": ("of all the time spent waiting for banners" if healthy else
                   "of the time past the %s threshold" % fmt_duration(threshold_us)),
@@ -91,6 +91,8 @@ def _delay(c):
 
 def _path(c):
     rows = c["rows"]
+    if any(r.get("silent") for r in rows):
+        return _silent(c)
     inside = stats.percentile([sum(r["parts"][s] for s in STAGES) for r in rows if r["server"]], 99)
     connecting = connect_share(rows)
     if connecting >= 0.5:
@@ -102,6 +104,27 @@ def _path(c):
             % (fmt_duration(inside), fmt_duration(client), c["share"], c["where"], of_it),
             "  %s nothing in bannerd: find the filter by testing from both sides of every router "
             "(KB Q286375) and remove its hold or SMTP inspection" % c["lever"]]
+
+
+def _silent(c):
+    """No client's own times (a real MTA), only bannerd's: it wrote the
+    banner at once, and the clients left without a word, not even QUIT,
+    after waiting all the while. An MTA that gets a 220 answers it: the
+    banner never reached them."""
+    rows = c["rows"]
+    quiet = [r for r in rows if r.get("silent")]
+    sent = stats.percentile([r["server"]["banner_us"] for r in quiet], 99)
+    left = stats.percentile([r["client_us"] for r in quiet], 50)
+    thr = c.get("threshold_us")
+    timeout = (", at the %s threshold (their greeting timeout)" % fmt_duration(thr)
+               if thr and abs(left - thr) <= 0.1 * thr else "")
+    who = ("%d sessions' clients" % len(quiet) if len(quiet) == len(rows) else
+           "the clients of %d of %d sessions" % (len(quiet), len(rows)))
+    return ["path: bannerd sent the banner within %s (p99), yet %s left without a word after %s "
+            "(p50)%s: the banner did not reach them, a packet filter or firewall on the path "
+            "dropped or held it" % (fmt_duration(sent), who, fmt_duration(left), timeout),
+            "  lever: nothing in bannerd: find the filter by testing from both sides of every router "
+            "(KB Q286375: scripts/lab pathtest) and remove its hold or SMTP inspection"]
 
 
 def connect_share(rows):

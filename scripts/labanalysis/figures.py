@@ -4,7 +4,7 @@ read and summary.json lists: smtpprobe's JSON flattened ('banner.p99',
 scrape, and what a scenario adds. Durations are microseconds and marked
 as such, so that '<= 50ms' can be checked against them."""
 from . import stats
-from .sessions import PARTS, STAGES
+from .sessions import PARTS, STAGES, silent
 
 
 class Figures:
@@ -89,12 +89,14 @@ def give_up_counts(rows, threshold_us):
 
 
 def add_server(fig, server_sessions):
-    """bannerd's close lines: counts per outcome and lookup result, and
-    each stage's mean, share and first-third/last-third means in accept
-    order."""
+    """bannerd's close lines: counts per outcome and lookup result, the
+    sessions whose client left without a word after the banner
+    (silent_clients), and each stage's mean, share and
+    first-third/last-third means in accept order."""
     recs = sorted(server_sessions, key=lambda r: (r["accept_wall_us"], r["sid"]))
     fig.put("sessions", len(recs))
     fig.put("names", sum(1 for r in recs if r["client"] not in (None, "", "-", "unknown")))
+    fig.put("silent_clients", sum(1 for r in recs if silent(r)))
     for r in recs:
         k = "close." + r["outcome"]
         fig.put(k, fig.get(k, 0) + 1)
@@ -164,8 +166,8 @@ def add_pairs(fig, pairs):
 
 
 def add_postfix(fig, events):
-    """The private Postfix's log (ndr-postfix): each deferral, greeting
-    timeout, the expiry and the DSN."""
+    """The private Postfix's log (ndr-postfix, ndr-postfix-path): each
+    deferral, greeting timeout, the expiry and the DSN."""
     if not events:
         return
     fig.put("deferred", sum(1 for e in events if "status=deferred" in e["text"]))

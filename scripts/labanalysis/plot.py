@@ -9,7 +9,7 @@ files: plots_for_run (after a run) and compare (scripts/lab compare).
   both-sides.png   plot_sides: runs with slowrelay on the path
                    (firewall-path), the 220 on each side of the filter
   timeline.png     plot_timeline: runs with a Postfix sender
-                   (ndr-postfix), the mail's life in lanes
+                   (ndr-postfix, ndr-postfix-path), the mail's life in lanes
   compare          plot_compare: two runs' greeting times in one plot
 
 The decisions (log or linear, which unit, burst or timeline, where the

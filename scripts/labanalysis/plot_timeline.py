@@ -1,11 +1,12 @@
-"""timeline.png, for runs with a Postfix sender (ndr-postfix): the
-mail's life on one time axis, one lane each for the submission, each
-try and its greeting timeout, bannerd's own sessions, the deferrals,
-the expiry, the DSN and the delivery after the fix. timeline_events
-places Postfix's and bannerd's log lines on the axis; timeline_script
-draws them. Both pure."""
-from .gnuplot import BLUE, GREEN, INK, MARK, ORANGE, RED, block, head, num, q
+"""timeline.png, for runs with a Postfix sender (ndr-postfix,
+ndr-postfix-path): the mail's life on one time axis, one lane each for
+the submission, each try and its greeting timeout, bannerd's own
+sessions, the deferrals, the expiry, the DSN and the delivery after the
+fix. timeline_events places Postfix's and bannerd's log lines on the
+axis; timeline_script draws them. Both pure."""
+from .gnuplot import BLUE, GREEN, INK, MARK, ORANGE, PINK, RED, block, head, num, q
 from .plot_axes import CHAR_SHARE, fmt_us, label_side, tick_label, time_unit
+from .sessions import silent
 
 # the lanes, top to bottom: (key, the y tic's words)
 LANES = (
@@ -45,12 +46,14 @@ def timeline_events(postfix, server_sessions, fixes, threshold_us):
     seconds, so its events are known to a second: each is placed in the
     middle of its second ('precise': False, drawn with a whisker over
     the second), unless bannerd's log (microseconds) has the same moment:
-    a greeting timeout is the close of an abandoned session (Postfix hung
-    up), a delivery the close of a session that sent its 220. -> dict:
-    t0 (wall us; None without a Postfix event), fixes [(x, label)], and
-    per lane: submitted, deferred, expired, bounce_sent, delivered
-    [(x, label, precise)], try [(x_from, x_to, label)], session
-    [(x_from, x_to, outcome)]."""
+    a greeting timeout is the close of a session Postfix hung up on,
+    abandoned before its 220 or silent (the 220 written, never answered:
+    it did not reach Postfix), a delivery the close of a session that
+    sent its 220 and got the mail. -> dict: t0 (wall us; None without a
+    Postfix event), fixes [(x, label)], and per lane: submitted,
+    deferred, expired, bounce_sent, delivered [(x, label, precise)], try
+    [(x_from, x_to, label)], session [(x_from, x_to, outcome)], where
+    outcome is bannerd's, or 'silent'."""
     subs = [e for e in postfix if e["kind"] == "queued" and "from=<>" not in e["text"]]
     start = subs or postfix
     t0 = start[0]["wall_us"] if start else None
@@ -61,7 +64,8 @@ def timeline_events(postfix, server_sessions, fixes, threshold_us):
     recs = sorted(server_sessions or [], key=lambda r: (r["accept_wall_us"], r["sid"]))
     timeouts = [e for e in postfix if e["kind"] == "greeting_timeout"]
     sent = [e for e in postfix if e["kind"] == "delivered"]
-    gone = _pair([e["wall_us"] for e in timeouts], [r for r in recs if r["outcome"] == "abandoned"])
+    gone = _pair([e["wall_us"] for e in timeouts],
+                 [r for r in recs if r["outcome"] == "abandoned" or silent(r)])
     greeted = _pair([e["wall_us"] for e in sent], [r for r in recs if r["outcome"] == "normal"])
     half = SECOND // 2
 
@@ -96,7 +100,8 @@ def timeline_events(postfix, server_sessions, fixes, threshold_us):
         elif e["kind"] == "bounce_sent":
             ev["bounce_sent"].append((at(e), "NDR in the sender's mailbox", False))
     for r in recs:
-        ev["session"].append((r["accept_wall_us"] - t0, r["close_wall_us"] - t0, r["outcome"]))
+        ev["session"].append((r["accept_wall_us"] - t0, r["close_wall_us"] - t0,
+                              "silent" if silent(r) else r["outcome"]))
     ev["fixes"] = [(w - t0, label) for w, label in fixes]
     return ev
 
@@ -139,11 +144,12 @@ def timeline_script(path, ctx, ev):
         b = max(b, a + least)
         return "%s %d %s %s %s %s" % (num((a + b) / 2), y, num(a), num(b), num(y - h), num(y + h))
 
-    bars = {"try": [], "abandoned": [], "greeted": []}
+    bars = {"try": [], "abandoned": [], "silent": [], "greeted": []}
     for a, b, _ in ev["try"]:
         bars["try"].append(bar(a, b, ypos["try"]))
     for a, b, outcome in ev["session"]:
-        bars["greeted" if outcome == "normal" else "abandoned"].append(bar(a, b, ypos["session"]))
+        kind = outcome if outcome == "silent" else "greeted" if outcome == "normal" else "abandoned"
+        bars[kind].append(bar(a, b, ypos["session"]))
     for k, v in bars.items():
         if v:
             s.append(block("bar_" + k, v))
@@ -165,7 +171,9 @@ def timeline_script(path, ctx, ev):
         s.append(block("pt_" + k, v))
     for i, (x, label) in enumerate(ev["fixes"]):
         xv = x / div
-        text = "%s at %s" % (label, tick_label(x) if x > 0 else "0")
+        # a mark before the mail (a filter loaded with the run) says so
+        text = "%s at %s" % (label, tick_label(x)) if x > 0 else (
+            "%s at 0" % label if x == 0 else "%s, before the mail" % label)
         side = label_side(xv, lo, hi, len(text) + 2)
         s.append("set arrow from %s, graph 0 to %s, graph 1 nohead lc rgb '%s' dt 2 lw 2 back" % (num(xv), num(xv), MARK))
         s.append("set label %d %s at %s, graph 1.03 %s offset %s, 0 tc rgb '%s' front"
@@ -178,6 +186,9 @@ def timeline_script(path, ctx, ev):
     if bars["abandoned"]:
         series.append("$bar_abandoned using 1:2:3:4:5:6 with boxxyerror lc rgb '%s' title %s"
                       % (RED, q("bannerd session that ended before its 220 (the client left)")))
+    if bars["silent"]:
+        series.append("$bar_silent using 1:2:3:4:5:6 with boxxyerror lc rgb '%s' title %s"
+                      % (PINK, q("bannerd session whose 220 never reached the client (it left without a word)")))
     if bars["greeted"]:
         series.append("$bar_greeted using 1:2:3:4:5:6 with boxxyerror lc rgb '%s' title %s"
                       % (GREEN, q("bannerd session that sent its 220")))

@@ -69,7 +69,9 @@ def read_bannerd_log(path):
     'config': {...}}. A session is its close line: sid, peer, accept time
     (wall clock, from the close line's time less its t_us), outcome, the
     stage durations (None for a stage that did not run), banner (None when
-    none was sent) and waited (how long an abandoned client waited)."""
+    none was sent), waited (how long an abandoned client waited), how the
+    client closed (how: fin, rst; None when bannerd closed) and the
+    commands it sent (None when the line has no count)."""
     sessions, events, config = [], [], {}
     if not os.path.exists(path):
         return {"sessions": sessions, "events": events, "config": config}
@@ -107,8 +109,17 @@ def _close_record(when, kv):
         "waited_us": _stage_us(kv.get("waited")),
         "stages": {s: _stage_us(kv.get(s)) for s in _STAGES},
         "has_rdns_wait": "rdns_wait" in kv,
+        "how": kv.get("how"),
+        "commands": _int_or_none(kv.get("commands")),
     }
     return rec
+
+
+def _int_or_none(v):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
 
 
 _CHANGE = [
@@ -220,7 +231,7 @@ def read_marks(path):
     return out
 
 
-# ---- Postfix (the ndr-postfix scenario's sender) ----
+# ---- Postfix (the ndr-postfix scenarios' sender) ----
 
 _PF_LINE = re.compile(r"^(\w{3} +\d+ [\d:]+|\S+) (\S+) (postfix\S*)\[(\d+)\]: (.*)$")
 
@@ -229,7 +240,8 @@ def read_postfix_log(path):
     """A private Postfix's maillog_file -> events in order, each with its
     wall time and what it says: 'queued', 'greeting_timeout', 'deferred',
     'expired', 'bounce_sent' (the DSN to the sender), 'delivered' (to the
-    relay, bannerd)."""
+    relay, bannerd, wherever it is: loopback or the topology's mail
+    host)."""
     out = []
     if not os.path.exists(path):
         return out
@@ -266,10 +278,12 @@ def _pf_kind(prog, msg):
         return "deferred"
     if "status=expired" in msg:
         return "expired"
-    if "status=sent" in msg and "relay=127.0.0.1" in msg:
+    if "status=sent" in msg:
+        # the DSN is the one mail delivered here, to the sender's Maildir
+        # (local(8), relay=local); any other went out to the relay
+        if "to=<labsender@" in msg or "relay=local," in msg:
+            return "bounce_sent"
         return "delivered"
-    if "status=sent" in msg and "to=<labsender@" in msg:
-        return "bounce_sent"
     if prog.endswith("/qmgr") and "from=<" in msg and "nrcpt=" in msg:
         return "queued"
     return None

@@ -20,7 +20,12 @@ A joined row (a dict) holds:
                 not spent inside bannerd: a held connect, and the greeting
                 wait beyond bannerd's stages), adding up to wait_us
 Rows from bannerd alone (no client in the run, e.g. Postfix) have
-client_us from bannerd's banner or waited time and no path.
+client_us from bannerd's banner or waited time and no path; except a
+session whose client left without a word after bannerd had written its
+banner (silent): a real MTA that gets a 220 answers it, so that client
+never saw the banner and waited all the session long. Its row is a
+give-up (outcome gave_up, no greeting) whose wait is the session's time,
+the part beyond bannerd's stages the path's.
 
 The handshake is the network's: bannerd sees a connection only once it
 has accepted it, so a connect the path held (a dropped SYN is resent
@@ -120,9 +125,18 @@ def _scale_to(parts, total):
         parts[s] = parts[s] * total // inside if inside else 0
 
 
+def silent(rec):
+    """bannerd wrote the banner, and the client closed the connection
+    without a word (no command, not even QUIT)."""
+    return (rec.get("banner_us") is not None and rec.get("commands") == 0
+            and rec.get("outcome") == "disconnect")
+
+
 def server_only_rows(server_sessions):
     """Rows for a run whose client left no CSV (a real MTA): bannerd's
-    own view, in accept order."""
+    own view, in accept order. A silent session's client is taken to
+    have waited for a banner that never reached it (the module's
+    docstring)."""
     rows = []
     recs = sorted(server_sessions, key=lambda r: (r["accept_wall_us"], r["sid"]))
     t0 = recs[0]["accept_wall_us"] if recs else 0
@@ -130,12 +144,18 @@ def server_only_rows(server_sessions):
         c = _server_time(rec)
         parts = dict.fromkeys(PARTS, 0)
         parts.update(_server_parts(rec))
+        quiet = silent(rec)
+        if quiet:
+            c = max(c, rec["t_us"])
+            parts["path"] = max(0, c - sum(parts[s] for s in STAGES))
+        greeted = rec["banner_us"] is not None and not quiet
         rows.append({
             "attempt": i + 1, "try": 1, "start_us": rec["accept_wall_us"] - t0,
-            "connect_us": 0, "banner_us": rec["banner_us"] or 0,
-            "total_us": rec["t_us"], "outcome": rec["outcome"], "code": 220 if rec["banner_us"] else 0,
+            "connect_us": 0, "banner_us": 0 if quiet else (rec["banner_us"] or 0),
+            "total_us": rec["t_us"], "outcome": "gave_up" if quiet else rec["outcome"],
+            "code": 220 if rec["banner_us"] and not quiet else 0,
             "source": rec["peer"], "client_us": c, "connect_held_us": 0, "wait_us": c,
-            "greeted": rec["banner_us"] is not None,
+            "greeted": greeted, "silent": quiet,
             "arrival_us": rec["accept_wall_us"] - t0 + c, "server": rec, "relay": None,
             "parts": parts,
         })

@@ -76,6 +76,11 @@ def stage_table(res, rows, threshold_us):
         lines.append("  (path includes the client's connect on %d of %d tries, held on the path: "
                      "mean %s; bannerd cannot see a connection before it accepts it)"
                      % (len(held), len(rows), fmt_duration(stats.mean(held))))
+    quiet = [r for r in rows if r.get("silent")]
+    if quiet:
+        lines.append("  (path, for the %d of %d sessions whose client left without a word: from bannerd's "
+                     "banner until the client hung up, waiting for a 220 that never reached it)"
+                     % (len(quiet), len(rows)))
     return lines
 
 

@@ -2,7 +2,7 @@
 import unittest
 
 from labanalysis import cause, sessions
-from synth import capacity, pair
+from synth import capacity, pair, server
 
 S = 1000000
 
@@ -91,6 +91,70 @@ class Cause(unittest.TestCase):
                        events=[{"key": "rdns.threads", "wall_us": 10 ** 19, "old": 2, "new": 64}])
         self.assertEqual(cause.capacity_at(cap, "rdns.threads", 0), 2)
         self.assertEqual(cause.capacity_at(cap, "rdns.threads", 10 ** 19), 64)
+
+
+def server_only(recs, threshold_us):
+    rows = sessions.server_only_rows(recs)
+    return rows, cause.analyse(rows, recs, capacity(pool=False, spw=0), threshold_us, {})
+
+
+def left_silent(sid, accept_us, waited_us):
+    """A session whose 220 bannerd wrote at once and whose client hung
+    up without a word after waiting_us (a real MTA's greeting timeout)."""
+    r = server(sid, 40000 + sid, accept_us, queue=200, write=150, outcome="disconnect",
+               hold_after=waited_us - 350)
+    r.update(commands=0, how="fin")
+    return r
+
+
+def delivered(sid, accept_us):
+    r = server(sid, 40000 + sid, accept_us, queue=200, write=150, hold_after=40000)
+    r.update(commands=5)
+    return r
+
+
+class ServerOnly(unittest.TestCase):
+    """Runs with no client's times of their own (a real Postfix): rows
+    from bannerd's log alone."""
+
+    def test_a_banner_sent_at_once_that_the_clients_never_answered_is_the_path(self):
+        # ndr-postfix-path: the filter drops the 220; Postfix hangs up at
+        # its 1 s greeting timeout, three times; then a delivery
+        recs = [left_silent(i + 1, i * 2 * S, S + 3000) for i in range(3)] + [delivered(4, 7 * S)]
+        rows, res = server_only(recs, S)
+        self.assertEqual(res["cause"], "path")
+        self.assertEqual(res["lever"], "path")
+        quiet = [r for r in rows if r["silent"]]
+        self.assertEqual(len(quiet), 3)
+        self.assertTrue(all(r["outcome"] == "gave_up" and not r["greeted"] and r["code"] == 0 for r in quiet))
+        # the parts still add up to the wait: bannerd's stages, the rest path
+        self.assertEqual(sum(quiet[0]["parts"].values()), quiet[0]["wait_us"])
+        self.assertEqual(quiet[0]["parts"]["path"], S + 3000 - 350)
+        self.assertFalse(rows[3]["silent"])
+        self.assertTrue(rows[3]["greeted"])
+
+    def test_a_late_banner_the_clients_left_before_is_still_the_stage(self):
+        # ndr-postfix: the lookup held the banner; Postfix left before it
+        recs = []
+        for i in range(2):
+            r = server(i + 1, 40000 + i, i * 3 * S, queue=200, rdns=2 * S, banner=False, outcome="abandoned")
+            r.update(commands=0, how="fin", rdns_result="pending")
+            recs.append(r)
+        recs.append(delivered(3, 7 * S))
+        rows, res = server_only(recs, 2 * S - 10000)
+        self.assertEqual(res["cause"], "rdns")
+        self.assertFalse(any(r["silent"] for r in rows))
+
+    def test_greeted_clients_that_spoke_have_no_cause(self):
+        rows, res = server_only([delivered(i + 1, i * S) for i in range(5)], S)
+        self.assertEqual(res["cause"], "none")
+        self.assertEqual(sum(r["parts"]["path"] for r in rows), 0)
+
+    def test_a_client_that_sent_a_command_was_not_silent(self):
+        r = left_silent(1, 0, S)
+        self.assertTrue(sessions.silent(r))
+        for change in ({"commands": 1}, {"commands": None}, {"outcome": "timeout"}, {"banner_us": None}):
+            self.assertFalse(sessions.silent(dict(r, **change)), change)
 
 
 class Join(unittest.TestCase):

@@ -54,5 +54,29 @@ class Healthy(unittest.TestCase):
         self.assertIn("  lever: rdns.enabled = off", "\n".join(res["lines"]))
 
 
+class SilentClients(unittest.TestCase):
+    def test_the_banner_did_not_reach_them(self):
+        from test_cause import delivered, left_silent
+        recs = [left_silent(i + 1, i * 2 * S, S + 3000) for i in range(3)] + [delivered(4, 7 * S)]
+        rows = sessions.server_only_rows(recs)
+        res = cause.analyse(rows, recs, capacity(pool=False, spw=0), S, {})
+        first, lever = res["lines"][:2]
+        self.assertTrue(first.startswith("path: bannerd sent the banner within 350us (p99), yet the clients "
+                                         "of 3 of 4 sessions left without a word after 1.00s (p50), at the "
+                                         "1.00s threshold (their greeting timeout): the banner did not "
+                                         "reach them"), first)
+        self.assertIn("packet filter or firewall on the path", first)
+        self.assertTrue(lever.startswith("  lever: nothing in bannerd"), lever)
+        self.assertIn("scripts/lab pathtest", lever)
+
+    def test_all_of_them_and_no_timeout_named_when_it_is_not_the_threshold(self):
+        from test_cause import left_silent
+        recs = [left_silent(i + 1, i * 6 * S, 5 * S) for i in range(2)]
+        rows = sessions.server_only_rows(recs)
+        res = cause.analyse(rows, recs, capacity(pool=False, spw=0), S, {})
+        self.assertIn("yet 2 sessions' clients left without a word after 5.00s (p50): the banner",
+                      res["lines"][0])
+
+
 if __name__ == "__main__":
     unittest.main()

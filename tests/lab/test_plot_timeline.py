@@ -48,6 +48,25 @@ class Timeline(unittest.TestCase):
         self.assertEqual(ev["try"][0][:2], (500 * MS, 2500 * MS))
         self.assertFalse(ev["deferred"][0][2])
 
+    def test_silent_sessions_are_the_tries_a_filter_starved(self):
+        # ndr-postfix-path: bannerd sent each 220 at once; the filter
+        # dropped it and Postfix hung up at its timeout, without a word
+        postfix, sessions = postfix_story()
+        for s in sessions[:2]:
+            s.update(outcome="disconnect", commands=0, banner_us=400)
+        sessions[2].update(commands=5, banner_us=400)
+        ev = plot_timeline.timeline_events(postfix, sessions, [(T0 - 3 * S, "filter: banner-drop 4"),
+                                                               (T0 + 5680 * MS, "filter: none")], 2 * S)
+        self.assertEqual(ev["try"][0][:2], (400 * MS, 2400 * MS))
+        self.assertTrue(ev["deferred"][0][2])
+        self.assertEqual([o for _, _, o in ev["session"]], ["silent", "silent", "normal"])
+        self.assertEqual(ev["fixes"][0], (-3 * S, "filter: banner-drop 4"))
+        script = plot_timeline.timeline_script("/tmp/x.png", {"name": "t", "threshold_us": 2 * S}, ev)
+        self.assertIn("$bar_silent", script)
+        self.assertIn("whose 220 never reached the client (it left without a word)", script)
+        self.assertIn("filter: banner-drop 4, before the mail", script)
+        self.assertIn("filter: none at 5.68 s", script)
+
     def test_nothing_logged(self):
         self.assertIsNone(plot_timeline.timeline_events([], [], [], 2 * S)["t0"])
 

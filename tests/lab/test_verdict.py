@@ -84,3 +84,19 @@ class Reloads(unittest.TestCase):
                  "would_give_up_detail": {"postfix": {"threshold_us": 300 * S}}}
         text = verdict.render(ctx_for(gave_up_pairs(10, 10 * S), 10 * S, probe))
         self.assertRegex(text, r"300.00s +unknown +postfix")
+
+
+class ServerOnly(unittest.TestCase):
+    def test_the_path_of_silent_clients_is_explained_under_the_table(self):
+        from test_cause import delivered, left_silent
+        recs = [left_silent(i + 1, i * 2 * S, S + 3000) for i in range(3)] + [delivered(4, 7 * S)]
+        rows = sessions.server_only_rows(recs)
+        res = cause.analyse(rows, recs, capacity(pool=False, spw=0), S, {})
+        ctx = {"name": "ndr-postfix-path", "article": "a", "mode": "quick", "scale": 0.05,
+               "threshold_us": S, "threshold_label": "Postfix smtp_helo_timeout", "probe": None,
+               "rows": rows, "attributed": cause.attributable(rows), "res": res,
+               "figures": figures.Figures(), "checks": [], "extra": []}
+        text = verdict.render(ctx)
+        self.assertIn("where the time went (4 sessions, from bannerd's log):", text)
+        self.assertIn("  (path, for the 3 of 4 sessions whose client left without a word", text)
+        self.assertIn("\ncause: path: bannerd sent the banner within", text)
