@@ -260,12 +260,13 @@ net_find() {
 	kill -0 "$NET_PID" 2>/dev/null || { echo "the topology in $f has ended (pid $NET_PID)" >&2; rm -f "$f"; return 1; }
 }
 
-# net_join CMD...: CMD in the running sandbox's namespaces (as root there).
+# net_join CMD...: CMD in the running sandbox's namespaces (as root there),
+# in the lab's folder (entering a mount namespace starts at its root).
 net_join() {
 	if [ "$(id -u)" -eq 0 ]; then
-		exec nsenter --target "$NET_PID" --mount --net env LAB_SANDBOX=1 "$@"
+		exec nsenter --target "$NET_PID" --mount --net --wd="$LAB_ROOT" env LAB_SANDBOX=1 "$@"
 	fi
-	exec nsenter --target "$NET_PID" --user --mount --net env LAB_SANDBOX=1 "$@"
+	exec nsenter --target "$NET_PID" --user --mount --net --wd="$LAB_ROOT" env LAB_SANDBOX=1 "$@"
 }
 
 # ---- a scenario's run across the topology ----

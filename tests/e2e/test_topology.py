@@ -205,7 +205,9 @@ class TopologyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
         self.assertIn("no hop", r.stdout)
 
-        r = self.lab("filter", "syn-drop", "1", timeout=60)
+        # as a trainer types it, relative to the checkout
+        r = subprocess.run(["scripts/lab", "filter", "syn-drop", "1"], cwd=ROOT, env=e, timeout=60,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.assertEqual(r.returncode, 0, r.stdout)
         t0 = time.monotonic()
         r = self.lab("pathtest", "3", timeout=120)
