@@ -17,7 +17,7 @@ import unittest
 from harness import ROOT, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
-TOPOLOGY = ("firewall-syn", "firewall-retransmit", "dns-filtered")
+TOPOLOGY = ("firewall-syn", "firewall-retransmit", "dns-filtered", "ident-dropped")
 
 
 def machine_network():
