@@ -81,6 +81,10 @@ struct config {
 	uint64_t rdns_lookups_per_port;	/* lookups sharing one UDP source port */
 	uint64_t rdns_max_ports;	/* c-ares channels open at once, per resolver */
 	int rdns_on_overload;
+	/* [ident] */
+	int ident_enabled;
+	uint64_t ident_timeout_us;
+	uint64_t ident_port;		/* the client's ident port: 113, another for tests */
 	/* [metrics] */
 	char metrics_listen[CONF_STR_MAX];
 	/* [log] */

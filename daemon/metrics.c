@@ -6,8 +6,10 @@
 
 #include <event2/buffer.h>
 
+#include "ident.h"
+
 static const char *const stage_names[BANNER_STAGE_COUNT] = {
-	"queue", "rdns_wait", "rdns", "delay", "write",
+	"queue", "rdns_wait", "rdns", "ident", "delay", "write",
 };
 
 static const char *const rdns_results[] = {
@@ -164,6 +166,11 @@ expose_counters(const struct metrics *m, struct evbuffer *out)
 	for (int i = 0; i <= MC_RDNS_LAST - MC_RDNS_FIRST; i++)
 		evbuffer_add_printf(out, "bannerd_rdns_total{result=\"%s\"} %llu\n", rdns_results[i],
 		    (unsigned long long)m->counters[MC_RDNS_FIRST + i]);
+	evbuffer_add_printf(out, "# HELP bannerd_ident_total Ident (RFC 1413) queries by result.\n"
+	    "# TYPE bannerd_ident_total counter\n");
+	for (int i = 0; i <= MC_IDENT_LAST - MC_IDENT_FIRST; i++)
+		evbuffer_add_printf(out, "bannerd_ident_total{result=\"%s\"} %llu\n",
+		    ident_result_name((enum ident_result)i), (unsigned long long)m->counters[MC_IDENT_FIRST + i]);
 	evbuffer_add_printf(out, "# HELP bannerd_messages_total Messages by the reply at the end of data.\n"
 	    "# TYPE bannerd_messages_total counter\n"
 	    "bannerd_messages_total{result=\"accepted\"} %llu\n"

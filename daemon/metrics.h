@@ -27,6 +27,8 @@ enum metric_counter {
 	MC_REJECT_PIPELINING,	/* input behind DATA before the 354 */
 	MC_RDNS_FIRST,		/* one per enum rdns_result, in its order */
 	MC_RDNS_LAST = MC_RDNS_FIRST + 7,
+	MC_IDENT_FIRST,		/* one per enum ident_result, in its order */
+	MC_IDENT_LAST = MC_IDENT_FIRST + 5,
 	MC_MSG_ACCEPTED,
 	MC_MSG_REJECTED,	/* 5xx at the end of data */
 	MC_MSG_FAILED,		/* 4xx at the end of data */
@@ -37,6 +39,7 @@ enum banner_stage {
 	BANNER_STAGE_QUEUE,	/* accept -> a session slot */
 	BANNER_STAGE_RDNS_WAIT,	/* slot -> a free resolver thread (rdns.mode = pool) */
 	BANNER_STAGE_RDNS,	/* the lookup itself */
+	BANNER_STAGE_IDENT,	/* the ident query, past the lookup it ran beside */
 	BANNER_STAGE_DELAY,	/* injected delay */
 	BANNER_STAGE_WRITE,	/* banner queued -> written */
 	BANNER_STAGE_COUNT

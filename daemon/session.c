@@ -29,7 +29,9 @@
 #include "spool.h"
 
 static void banner_path_start(struct session *s);
+static void banner_path_after_lookups(struct session *s);
 static void rdns_done_cb(void *arg, const struct rdns_answer *a);
+static void ident_done_cb(void *arg, const struct ident_answer *a);
 static void banner_path_delay(struct session *s);
 static void delay_done_cb(evutil_socket_t fd, short what, void *arg);
 static void send_banner(struct session *s);
@@ -79,6 +81,7 @@ session_destroy(struct session *s)
 	free(s->data_buf);
 	free(s->helo);
 	free(s->client_name);
+	free(s->ident_user);
 	config_unref(s->conf);
 	free(s);
 }
@@ -130,11 +133,93 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 
 /* ---- reverse DNS ---- */
 
+/* ---- ident (RFC 1413), beside the lookup ---- */
+
+/* Asked from the address the client connected to, at once with the
+ * reverse lookup: the banner waits for the longer of the two. Sendmail
+ * asked in sequence (getauthinfo, then the host name), Exim too (the
+ * rfc1413 query after the host lookup); bannerd's worker loop can do both
+ * at once, and the close line says how much of the wait was ident's
+ * alone. */
+static void
+ident_start_query(struct session *s)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof local;
+
+	if (s->conf->ident_enabled == 0)
+		return;
+	if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&local, &len) != 0 ||
+	    local.ss_family != s->peer_addr.ss.ss_family) {
+		struct ident_answer a = { IDENT_FAILED, NULL, 0, "no local address", 0, 0 };
+
+		ident_done_cb(s, &a);
+		return;
+	}
+	s->ident = ident_start(s->env.base, (struct sockaddr *)&s->peer_addr.ss, (struct sockaddr *)&local,
+	    (unsigned)s->conf->ident_port, s->conf->ident_timeout_us, ident_done_cb, s);
+	if (s->ident == NULL) {
+		struct ident_answer a = { IDENT_FAILED, NULL, 0, "out of memory", 0, 0 };
+
+		ident_done_cb(s, &a);
+	}
+}
+
+static void
+log_ident(struct session *s, const struct ident_answer *a)
+{
+	struct log_line l;
+
+	if (s->conf->log_protocol_log < PLOG_MINIMUM)
+		return;
+	session_log_begin(s, &l, "ident");
+	log_line_str(&l, "result", ident_result_name(a->result));
+	if (a->result == IDENT_OK)
+		log_line_str(&l, "user", s->ident_user != NULL ? s->ident_user : "-");
+	log_line_dur(&l, "duration", a->finished_us - a->started_us, 1);
+	if (a->detail != NULL)
+		log_line_str(&l, a->result == IDENT_OK ? "opsys" : "detail", a->detail);
+	log_line_end(&l);
+}
+
+/* Runs from the loop, or at once from ident_start_query when the query
+ * could not even start; never after session_drop_lookup. */
+static void
+ident_done_cb(void *arg, const struct ident_answer *a)
+{
+	struct session *s = arg;
+
+	s->ident = NULL;
+	s->ident_answered = 1;
+	s->ident_result = a->result;
+	s->ident_us = a->finished_us - a->started_us;
+	if (a->result == IDENT_OK && a->user != NULL)
+		s->ident_user = strndup(a->user, a->user_len);	/* NULL (out of memory): "-" */
+	log_ident(s, a);
+	metrics_count(s->env.metrics, (enum metric_counter)(MC_IDENT_FIRST + a->result));
+	/* the lookup still out goes on to the delay when it ends */
+	if (s->state == STATE_IDENT)
+		banner_path_delay(s);
+}
+
+/* Both lookups are in, or were never asked: on to the delay. The one
+ * still out calls back here, or ident_done_cb goes on, when it ends. */
+static void
+banner_path_after_lookups(struct session *s)
+{
+	if (s->ident != NULL) {
+		session_enter_state(s, STATE_IDENT);
+		return;
+	}
+	banner_path_delay(s);
+}
+
 static void
 banner_path_start(struct session *s)
 {
+	ident_start_query(s);	/* first: a lookup answered at once must see it out */
 	if (!config_rdns_active(s->conf) || s->env.resolver == NULL) {
-		banner_path_delay(s);
+		banner_path_after_lookups(s);
 		return;
 	}
 	/* Admission control, as redis refuses before it allocates: past
@@ -209,7 +294,7 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 			    "try again later", s->conf->banner_hostname);
 			return;
 		}
-		banner_path_delay(s);
+		banner_path_after_lookups(s);
 		return;
 	}
 	if (a->result != RDNS_OK && s->conf->rdns_on_failure == RDNS_FAIL_TEMPFAIL) {
@@ -219,7 +304,7 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 		    s->conf->banner_hostname, rdns_result_name(a->result));
 		return;
 	}
-	banner_path_delay(s);
+	banner_path_after_lookups(s);
 }
 
 /* ---- injected delay ---- */
@@ -306,9 +391,12 @@ banner_stages(const struct session *s, uint64_t now, uint64_t st[BANNER_STAGE_CO
 	uint64_t end = t[STATE_CLOSING] ? t[STATE_CLOSING] : now;
 	uint64_t delay = t[STATE_DELAYING] ? t[STATE_DELAYING] : t[STATE_GREETED];
 	uint64_t rdns = t[STATE_RDNS_WAIT] ? t[STATE_RDNS_WAIT] : t[STATE_RESOLVING];
-	uint64_t rdns_end = delay ? delay : end;
+	uint64_t ident = t[STATE_IDENT];	/* ident alone: after the lookup, or without one */
+	uint64_t ident_end = delay ? delay : end;
+	uint64_t rdns_end = ident ? ident : ident_end;
 
 	st[BANNER_STAGE_QUEUE] = (rdns ? rdns : rdns_end) - t[STATE_QUEUED];
+	st[BANNER_STAGE_IDENT] = ident ? ident_end - ident : 0;
 	st[BANNER_STAGE_RDNS_WAIT] = s->rdns_wait_us;
 	st[BANNER_STAGE_RDNS] = 0;
 	if (rdns && rdns_end - rdns > s->rdns_wait_us)
@@ -528,6 +616,11 @@ log_close_line(const struct session *s)
 	log_line_str(&l, "state", session_state_names[close_line_state(s)]);
 	log_line_dur(&l, "queue", st[BANNER_STAGE_QUEUE], 1);
 	log_rdns_stages(s, &l, st);
+	if (s->ident_answered || s->ident != NULL || s->entered_us[STATE_IDENT]) {
+		log_line_dur(&l, "ident", st[BANNER_STAGE_IDENT], 1);
+		log_line_str(&l, "ident_result", s->ident_answered ? ident_result_name(s->ident_result) :
+		    "pending");
+	}
 	log_line_dur(&l, "delay", st[BANNER_STAGE_DELAY], greeted);
 	log_line_dur(&l, "write", st[BANNER_STAGE_WRITE], sent != 0);
 	log_line_dur(&l, "banner", sent - s->entered_us[STATE_QUEUED], sent != 0);

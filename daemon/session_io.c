@@ -19,7 +19,7 @@
 #include "server.h"
 
 const char *const session_state_names[] = {
-	"QUEUED", "RDNS_WAIT", "RESOLVING", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
+	"QUEUED", "RDNS_WAIT", "RESOLVING", "IDENT", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
 };
 
 const char *const session_outcome_names[] = {
@@ -285,6 +285,8 @@ session_drop_lookup(struct session *s)
 {
 	rdns_cancel(s->rdns);
 	s->rdns = NULL;
+	ident_cancel(s->ident);
+	s->ident = NULL;
 }
 
 void

@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "ident.h"
 #include "rdns.h"
 #include "rng.h"
 #include "session.h"
@@ -20,7 +21,8 @@
 enum session_state {
 	STATE_QUEUED,		/* accepted, not yet on a worker */
 	STATE_RDNS_WAIT,	/* waiting for a free resolver thread (rdns.mode = pool) */
-	STATE_RESOLVING,	/* reverse-DNS lookup of the peer */
+	STATE_RESOLVING,	/* reverse-DNS lookup of the peer (and ident, at once) */
+	STATE_IDENT,		/* the ident query alone: rdns off, or answered first */
 	STATE_DELAYING,		/* injected delay (packet-filter model) */
 	STATE_GREETED,		/* 220 sent, no EHLO/HELO yet */
 	STATE_READY,		/* EHLO/HELO done, no transaction */
@@ -83,6 +85,12 @@ struct session {
 	enum rdns_result rdns_result;
 	int rdns_confirmed;		/* the answer's confirmed (RDNS_OK only) */
 	char *client_name;		/* validated PTR name, or NULL */
+
+	struct ident_query *ident;	/* the ident query in flight, or NULL */
+	int ident_answered;
+	enum ident_result ident_result;
+	uint64_t ident_us;		/* the query's own duration */
+	char *ident_user;		/* IDENT_OK: the user id, escaped for the log */
 
 	int awaiting_banner_flush;
 	int paused;

@@ -26,6 +26,7 @@ LEVERS = {
     "queue": "pool.workers",
     "rdns_wait": "rdns.threads",
     "rdns": "rdns.enabled",
+    "ident": "ident.enabled",
     "delay": "banner.delay",
     "write": "path",
     "path": "path",

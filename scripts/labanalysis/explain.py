@@ -82,6 +82,16 @@ def _queue(c):
     return lines
 
 
+def _ident(c):
+    rows = [r for r in c["rows"] if r["server"] is not None and r["parts"]["ident"] > 0]
+    p50 = stats.percentile([r["parts"]["ident"] for r in rows], 50) if rows else 0
+    return ["ident: the ident query (RFC 1413, the client's port 113) is %s %s: it added %s (p50) "
+            "to the banner past the reverse lookup; a filter that silently drops port 113 costs "
+            "every banner the whole ident.timeout" % (c["share"], c["where"], fmt_duration(p50)),
+            "  %s ident.enabled = off (Sendmail: Timeout.ident=0s; Exim: rfc1413_hosts empty), "
+            "or a filter that rejects port 113 instead of dropping it" % c["lever"]]
+
+
 def _delay(c):
     return ["delay: bannerd held the banner on purpose (banner.delay), %s %s; no lookup, no "
             "queue: the stand-in for a packet filter or firewall" % (c["share"], c["where"]),
@@ -153,7 +163,7 @@ def _connecting(c, inside, connecting):
             "from both sides of every router (KB Q286375, scripts/lab pathtest)" % c["lever"]]
 
 
-_FIRST = {"none": _none, "rdns": _rdns, "rdns_wait": _rdns_wait, "queue": _queue,
+_FIRST = {"none": _none, "rdns": _rdns, "rdns_wait": _rdns_wait, "queue": _queue, "ident": _ident,
           "delay": _delay, "path": _path, "write": _path}
 
 

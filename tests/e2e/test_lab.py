@@ -43,7 +43,7 @@ class LabTest(unittest.TestCase):
         self.assertGreaterEqual(len(names), 10, names)
         # the topology scenarios have their own test (test_topology.py)
         names = [n for n in names if n not in ("firewall-syn", "firewall-retransmit", "dns-filtered",
-                                               "ndr-postfix-path")]
+                                               "ndr-postfix-path", "ident-dropped")]
         env = {"LAB_RESULTS": self.results, "LAB_ONLY": " ".join(names)}
         if os.path.basename(BUILD) in ("build-san", "build-tsan"):
             # retune-live's cause rests on a reload's pause of the main

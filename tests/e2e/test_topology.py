@@ -17,7 +17,7 @@ import unittest
 from harness import ROOT, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
-TOPOLOGY = ("firewall-syn", "firewall-retransmit", "dns-filtered", "ndr-postfix-path")
+TOPOLOGY = ("firewall-syn", "firewall-retransmit", "dns-filtered", "ndr-postfix-path", "ident-dropped")
 
 
 def can_run_postfix():

@@ -64,6 +64,17 @@ class Cause(unittest.TestCase):
         self.assertEqual(res["cause"], "path")
         self.assertEqual(res["lever"], "path")
 
+    def test_an_ident_query_past_the_lookup_is_ident(self):
+        # a filter dropping port 113: each banner waits ident.timeout past a
+        # 50 ms lookup
+        pairs = [pair(i, i * 1000, rdns=50000, ident=5 * S) for i in range(20)]
+        res = run(pairs, capacity(pool=False, spw=0), threshold_us=2 * S)
+        self.assertEqual((res["cause"], res["lever"]), ("ident", "ident.enabled"))
+        self.assertTrue(res["lines"][0].startswith("ident: the ident query (RFC 1413"), res["lines"])
+        # and a run without the stage keeps its table
+        pairs = [pair(i, i * 1000, rdns=S) for i in range(20)]
+        self.assertEqual(run(pairs, capacity(pool=False, spw=0))["cause"], "rdns")
+
     def test_an_injected_delay(self):
         pairs = [pair(i, 0, delay=8 * S) for i in range(20)]
         self.assertEqual(run(pairs, capacity(pool=False, spw=0))["cause"], "delay")
