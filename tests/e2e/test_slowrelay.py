@@ -2,7 +2,10 @@
 it, the server is fast and the client waits (KB Q286375: "perform telnet
 tests from both sides of all routers"). With --inspect it is the PIX or
 ASA that inspected SMTP (Mailguard): real clients, real bytes."""
+import csv
 import glob
+import io
+import json
 import os
 import re
 import signal
@@ -293,3 +296,49 @@ class InspectTest(BannerdTest):
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--inspect", r.stderr)
+
+
+class ProbeThroughInspectTest(BannerdTest):
+    """smtpprobe names what the firewall did: the masked banner, EHLO
+    refused and the HELO fallback, the extensions overwritten."""
+    maildir_daemon = InspectTest.maildir_daemon
+
+    def probe(self, port, *args):
+        r = subprocess.run([binary("smtpprobe")] + list(args) + ["127.0.0.1:%d" % port],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_banner_mode_reports_the_masked_banner(self):
+        d, _ = self.maildir_daemon()
+        relay = Relay(self, "%s:%d" % (d.host, d.port), "--inspect", "pix")
+        j = json.loads(self.probe(relay.port, "-q", "-n", "3", "--json", "-"))
+        self.assertEqual((j["outcome"]["ok"], j["banner_masked"], j["ehlo_refused"]), (3, 3, 0))
+        self.assertIn("banner masked: 3 of 3 tries", self.probe(relay.port, "-n", "3"))
+        rows = list(csv.DictReader(io.StringIO(self.probe(relay.port, "-q", "-n", "2", "--csv", "-"))))
+        self.assertEqual([r["banner_masked"] for r in rows], ["1", "1"])
+        j = json.loads(self.probe(d.port, "-q", "-n", "2", "--json", "-"))   # direct: not masked
+        self.assertEqual(j["banner_masked"], 0)
+
+    def test_session_falls_back_to_helo_through_a_pix(self):
+        d, md = self.maildir_daemon()
+        relay = Relay(self, "%s:%d" % (d.host, d.port), "--inspect", "pix")
+        out = self.probe(relay.port, "-m", "session", "-n", "2")
+        self.assertIn("EHLO refused, fell back to HELO: 2 tries", out)
+        j = json.loads(self.probe(relay.port, "-q", "-m", "session", "-n", "2", "--json", "-"))
+        self.assertEqual((j["outcome"]["ok"], j["ehlo_refused"], j["banner_masked"]), (2, 2, 2))
+        self.assertEqual(len(glob.glob(os.path.join(md, "new", "*"))), 4)
+        self.assertEqual(sum(1 for e in d.events("cmd") if e["line"].startswith("HELO")), 4)
+        rows = list(csv.DictReader(io.StringIO(
+            self.probe(relay.port, "-q", "-m", "session", "-n", "1", "--csv", "-"))))
+        self.assertEqual((rows[0]["ehlo_refused"], rows[0]["outcome"]), ("1", "ok"))
+
+    def test_session_through_an_asa_names_the_masked_extension(self):
+        ehlo = b"250-tiny.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n"
+        srv = TinyServer(self, b"220 tiny.test ESMTP\r\n", ehlo)
+        relay = Relay(self, "127.0.0.1:%d" % srv.port, "--inspect", "asa")
+        rows = list(csv.DictReader(io.StringIO(
+            self.probe(relay.port, "-q", "-m", "session", "-n", "1", "--csv", "-"))))
+        # the tiny server refuses MAIL: what matters is what EHLO left
+        self.assertEqual((rows[0]["banner_masked"], rows[0]["ehlo_refused"], rows[0]["masked_extensions"]),
+                         ("1", "0", "1"))
