@@ -351,6 +351,29 @@ START_TEST(data_refused_stays_inspected)
 }
 END_TEST
 
+/* AUTH's exchange: after 334 the client's base64 line is no command. */
+START_TEST(auth_responses_pass)
+{
+	struct run *r = run_new(INSPECT_ASA);
+
+	feed(r, 0, "220 x\r\n", 64);
+	feed(r, 1, "AUTH LOGIN\r\n", 3);
+	feed(r, 0, "334 VXNlcm5hbWU6\r\n", 5);
+	r->out_len = r->in_len = 0;
+	feed(r, 1, "dXNlcg==\r\n", 1);
+	expect_out(r, "dXNlcg==\r\n");
+	feed(r, 0, "334 UGFzc3dvcmQ6\r\n", 64);
+	feed(r, 1, "cGFzcw==\r\n", 4);
+	feed(r, 0, "235 ok\r\n", 64);
+	feed(r, 1, "XAUTH\r\n", 64);	/* commands are inspected again */
+	r->out_len = r->in_len = 0;
+	feed(r, 1, "cGFzcw==\r\n", 64);
+	expect_out(r, "XXXXXXXX\r\n");
+	ck_assert_int_eq(r->notes, 3);		/* the banner and the two X'd lines */
+	free(r);
+}
+END_TEST
+
 START_TEST(mode_names)
 {
 	enum inspect_mode m;
@@ -384,6 +407,7 @@ unit_suite(void)
 	tcase_add_test(t, asa_removes_starttls);
 	tcase_add_test(t, data_body_passes);
 	tcase_add_test(t, data_refused_stays_inspected);
+	tcase_add_test(t, auth_responses_pass);
 	tcase_add_test(t, mode_names);
 	suite_add_tcase(s, t);
 	return s;

@@ -193,6 +193,7 @@ client_line_end(struct inspect *in)
 	} else {
 		in->last_cmd = in->cmd;
 	}
+	in->auth_response = 0;
 	in->c.line_len = 0;
 	in->c.word = 1;
 	in->c.mask = 0;
@@ -251,6 +252,10 @@ client_byte(struct inspect *in, uint8_t b, uint8_t *out, int *dropped)
 		in->verb[in->verb_len++] = (char)b;
 	else
 		in->verb_done = 1;
+	if (in->c.word && in->auth_response) {
+		in->c.word = 0;		/* the whole line passes */
+		in->cmd = CMD_AUTH;	/* so that the next 334 is understood */
+	}
 	if (in->c.word && is_word_end(b)) {
 		n = client_decide(in, 1, out, dropped);
 	} else if (in->c.word) {
@@ -346,6 +351,10 @@ reply_code_seen(struct inspect *in)
 		in->in_body = 1;
 		in->body_state = BODY_LINE_START;
 	}
+	/* AUTH's 334 asks for a response line (base64), not a command: it
+	 * passes as it is, and a further 334 asks for the next one. */
+	if (in->last_cmd == CMD_AUTH && memcmp(in->code, "334", 3) == 0)
+		in->auth_response = 1;
 	in->s.word = in->mode == INSPECT_ASA && in->last_cmd == CMD_EHLO &&
 	    memcmp(in->code, "250", 3) == 0 && (in->code[3] == '-' || in->code[3] == ' ');
 }

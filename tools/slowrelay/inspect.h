@@ -62,6 +62,7 @@ struct inspect {
 	int last_cmd;		/* the last complete allowed command */
 	unsigned rcpt;		/* RCPT commands in this transaction */
 	int in_body;		/* DATA accepted: the message passes uninspected */
+	int auth_response;	/* AUTH's 334 came: the next line is its answer */
 	int body_state;		/* where in "\r\n.\r\n" the body is */
 	/* server -> client */
 	struct inspect_side s;
