@@ -296,6 +296,8 @@ class InspectTest(BannerdTest):
         c.send("RCPT TO:<one-more@example.test>\r\n")
         self.assertTrue(c.closed())
         wait_for(lambda: "action=dropped reason=rcpt-count-over-100" in relay.text(), 5, "drop logged")
+        self.assertEqual(relay.stop(), 0)
+        self.assertIn("counts connections=2 open=0 upstream_failures=0 inspect_drops=2", relay.text())
 
     def test_bad_inspect_mode(self):
         r = subprocess.run([binary("slowrelay"), "-u", "127.0.0.1:1", "--inspect", "checkpoint"],

@@ -39,6 +39,7 @@ struct relay {
 	enum inspect_mode inspect;
 	int quiet;
 	unsigned long next_id, open, total, failed;
+	unsigned long dropped;	/* by the inspection */
 };
 
 /* One client connection and its upstream connection. Server bytes wait
@@ -147,6 +148,7 @@ forward(struct conn *c, struct bufferevent *src, struct bufferevent *dst)
 	}
 	if (forward_inspected(c, src, dst) == 0)
 		return 0;
+	c->r->dropped++;
 	conn_free(c);
 	return -1;
 }
@@ -273,8 +275,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 static void
 print_counts(const struct relay *r)
 {
-	fprintf(stderr, "slowrelay: counts connections=%lu open=%lu upstream_failures=%lu\n",
+	fprintf(stderr, "slowrelay: counts connections=%lu open=%lu upstream_failures=%lu",
 	    r->total, r->open, r->failed);
+	if (r->inspect != INSPECT_OFF)
+		fprintf(stderr, " inspect_drops=%lu", r->dropped);
+	fputc('\n', stderr);
 }
 
 static void
