@@ -80,6 +80,7 @@ SLOWDNS_OBJ := $(call obj,$(SLOWDNS_SRC))
 RELAY_OBJ   := $(call obj,$(RELAY_SRC))
 PROBE_LIB   := $(filter-out $(B)/tools/smtpprobe/main.o,$(PROBE_OBJ))
 SLOWDNS_LIB := $(filter-out $(B)/tools/slowdns/main.o,$(SLOWDNS_OBJ))
+RELAY_LIB   := $(filter-out $(B)/tools/slowrelay/main.o,$(RELAY_OBJ))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 SHIMS       := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(SHIM_SRC))
 
@@ -137,7 +138,7 @@ $(B)/tests/shims/%.so: tests/shims/%.c
 # runner, check_main.o, which runs the suite the test file gives.
 UNIT_MAIN   := $(B)/tests/unit/check_main.o
 .SECONDARY: $(UNIT_MAIN)
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_MAIN) $(DAEMON_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB)
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_MAIN) $(DAEMON_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB) $(RELAY_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(ALL_LDLIBS)

@@ -335,10 +335,11 @@ class TestOutputs(unittest.TestCase):
         with open(path) as f:
             rows = list(csv.DictReader(f))
         self.assertEqual(len(rows), j["tries"])
-        # source is last: readers that count columns keep working
+        # new columns come last: readers that count columns keep working
         self.assertEqual(list(rows[0].keys()), ["attempt", "try", "start_us", "connect_us",
                                                 "banner_us", "total_us", "outcome", "code",
-                                                "source"])
+                                                "source", "banner_masked", "ehlo_refused",
+                                                "masked_extensions"])
         # every try connected (those that gave up too): each has its own port
         ports = set()
         for row in rows:

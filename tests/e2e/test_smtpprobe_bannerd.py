@@ -144,7 +144,8 @@ class TestSmtpprobeBannerdPlain(unittest.TestCase):
         r = self.run_probe(d, "--csv", "-", *args, host=host)
         rows = list(csv.DictReader(io.StringIO(r.stdout)))
         self.assertEqual(r.stdout.splitlines()[0],
-                         "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source")
+                         "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source,"
+                         "banner_masked,ehlo_refused,masked_extensions")
         return rows
 
     def assert_sources_are_peers(self, d, rows):

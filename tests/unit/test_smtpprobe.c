@@ -104,6 +104,7 @@ START_TEST(test_metrics_names)
 		"attempts", "tries", "rate", "connect.p50", "banner.p99", "banner.p999",
 		"banner.max", "total.p90", "outcome.ok", "outcome.ndr", "outcome.gave_up",
 		"try_outcome.gave_up", "would_give_up.impatient-10", "would_give_up.rfc5321",
+		"banner_masked", "ehlo_refused", "ehlo_masked",
 	};
 
 	hist_record(&r->stage[STAGE_BANNER], 1000);
@@ -222,6 +223,27 @@ START_TEST(test_reply_reader)
 	probe_reply_reset(&r);
 	const char *two = "250 ok\r\n221 bye\r\n";
 	ck_assert_uint_eq(probe_reply_feed(&r, two, strlen(two)), 8);
+}
+END_TEST
+
+/* A greeting made only of "20 *\t" (Postfix's PIX test), one '*' at
+ * least, is masked; an EHLO keyword of X's is one the ASA overwrote. */
+START_TEST(test_reply_masked)
+{
+	for (size_t chunk = 1; chunk <= 64; chunk *= 2) {
+		struct probe_reply r = feed("220 **0************* *****\r\n", chunk);
+		ck_assert(r.done && r.code == 220 && probe_reply_masked(&r));
+		r = feed("220 mx0 ESMTP\r\n", chunk);
+		ck_assert(!probe_reply_masked(&r));
+		r = feed("220 20\r\n", chunk);		/* no '*': nothing to say */
+		ck_assert(!probe_reply_masked(&r));
+		r = feed("220-**0***\r\n**********\r\n", chunk);	/* the multi-line one */
+		ck_assert(r.bad && probe_reply_masked(&r));
+		r = feed("250-mx\r\n250-XXXXXXXX\r\n250-XSIZE\r\n250 XXXX 10\r\n", chunk);
+		ck_assert(r.done && r.masked_kw == 2 && !probe_reply_masked(&r));
+		r = feed("250-XXX\r\n250 SIZE\r\n", chunk);	/* the first line is the domain */
+		ck_assert_uint_eq(r.masked_kw, 0);
+	}
 }
 END_TEST
 
@@ -575,9 +597,10 @@ START_TEST(test_csv_source_column)
 {
 	struct probe_try rows[3] = {
 		{ .attempt = 0, .try_no = 1, .start_us = 5, .connect_us = 10, .banner_us = 20,
-		  .total_us = 40, .outcome = OUTCOME_OK, .code = 220, .greeted = 1 },
+		  .total_us = 40, .outcome = OUTCOME_OK, .code = 220, .greeted = 1,
+		  .banner_masked = 1, .ehlo_refused = 1 },
 		{ .attempt = 1, .try_no = 1, .start_us = 6, .connect_us = 11, .banner_us = 21,
-		  .total_us = 41, .outcome = OUTCOME_OK, .code = 220, .greeted = 1 },
+		  .total_us = 41, .outcome = OUTCOME_OK, .code = 220, .greeted = 1, .masked_extensions = 1 },
 		{ .attempt = 2, .try_no = 1, .start_us = 7, .total_us = 3, .outcome = OUTCOME_REFUSED },
 	};
 	rows[0].source.sin.sin_family = AF_INET;
@@ -589,10 +612,11 @@ START_TEST(test_csv_source_column)
 
 	char *text = csv_text(rows, 3);
 	ck_assert_str_eq(text,
-	    "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source\n"
-	    "1,1,5,10,20,40,ok,220,127.0.0.1:45334\n"
-	    "2,1,6,11,21,41,ok,220,[::1]:2525\n"
-	    "3,1,7,0,0,3,refused,0,\n");
+	    "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source,"
+	    "banner_masked,ehlo_refused,masked_extensions\n"
+	    "1,1,5,10,20,40,ok,220,127.0.0.1:45334,1,1,0\n"
+	    "2,1,6,11,21,41,ok,220,[::1]:2525,0,0,1\n"
+	    "3,1,7,0,0,3,refused,0,,0,0,0\n");
 	free(text);
 }
 END_TEST
@@ -611,6 +635,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_outcome_names);
 	tcase_add_test(tc, test_attempt_outcome);
 	tcase_add_test(tc, test_reply_reader);
+	tcase_add_test(tc, test_reply_masked);
 	tcase_add_test(tc, test_retry_schedule);
 	tcase_add_test(tc, test_profiles);
 	tcase_add_test(tc, test_count_over);

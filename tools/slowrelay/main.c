@@ -5,6 +5,9 @@
  * is the path, not the server.
  *
  *   slowrelay -l 127.0.0.1:2526 -u 127.0.0.1:2525 --banner-delay 8s
+ *
+ * With --inspect pix|pix44|asa it also inspects SMTP as those firewalls
+ * did (inspect.c: the rules; here only the I/O around them).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "addr.h"
+#include "inspect.h"
 #include "monotime.h"
 #include "units.h"
 
@@ -32,8 +36,10 @@ struct relay {
 	LIST_HEAD(, conn) conns;	/* freed at exit too */
 	struct addr upstream;
 	uint64_t banner_delay_us;
+	enum inspect_mode inspect;
 	int quiet;
 	unsigned long next_id, open, total, failed;
+	unsigned long dropped;	/* by the inspection */
 };
 
 /* One client connection and its upstream connection. Server bytes wait
@@ -46,6 +52,7 @@ struct conn {
 	struct event *hold;
 	uint64_t accept_us, first_server_byte_us, released_us;
 	int held;
+	struct inspect insp;	/* unused with --inspect off */
 	char peer[ADDR_TEXT_MAX];
 	char via[ADDR_TEXT_MAX];	/* our end of the upstream connection: the peer the server logs */
 };
@@ -95,12 +102,55 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* Moves what src has read to dst's output. Server bytes move only once
- * the hold is over. */
+/* One line per inspection action, as the ASA logged its drops. */
 static void
-forward(struct bufferevent *src, struct bufferevent *dst)
+inspect_note_cb(void *arg, enum inspect_action action, const char *detail)
 {
-	evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
+	const struct conn *c = arg;
+	const char *key = action == INSPECT_COMMAND_REWRITTEN ? " verb=" :
+	    action == INSPECT_DROPPED ? " reason=" : action == INSPECT_BANNER_MASKED ? " " : "";
+
+	if (c->r->quiet)
+		return;
+	fprintf(stderr, "slowrelay: inspect id=%lu client=%s mode=%s action=%s%s%s\n", c->id, c->peer,
+	    inspect_mode_name(c->r->inspect), inspect_action_name(action), key, key[0] ? detail : "");
+}
+
+/* Passes what src has read through the inspection, chunk by chunk: the
+ * bytes out are as many as in (a few may wait for the next chunk). */
+static int
+forward_inspected(struct conn *c, struct bufferevent *src, struct bufferevent *dst)
+{
+	uint8_t in[4096], out[sizeof in + INSPECT_HOLD_MAX];
+	struct evbuffer *from = bufferevent_get_input(src), *to = bufferevent_get_output(dst);
+	int n, drop = 0;
+
+	while ((n = evbuffer_remove(from, in, sizeof in)) > 0) {
+		size_t m = src == c->client ? inspect_from_client(&c->insp, in, (size_t)n, out, &drop) :
+		    inspect_from_server(&c->insp, in, (size_t)n, out, &drop);
+
+		if (drop)
+			return -1;
+		evbuffer_add(to, out, m);
+	}
+	return 0;
+}
+
+/* Moves what src has read to dst's output. Server bytes move only once
+ * the hold is over. -1: the inspection dropped the connection, and c is
+ * freed: the caller must not touch it. */
+static int
+forward(struct conn *c, struct bufferevent *src, struct bufferevent *dst)
+{
+	if (c->r->inspect == INSPECT_OFF) {
+		evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
+		return 0;
+	}
+	if (forward_inspected(c, src, dst) == 0)
+		return 0;
+	c->r->dropped++;
+	conn_free(c);
+	return -1;
 }
 
 static void
@@ -111,7 +161,7 @@ server_read_cb(struct bufferevent *bev, void *arg)
 	if (c->first_server_byte_us == 0)
 		c->first_server_byte_us = monotime_now_us();
 	if (!c->held)
-		forward(c->server, c->client);
+		forward(c, c->server, c->client);
 }
 
 static void
@@ -119,7 +169,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	forward(c->client, c->server);
+	forward(c, c->client, c->server);
 }
 
 static void
@@ -129,7 +179,8 @@ hold_done_cb(evutil_socket_t fd, short what, void *arg)
 
 	c->held = 0;
 	c->released_us = monotime_now_us();
-	forward(c->server, c->client);
+	if (forward(c, c->server, c->client) != 0)
+		return;
 	conn_log(c, "released");
 	if (!(bufferevent_get_enabled(c->server) & EV_READ))	/* the server already left */
 		event_cb(c->server, BEV_EVENT_EOF, c);
@@ -165,7 +216,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_disable(c->server, EV_READ);
 	if (c->held)
 		return;	/* hold_done_cb forwards, then we flush below */
-	forward(c->server, c->client);
+	if (forward(c, c->server, c->client) != 0)
+		return;
 	if (evbuffer_get_length(bufferevent_get_output(c->client)) == 0) {
 		conn_free(c);
 		return;
@@ -190,6 +242,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	c->id = ++r->next_id;
 	c->accept_us = monotime_now_us();
 	c->held = r->banner_delay_us > 0;
+	inspect_init(&c->insp, r->inspect, inspect_note_cb, c);
 	addr_format(sa, c->peer, sizeof c->peer);
 	c->client = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->server = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -222,8 +275,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 static void
 print_counts(const struct relay *r)
 {
-	fprintf(stderr, "slowrelay: counts connections=%lu open=%lu upstream_failures=%lu\n",
+	fprintf(stderr, "slowrelay: counts connections=%lu open=%lu upstream_failures=%lu",
 	    r->total, r->open, r->failed);
+	if (r->inspect != INSPECT_OFF)
+		fprintf(stderr, " inspect_drops=%lu", r->dropped);
+	fputc('\n', stderr);
 }
 
 static void
@@ -240,10 +296,11 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: slowrelay -u ADDR:PORT [-l ADDR:PORT] [-b DUR] [-q]\n"
+	    "usage: slowrelay -u ADDR:PORT [-l ADDR:PORT] [-b DUR] [-i MODE] [-q]\n"
 	    "  -l, --listen ADDR:PORT     where clients connect (default 127.0.0.1:2526; port 0 = any)\n"
 	    "  -u, --upstream ADDR:PORT   the SMTP server behind the relay (required)\n"
 	    "  -b, --banner-delay DUR     hold the server's bytes this long after accept (default 0)\n"
+	    "  -i, --inspect MODE         inspect SMTP as a firewall did: pix, pix44, asa (default off)\n"
 	    "  -q, --quiet                no per-connection lines\n"
 	    "  -h, --help                 this text\n");
 }
@@ -255,6 +312,7 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "upstream", required_argument, NULL, 'u' },
 		{ "banner-delay", required_argument, NULL, 'b' },
+		{ "inspect", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -269,7 +327,7 @@ main(int argc, char **argv)
 	struct event *sigs[3];
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "l:u:b:qh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:u:b:i:qh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			listen_text = optarg;
@@ -283,6 +341,12 @@ main(int argc, char **argv)
 
 				units_duration_problem(optarg, why, sizeof why);
 				fprintf(stderr, "slowrelay: --banner-delay: %s\n", why);
+				return 2;
+			}
+			break;
+		case 'i':
+			if (inspect_mode_parse(optarg, &r.inspect) != 0) {
+				fprintf(stderr, "slowrelay: --inspect: pix, pix44, asa or off, not \"%s\"\n", optarg);
 				return 2;
 			}
 			break;
@@ -330,8 +394,8 @@ main(int argc, char **argv)
 	sigs[2] = evsignal_new(r.base, SIGUSR1, signal_cb, &r);
 	for (int i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);
-	fprintf(stderr, "slowrelay: listening on %s upstream=%s banner_delay_us=%llu\n", shown, up_text,
-	    (unsigned long long)r.banner_delay_us);
+	fprintf(stderr, "slowrelay: listening on %s upstream=%s banner_delay_us=%llu inspect=%s\n", shown,
+	    up_text, (unsigned long long)r.banner_delay_us, inspect_mode_name(r.inspect));
 	LIST_INIT(&r.conns);
 	event_base_dispatch(r.base);
 	while (!LIST_EMPTY(&r.conns))

@@ -55,6 +55,8 @@ struct conn {
 	struct probe_reply reply;
 	enum probe_outcome outcome;
 	int code;
+	bool banner_masked, ehlo_refused;
+	unsigned masked_kw;
 };
 
 struct worker {
@@ -139,6 +141,9 @@ probe_result_merge(struct probe_result *dst, struct probe_result *src)
 {
 	dst->attempts += src->attempts;
 	dst->tries += src->tries;
+	dst->banner_masked += src->banner_masked;
+	dst->ehlo_refused += src->ehlo_refused;
+	dst->ehlo_masked += src->ehlo_masked;
 	for (int i = 0; i < OUTCOME_COUNT; i++) {
 		dst->outcome[i] += src->outcome[i];
 		dst->try_outcome[i] += src->try_outcome[i];
@@ -222,6 +227,9 @@ record_try(struct conn *c, uint64_t now, enum probe_outcome raw)
 
 	r->tries++;
 	r->try_outcome[raw]++;
+	r->banner_masked += c->banner_masked;
+	r->ehlo_refused += c->ehlo_refused;
+	r->ehlo_masked += c->masked_kw > 0;
 	if (c->est_us)
 		hist_record(&r->stage[STAGE_CONNECT], c->est_us - c->ref_us);
 	if (c->greet_us)
@@ -239,6 +247,9 @@ record_try(struct conn *c, uint64_t now, enum probe_outcome raw)
 	t->code = (uint16_t)c->code;
 	t->outcome = (uint8_t)c->outcome;
 	t->greeted = c->greet_us != 0;
+	t->banner_masked = c->banner_masked;
+	t->ehlo_refused = c->ehlo_refused;
+	t->masked_extensions = (uint16_t)(c->masked_kw < UINT16_MAX ? c->masked_kw : UINT16_MAX);
 	t->source = c->source;
 }
 
@@ -373,6 +384,7 @@ conn_greeted(struct conn *c)
 
 	c->greet_us = monotime_now_us();
 	c->code = c->reply.code;
+	c->banner_masked = probe_reply_masked(&c->reply);
 	c->outcome = probe_classify(EVENT_REPLY, 0, c->reply.code);
 	if (c->outcome != OUTCOME_OK || w->cfg->mode == MODE_BANNER) {
 		conn_quit(c);
@@ -411,6 +423,18 @@ session_reply(struct conn *c)
 	};
 	int code = c->reply.code;
 
+	/* EHLO refused: fall back to HELO once, without ESMTP, as Postfix
+	 * does; a PIX that overwrote EHLO with X's gets a 500 here. */
+	if (c->state == STATE_EHLO && code / 100 == 5 && !c->ehlo_refused) {
+		char cmd[300];
+
+		c->ehlo_refused = true;
+		snprintf(cmd, sizeof cmd, "HELO %s\r\n", c->w->cfg->helo);
+		conn_command(c, STATE_EHLO, cmd);
+		return;
+	}
+	if (c->state == STATE_EHLO && !c->ehlo_refused)
+		c->masked_kw = c->reply.masked_kw;
 	session_step_done(c, steps[c->state].stage);
 	if (code / 100 != steps[c->state].klass) {
 		c->code = code;
@@ -519,8 +543,10 @@ conn_input(struct conn *c, const char *buf, size_t n)
 		}
 		c->code = c->reply.code;
 		c->outcome = OUTCOME_ERROR;
-		if (c->state == STATE_GREETING)
+		if (c->state == STATE_GREETING) {
 			c->greet_us = monotime_now_us();
+			c->banner_masked = probe_reply_masked(&c->reply);
+		}
 		conn_quit(c);
 		return;
 	}
@@ -671,6 +697,8 @@ try_start(struct conn *c, uint64_t ref_us)
 	c->est_us = c->greet_us = 0;
 	memset(&c->source, 0, sizeof c->source);
 	c->code = 0;
+	c->banner_masked = c->ehlo_refused = false;
+	c->masked_kw = 0;
 	c->outcome = OUTCOME_ERROR;
 	c->state = STATE_CONNECTING;
 	c->fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -59,6 +59,9 @@ struct probe_try {
 	uint16_t code;			/* greeting code, or the failing reply's */
 	uint8_t outcome;
 	uint8_t greeted;
+	uint8_t banner_masked;		/* the greeting was masked (a PIX or ASA) */
+	uint8_t ehlo_refused;		/* EHLO got 5xx, the try fell back to HELO */
+	uint16_t masked_extensions;	/* EHLO keywords overwritten with X's */
 	union probe_sockaddr source;	/* local end once connected; AF_UNSPEC if it never was */
 };
 
@@ -72,6 +75,10 @@ struct probe_result {
 	uint64_t tries;
 	uint64_t outcome[OUTCOME_COUNT];	/* per attempt */
 	uint64_t try_outcome[OUTCOME_COUNT];	/* per try */
+	/* Tries that met a firewall's SMTP inspection (slowrelay --inspect): */
+	uint64_t banner_masked;			/* a masked greeting */
+	uint64_t ehlo_refused;			/* EHLO refused, fell back to HELO */
+	uint64_t ehlo_masked;			/* EHLO keywords overwritten with X's */
 	uint64_t elapsed_us;
 	struct histogram stage[STAGE_COUNT];
 	struct probe_try *rows;

@@ -127,6 +127,35 @@ reply_line_end(struct probe_reply *r)
 	r->hlen = 0;
 }
 
+/* The masked-banner and masked-keyword marks, byte by byte. */
+static void
+reply_scan(struct probe_reply *r, unsigned char c)
+{
+	/* the '-' of "220-" is the reply's syntax, not its text */
+	if ((c == '\0' || strchr("20 *\t\r\n", c) == NULL) && !(c == '-' && r->lpos == 3))
+		r->other_char = true;
+	if (c == '*')
+		r->star = true;
+	if (c == '\n') {
+		if (r->line > 0 && r->kw_len > 0 && r->kw_x)
+			r->masked_kw++;
+		r->line++;
+		r->lpos = r->kw_len = 0;
+		return;
+	}
+	if (r->lpos >= 4 && r->kw_len == r->lpos - 4 && c != ' ' && c != '\r') {
+		r->kw_x = (r->kw_len == 0 || r->kw_x) && c == 'X';
+		r->kw_len++;
+	}
+	r->lpos++;
+}
+
+bool
+probe_reply_masked(const struct probe_reply *r)
+{
+	return r->star && !r->other_char;
+}
+
 size_t
 probe_reply_feed(struct probe_reply *r, const char *p, size_t n)
 {
@@ -134,6 +163,7 @@ probe_reply_feed(struct probe_reply *r, const char *p, size_t n)
 
 	while (i < n && !r->done && !r->bad) {
 		unsigned char c = (unsigned char)p[i++];
+		reply_scan(r, c);
 		if (c == '\n')
 			reply_line_end(r);
 		else if (r->hlen < sizeof r->head && !(c == '\r' && r->hlen >= 3))

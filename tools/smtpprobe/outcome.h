@@ -48,12 +48,25 @@ struct probe_reply {
 	unsigned hlen;
 	bool done;		/* the last line (code + space or bare code) was read */
 	bool bad;		/* a line without a 3-digit code, or codes differ */
+	/* What a firewall's SMTP inspection leaves (slowrelay(1), INSPECTION):
+	 * a greeting made only of "20 *\t" besides CR LF, one '*' at least, is
+	 * masked (a PIX or ASA, detected as Postfix's smtp_proto.c does); an
+	 * EHLO keyword made only of X's is one the ASA overwrote (STARTTLS). */
+	bool other_char;	/* a byte outside "20 *\t\r\n" */
+	bool star;
+	unsigned line, lpos;	/* line index and position in it */
+	unsigned kw_len;	/* the line's keyword (from column 4) so far */
+	bool kw_x;		/* ... made only of X's */
+	unsigned masked_kw;	/* lines after the first whose keyword is all X's */
 };
 
 void probe_reply_reset(struct probe_reply *r);
 /* Consumes bytes up to and including the final line's LF and returns how
  * many were used; stops early when done or bad. */
 size_t probe_reply_feed(struct probe_reply *r, const char *p, size_t n);
+/* The reply so far looks like a masked banner ("220 ****0***"), complete
+ * or not (a masked multi-line banner never completes). */
+bool probe_reply_masked(const struct probe_reply *r);
 
 #define PROBE_RETRY_MAX 16
 

@@ -77,6 +77,9 @@ probe_metrics(const struct probe_result *res, uint64_t give_up_us, struct probe_
 	metric_add(out, &n, "tries", (double)res->tries, false);
 	metric_add(out, &n, "rate", run_rate(res), false);
 	metric_add(out, &n, "elapsed_us", (double)res->elapsed_us, true);
+	metric_add(out, &n, "banner_masked", (double)res->banner_masked, false);
+	metric_add(out, &n, "ehlo_refused", (double)res->ehlo_refused, false);
+	metric_add(out, &n, "ehlo_masked", (double)res->ehlo_masked, false);
 	for (int s = 0; s < STAGE_COUNT; s++) {
 		for (size_t i = 0; i < NFIGURES; i++) {
 			snprintf(name, sizeof name, "%s.%s", probe_stage_name(s), figures[i].name);
@@ -155,6 +158,9 @@ probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_re
 	fprintf(f, "  \"give_up_us\": %" PRIu64 ",\n  \"retries\": %u,\n", cfg->give_up_us, cfg->retry.retries);
 	fprintf(f, "  \"attempts\": %" PRIu64 ",\n  \"tries\": %" PRIu64 ",\n", res->attempts, res->tries);
 	fprintf(f, "  \"elapsed_us\": %" PRIu64 ",\n  \"rate\": %.3f,\n", res->elapsed_us, run_rate(res));
+	/* Tries that met a firewall's SMTP inspection: counts of tries. */
+	fprintf(f, "  \"banner_masked\": %" PRIu64 ",\n  \"ehlo_refused\": %" PRIu64
+	    ",\n  \"ehlo_masked\": %" PRIu64 ",\n", res->banner_masked, res->ehlo_refused, res->ehlo_masked);
 	for (int s = 0; s < STAGE_COUNT; s++) {
 		bool session_stage = s != STAGE_CONNECT && s != STAGE_BANNER && s != STAGE_TOTAL;
 		if (session_stage && cfg->mode != MODE_SESSION)
@@ -169,23 +175,26 @@ probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_re
 
 /* ---- CSV ---- */
 
-/* The last column, source, is the try's local ADDR:PORT: the peer that
- * the server logs for the same connection. New columns go at the end so
- * readers that count columns keep working. */
+/* source is the try's local ADDR:PORT: the peer that the server logs for
+ * the same connection. New columns go at the end so readers that count
+ * columns keep working: then what a firewall's inspection did to the try
+ * (banner_masked and ehlo_refused 0 or 1, masked_extensions a count). */
 void
 probe_report_csv(FILE *f, const struct probe_result *res)
 {
 	char source[ADDR_TEXT_MAX];
 
-	fprintf(f, "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source\n");
+	fprintf(f, "attempt,try,start_us,connect_us,banner_us,total_us,outcome,code,source,"
+	    "banner_masked,ehlo_refused,masked_extensions\n");
 	for (uint64_t i = 0; i < res->nrows; i++) {
 		const struct probe_try *t = &res->rows[i];
 		source[0] = '\0';
 		if (t->source.sa.sa_family != AF_UNSPEC)
 			addr_format(&t->source.sa, source, sizeof source);
-		fprintf(f, "%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u,%s\n",
+		fprintf(f, "%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u,%s,%u,%u,%u\n",
 		    t->attempt + 1, (unsigned)t->try_no, t->start_us, t->connect_us,
-		    t->banner_us, t->total_us, probe_outcome_name(t->outcome), (unsigned)t->code, source);
+		    t->banner_us, t->total_us, probe_outcome_name(t->outcome), (unsigned)t->code, source,
+		    (unsigned)t->banner_masked, (unsigned)t->ehlo_refused, (unsigned)t->masked_extensions);
 	}
 }
 
@@ -291,6 +300,22 @@ human_giveup(FILE *f, const struct probe_result *res, uint64_t give_up_us)
 		    res->try_outcome[OUTCOME_GAVE_UP], buf);
 }
 
+/* What a PIX or ASA inspecting SMTP on the path did, when it did
+ * anything: lines only then, so a plain run's summary is unchanged. */
+static void
+human_inspection(FILE *f, const struct probe_result *res)
+{
+	if (res->banner_masked)
+		fprintf(f, "banner masked: %" PRIu64 " of %" PRIu64 " tries (only 2, 0, space and * after"
+		    " the code: a PIX or ASA inspecting SMTP on the path)\n", res->banner_masked, res->tries);
+	if (res->ehlo_refused)
+		fprintf(f, "EHLO refused, fell back to HELO: %" PRIu64 " tries; ESMTP features lost:"
+		    " all (no PIPELINING, SIZE, 8BITMIME, STARTTLS...)\n", res->ehlo_refused);
+	if (res->ehlo_masked)
+		fprintf(f, "EHLO extensions overwritten with X's: %" PRIu64 " tries; ESMTP features lost:"
+		    " those (an ASA removes STARTTLS this way)\n", res->ehlo_masked);
+}
+
 void
 probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
 {
@@ -320,4 +345,5 @@ probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_r
 		probe_report_histogram(f, &res->stage[STAGE_BANNER], 40);
 	}
 	human_giveup(f, res, cfg->give_up_us);
+	human_inspection(f, res);
 }
