@@ -100,8 +100,12 @@ def timeline_events(postfix, server_sessions, fixes, threshold_us):
         elif e["kind"] == "bounce_sent":
             ev["bounce_sent"].append((at(e), "NDR in the sender's mailbox", False))
     for r in recs:
+        # what the bar says: the 220 never reached the client, it was
+        # sent (however the client left afterwards: QUIT, or hanging up
+        # after its mail), or the session ended before it
         ev["session"].append((r["accept_wall_us"] - t0, r["close_wall_us"] - t0,
-                              "silent" if silent(r) else r["outcome"]))
+                              "silent" if silent(r) else "greeted" if r.get("banner_us") is not None
+                              else r["outcome"]))
     ev["fixes"] = [(w - t0, label) for w, label in fixes]
     return ev
 
@@ -148,7 +152,7 @@ def timeline_script(path, ctx, ev):
     for a, b, _ in ev["try"]:
         bars["try"].append(bar(a, b, ypos["try"]))
     for a, b, outcome in ev["session"]:
-        kind = outcome if outcome == "silent" else "greeted" if outcome == "normal" else "abandoned"
+        kind = outcome if outcome in ("silent", "greeted") else "greeted" if outcome == "normal" else "abandoned"
         bars[kind].append(bar(a, b, ypos["session"]))
     for k, v in bars.items():
         if v:

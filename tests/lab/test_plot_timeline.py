@@ -59,13 +59,25 @@ class Timeline(unittest.TestCase):
                                                                (T0 + 5680 * MS, "filter: none")], 2 * S)
         self.assertEqual(ev["try"][0][:2], (400 * MS, 2400 * MS))
         self.assertTrue(ev["deferred"][0][2])
-        self.assertEqual([o for _, _, o in ev["session"]], ["silent", "silent", "normal"])
+        self.assertEqual([o for _, _, o in ev["session"]], ["silent", "silent", "greeted"])
         self.assertEqual(ev["fixes"][0], (-3 * S, "filter: banner-drop 4"))
         script = plot_timeline.timeline_script("/tmp/x.png", {"name": "t", "threshold_us": 2 * S}, ev)
         self.assertIn("$bar_silent", script)
         self.assertIn("whose 220 never reached the client (it left without a word)", script)
         self.assertIn("filter: banner-drop 4, before the mail", script)
         self.assertIn("filter: none at 5.68 s", script)
+
+    def test_a_session_that_sent_its_220_is_greeted_however_it_ended(self):
+        # mailguard: after its mail the client hung up without QUIT
+        # (outcome=disconnect); a 421 before any banner ended it
+        postfix, sessions = postfix_story()
+        sessions[0].update(outcome="421", banner_us=None)
+        sessions[2].update(outcome="disconnect", commands=4, banner_us=160)
+        ev = plot_timeline.timeline_events(postfix, sessions, [], 2 * S)
+        self.assertEqual([o for _, _, o in ev["session"]], ["421", "abandoned", "greeted"])
+        script = plot_timeline.timeline_script("/tmp/x.png", {"name": "t", "threshold_us": 2 * S}, ev)
+        self.assertIn("bannerd session that sent its 220", script)
+        self.assertIn("ended before its 220", script)
 
     def test_nothing_logged(self):
         self.assertIsNone(plot_timeline.timeline_events([], [], [], 2 * S)["t0"])
