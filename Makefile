@@ -226,10 +226,16 @@ LAB_EXEC    = scripts/lab scripts/demo
 LAB_DATA    = scripts/lablib.sh scripts/labnet.sh scripts/labpostfix.sh $(shell find scripts/scenarios -maxdepth 1 -type f 2>/dev/null) \
               $(shell find scripts/labanalysis -name '*.py' 2>/dev/null) $(wildcard conf/presets/*.conf)
 
+# The Prometheus scrape config and rules go together into one directory:
+# prometheus.yml names bannerd-rules.yml relative to itself. The rules'
+# tests come along, so promtool test rules runs on the installed copy.
+PROM_CONF   = $(wildcard conf/prometheus/*.yml)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(TOOLDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 	    $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(SYSCONFDIR)/bannerd/prometheus \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 755 $(B)/bin/bannerd $(DESTDIR)$(BINDIR)/bannerd
 	for p in $(TOOLS); do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
 	for m in man/*.[158]; do \
@@ -237,6 +243,7 @@ install: all
 	    chmod 644 $(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/} || exit 1; done
 	install -m 644 conf/bannerd.conf $(DESTDIR)$(SYSCONFDIR)/bannerd/bannerd.conf.example
 	install -m 644 conf/presets/*.conf $(DESTDIR)$(SYSCONFDIR)/bannerd/presets/
+	install -m 644 $(PROM_CONF) $(DESTDIR)$(SYSCONFDIR)/bannerd/prometheus/
 	sed $(INSTALL_SED) conf/bannerd.service >$(DESTDIR)$(UNITDIR)/bannerd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/bannerd.service
 	for f in $(LAB_EXEC); do install -D -m 755 $$f $(DESTDIR)$(LABDIR)/$$f || exit 1; done
@@ -264,10 +271,12 @@ uninstall:
 	for m in man/*.[158]; do rm -f $(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/}; done
 	rm -f $(DESTDIR)$(SYSCONFDIR)/bannerd/bannerd.conf.example $(DESTDIR)$(UNITDIR)/bannerd.service
 	for f in conf/presets/*.conf; do rm -f $(DESTDIR)$(SYSCONFDIR)/bannerd/presets/$${f#conf/presets/}; done
+	for f in $(PROM_CONF); do rm -f $(DESTDIR)$(SYSCONFDIR)/bannerd/prometheus/$${f#conf/prometheus/}; done
 	for f in $(LAB_EXEC) $(LAB_DATA); do rm -f $(DESTDIR)$(LABDIR)/$$f; done
 	[ ! -d $(DESTDIR)$(LABDIR) ] || find $(DESTDIR)$(LABDIR) -depth -type d -name __pycache__ -exec rm -rf {} +
 	[ ! -d $(DESTDIR)$(LABDIR) ] || find $(DESTDIR)$(LABDIR) -depth -type d -empty -delete
-	rmdir $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(SYSCONFDIR)/bannerd 2>/dev/null || true
+	rmdir $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(SYSCONFDIR)/bannerd/prometheus \
+	    $(DESTDIR)$(SYSCONFDIR)/bannerd 2>/dev/null || true
 
 # clean removes what the build made; results/ is the lab's output, a
 # user's work, and .deps/ what install-deps fetched: only distclean

@@ -383,6 +383,8 @@ class InstallTest(BannerdTest):
                   "share/man/man8/bannerd.8", "share/man/man5/bannerd.conf.5",
                   "share/man/man1/smtpprobe.1", "share/man/man1/slowdns.1", "share/man/man1/slowrelay.1",
                   "etc/bannerd/bannerd.conf.example", "etc/bannerd/presets/ims55-untuned.conf",
+                  "etc/bannerd/prometheus/prometheus.yml", "etc/bannerd/prometheus/bannerd-rules.yml",
+                  "etc/bannerd/prometheus/bannerd-rules.test.yml",
                   "lib/systemd/system/bannerd.service"):
             self.assertTrue(os.path.exists(os.path.join(dest, "usr/local", f)), f)
         r = run([os.path.join(dest, "usr/local/sbin/bannerd"), "-t", "-c",
