@@ -120,8 +120,12 @@ hold(struct session *s, enum fault_point p, uint64_t delay_us)
 		 * that give up); the wait is the banner's delay stage. */
 		session_enter_state(s, STATE_DELAYING);
 		event_base_update_cache_time(s->env.base);	/* as banner_path_delay */
-	} else
+	} else {
+		/* The wait is ours, not the client's: no deadline of its
+		 * (the DATA budget at ".") may run out during it. */
+		session_deadline_stop(s);
 		bufferevent_disable(s->bev, EV_READ);
+	}
 	evtimer_add(s->fault_timer, &tv);
 }
 

@@ -107,6 +107,15 @@ class FaultsTest(BannerdTest):
         self.assertLess(waited, 3.0)
         self.assertEqual(c.cmd("QUIT")[0], 221)
 
+    def test_a_delay_at_the_end_of_data_is_not_the_clients_deadline(self):
+        # the DATA budget (smtp.timeout_data) is shorter than the delay
+        d = self.faulty(". delay=1500ms", extra=["smtp.timeout_data=1s"])
+        t0 = time.monotonic()
+        with smtplib.SMTP(d.host, d.port, timeout=10) as s:
+            self.assertEqual(s.sendmail("a@example.test", ["b@example.test"], b"Subject: t\r\n\r\nx\r\n"), {})
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+        self.assertEqual(d.wait_event("message")[0]["code"], "250")
+
     def outcomes(self, seed, n=24):
         d = self.faulty(extra=["faults.seed=%d" % seed],
                         conf_text="[faults]\nrule = rcpt reply=\"450 4.2.0 Mailbox busy\" chance=50%\n")
