@@ -111,6 +111,9 @@ static const struct conf_key conf_keys[] = {
 	{ "faults", "max_reply", T_SIZE, OFF(faults_max_reply), 16, FAULT_REPLY_MAX - 1, "512", NULL },
 	{ "faults", "max_delay", T_DURATION, OFF(faults_max_delay_us), 0, DAY, "10m", NULL },
 	{ "faults", "max_clients", T_UINT, OFF(faults_max_clients), 1, FAULT_CLIENTS_MAX, "16", NULL },
+	{ "faults", "first_window", T_DURATION, OFF(faults_first_window_us), 1000, 30 * DAY, "1h", NULL },
+	{ "faults", "first_table_size", T_UINT, OFF(faults_first_table_size), 16, FAULT_FIRST_MAX, "1024",
+	    NULL },
 	/* Repeated: each line adds a rule (faults.h). No default. */
 	{ "faults", "rule", T_FAULT, 0, 0, 0, 0, NULL, NULL },
 };

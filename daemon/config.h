@@ -99,8 +99,11 @@ struct config {
 	uint64_t faults_max_reply;
 	uint64_t faults_max_delay_us;
 	uint64_t faults_max_clients;
+	uint64_t faults_first_window_us;
+	uint64_t faults_first_table_size;
 	size_t faults_n;
 	struct fault_rule faults[FAULTS_RULES_MAX];	/* in file order; hit counters restart at a reload */
+	struct fault_first_table faults_first;		/* the clients "first" rules saw; so does it */
 
 	int refs;	/* owned by config_ref/config_unref */
 };

@@ -262,11 +262,18 @@ parse_option(const char *w, const struct fault_limits *lim, struct fault_rule *r
 		r->odds = (unsigned)d;
 		return 0;
 	}
+	if (strcasecmp(w, "first") == 0) {
+		if (r->select != FS_ALWAYS)
+			return why_fmt(why, whylen, "first: only one of every=, chance= and first per rule");
+		r->select = FS_FIRST;
+		return 0;
+	}
 	if (strncasecmp(w, "every=", 6) == 0 || strncasecmp(w, "chance=", 7) == 0) {
 		int every = tolower((unsigned char)w[0]) == 'e';
 
 		if (r->select != FS_ALWAYS)
-			return why_fmt(why, whylen, "%s: only one of every= and chance= per rule", every ? "every" : "chance");
+			return why_fmt(why, whylen, "%s: only one of every=, chance= and first per rule",
+			    every ? "every" : "chance");
 		if (every) {
 			char *end;
 			r->every = isdigit((unsigned char)*v) ? strtoull(v, &end, 10) : 0;
@@ -286,7 +293,7 @@ parse_option(const char *w, const struct fault_limits *lim, struct fault_rule *r
 			return why_fmt(why, whylen, "clients: given twice");
 		return parse_clients(v, lim, r, why, whylen);
 	}
-	return why_fmt(why, whylen, "'%s' is not an option (odds=P%%|every=N|chance=P%%|clients=LIST)", w);
+	return why_fmt(why, whylen, "'%s' is not an option (odds=P%%|every=N|chance=P%%|first|clients=LIST)", w);
 }
 
 int
@@ -372,28 +379,82 @@ net_contains(const struct fault_net *n, const uint8_t *addr)
 	return rest == 0 || ((n->addr[full] ^ addr[full]) & (0xff00 >> rest) & 0xff) == 0;
 }
 
+/* The address bytes of peer and their family, an IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) as the IPv4 one; NULL for another family. */
+static const uint8_t *
+peer_bytes(const struct sockaddr *peer, int *family)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *a;
+
+	if (peer == NULL)
+		return NULL;
+	if (peer->sa_family == AF_INET) {
+		*family = AF_INET;
+		return (const uint8_t *)&((const struct sockaddr_in *)(const void *)peer)->sin_addr;
+	}
+	if (peer->sa_family != AF_INET6)
+		return NULL;
+	a = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr;
+	*family = AF_INET6;
+	if (memcmp(a, mapped, sizeof mapped) == 0) {
+		*family = AF_INET;
+		a += 12;
+	}
+	return a;
+}
+
+int
+fault_first_time(struct fault_first_table *t, size_t size, size_t index, const struct sockaddr *peer,
+    uint64_t now_us, uint64_t window_us)
+{
+	int family, first = 1;
+	const uint8_t *a = peer_bytes(peer, &family);
+	size_t len, victim = 0;
+
+	if (a == NULL || t == NULL || size == 0)
+		return 0;
+	len = family == AF_INET ? 4 : 16;
+	if (size > FAULT_FIRST_MAX)
+		size = FAULT_FIRST_MAX;
+	now_us = now_us ? now_us : 1;	/* 0 marks a free entry */
+	while (atomic_flag_test_and_set_explicit(&t->lock, memory_order_acquire))
+		;	/* held for one scan of the table only */
+	for (size_t i = 0; i < size; i++) {
+		struct fault_seen *e = &t->seen[i];
+
+		if (e->at_us != 0 && e->rule == index && e->family == family && memcmp(e->addr, a, len) == 0) {
+			if (now_us - e->at_us < window_us)
+				first = 0;
+			victim = i;
+			break;
+		}
+		if (e->at_us < t->seen[victim].at_us)
+			victim = i;	/* free (0) or the oldest */
+	}
+	if (first) {
+		struct fault_seen *e = &t->seen[victim];
+
+		memset(e->addr, 0, sizeof e->addr);
+		memcpy(e->addr, a, len);
+		e->family = family;
+		e->rule = (uint32_t)index;
+		e->at_us = now_us;
+	}
+	atomic_flag_clear_explicit(&t->lock, memory_order_release);
+	return first;
+}
+
 int
 fault_client_matches(const struct fault_rule *r, const struct sockaddr *peer)
 {
-	const uint8_t *a;
 	int family;
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	const uint8_t *a;
 
 	if (r->n_clients == 0)
 		return 1;
-	if (peer == NULL)
-		return 0;
-	if (peer->sa_family == AF_INET) {
-		family = AF_INET;
-		a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)peer)->sin_addr;
-	} else if (peer->sa_family == AF_INET6) {
-		a = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr;
-		family = AF_INET6;
-		if (memcmp(a, mapped, sizeof mapped) == 0) {	/* ::ffff:a.b.c.d is a.b.c.d */
-			family = AF_INET;
-			a += 12;
-		}
-	} else
+	a = peer_bytes(peer, &family);
+	if (a == NULL)
 		return 0;
 	for (size_t i = 0; i < r->n_clients; i++)
 		if (r->clients[i].family == family && net_contains(&r->clients[i], a))
@@ -402,9 +463,11 @@ fault_client_matches(const struct fault_rule *r, const struct sockaddr *peer)
 }
 
 void
-faults_decide(struct fault_rule *rules, size_t n, enum fault_point p, uint64_t seed,
-    const struct sockaddr *peer, uint64_t max_delay_us, struct fault_decision *d)
+faults_decide(struct fault_rule *rules, size_t n, enum fault_point p, const struct fault_env *env,
+    const struct sockaddr *peer, struct fault_decision *d)
 {
+	uint64_t seed = env->seed, max_delay_us = env->max_delay_us;
+
 	d->delay_us = 0;
 	d->delay_rule = d->rule = -1;
 	for (size_t i = 0; i < n; i++) {
@@ -414,7 +477,8 @@ faults_decide(struct fault_rule *rules, size_t n, enum fault_point p, uint64_t s
 		if (r->point != p || !fault_client_matches(r, peer))
 			continue;
 		hit = atomic_fetch_add_explicit(&r->hits, 1, memory_order_relaxed) + 1;
-		if (!fault_selects(r, i, seed, hit))
+		if (r->select == FS_FIRST ? !fault_first_time(env->first, env->first_size, i, peer, env->now_us,
+		    env->first_window_us) : !fault_selects(r, i, seed, hit))
 			continue;
 		if (r->action != FA_DELAY) {
 			d->rule = (int)i;

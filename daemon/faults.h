@@ -7,6 +7,7 @@
  * session applies the decision (session_fault.c). The only state is each
  * rule's hit counter, an atomic, so that every worker shares one sequence
  * per rule. */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@ enum fault_select {
 	FS_ALWAYS,
 	FS_EVERY,	/* the Nth, 2Nth, ... time the rule is reached */
 	FS_CHANCE,	/* with a probability, from the seeded sequence */
+	FS_FIRST,	/* a client's first time in faults.first_window (greylisting) */
 };
 
 /* Compile-time room; the limits in force are the faults.max_* keys. */
@@ -40,6 +42,7 @@ enum fault_select {
 #define FAULT_REPLY_LINE_MAX	506	/* RFC 5321 4.5.3.1.5: 512 with the code and CRLF */
 #define FAULT_CLIENTS_MAX	16
 #define FAULT_REPLY_LINES_MAX	16
+#define FAULT_FIRST_MAX		4096	/* faults.first_table_size is at most this */
 
 struct fault_net {
 	int family;		/* AF_INET or AF_INET6 */
@@ -60,6 +63,32 @@ struct fault_rule {
 	size_t n_clients;		/* 0: every client */
 	struct fault_net clients[FAULT_CLIENTS_MAX];
 	_Atomic uint64_t hits;		/* times reached by a matching client */
+};
+
+/* The clients each "first" rule has seen: (rule, address, when it was
+ * selected). Shared by the workers, behind a spin lock held for a scan;
+ * when it is full the oldest entry goes, so a flood of new addresses
+ * makes old clients "first" again, never the table grow. */
+struct fault_seen {
+	uint8_t addr[16];
+	int family;
+	uint32_t rule;
+	uint64_t at_us;		/* 0: free */
+};
+
+struct fault_first_table {
+	atomic_flag lock;
+	struct fault_seen seen[FAULT_FIRST_MAX];
+};
+
+/* What faults_decide needs besides the rules. */
+struct fault_env {
+	uint64_t seed;
+	uint64_t max_delay_us;
+	uint64_t now_us;		/* monotonic, for "first" */
+	uint64_t first_window_us;
+	size_t first_size;		/* entries of first used, <= FAULT_FIRST_MAX */
+	struct fault_first_table *first;
 };
 
 /* What the faults.max_* keys allow a rule. */
@@ -85,9 +114,15 @@ struct fault_decision {
 };
 
 /* Advances the hit counters of the rules reached. peer may be NULL (then
- * rules with clients= never match). max_delay_us caps the total. */
-void faults_decide(struct fault_rule *rules, size_t n, enum fault_point p, uint64_t seed,
-    const struct sockaddr *peer, uint64_t max_delay_us, struct fault_decision *d);
+ * rules with clients= never match, and "first" never selects).
+ * env->max_delay_us caps the total. */
+void faults_decide(struct fault_rule *rules, size_t n, enum fault_point p, const struct fault_env *env,
+    const struct sockaddr *peer, struct fault_decision *d);
+
+/* For "first": 1 if peer has not been selected by rule index in the last
+ * window (and records it now), 0 if it has. */
+int fault_first_time(struct fault_first_table *t, size_t size, size_t index, const struct sockaddr *peer,
+    uint64_t now_us, uint64_t window_us);
 
 /* The pure heart of faults_decide, for the tests: whether rule number
  * index (0-based) selects at its hit number hit (1-based), and the delay

@@ -133,12 +133,18 @@ int
 session_fault(struct session *s, enum fault_point p, session_fault_resume_fn *resume)
 {
 	struct fault_decision d;
-	const struct config *c = s->conf;
+	struct config *c = s->conf;
+	struct fault_env env;
 
 	if (c->faults_n == 0)
 		return 0;
-	faults_decide(s->conf->faults, c->faults_n, p, c->faults_seed, (struct sockaddr *)&s->peer_addr.ss,
-	    c->faults_max_delay_us, &d);
+	env.seed = c->faults_seed;
+	env.max_delay_us = c->faults_max_delay_us;
+	env.now_us = monotime_now_us();
+	env.first_window_us = c->faults_first_window_us;
+	env.first_size = (size_t)c->faults_first_table_size;
+	env.first = &c->faults_first;
+	faults_decide(c->faults, c->faults_n, p, &env, (struct sockaddr *)&s->peer_addr.ss, &d);
 	if (d.delay_rule >= 0)
 		log_fault(s, p, d.delay_rule, d.delay_us);
 	if (d.rule >= 0)

@@ -50,6 +50,24 @@ class FaultsTest(BannerdTest):
             self.assertEqual(s.sendmail("a@example.test", ["b@example.test"], b"Subject: t\r\n\r\nx\r\n"), {})
         self.assertEqual(self.faults_total(d, "rcpt", "reply"), 2)
 
+    def test_first_try_greylisted_retry_accepted(self):
+        d = self.faulty(GREYLIST + " first", extra=["faults.first_window=1500ms"])
+
+        def attempt():
+            with smtplib.SMTP(d.host, d.port, timeout=10) as s:
+                try:
+                    s.sendmail("a@example.test", ["b@example.test"], b"Subject: t\r\n\r\nx\r\n")
+                    return 250
+                except smtplib.SMTPRecipientsRefused as e:
+                    return e.recipients["b@example.test"][0]
+
+        self.assertEqual(attempt(), 451)
+        self.assertEqual(attempt(), 250)    # the retry
+        self.assertEqual(attempt(), 250)
+        time.sleep(1.6)                     # the window is over: a new first try
+        self.assertEqual(attempt(), 451)
+        self.assertEqual(self.faults_total(d, "rcpt", "reply"), 2)
+
     def test_reload_with_a_bad_rule_keeps_the_old_rules(self):
         d = self.faulty("noop reply=\"450 4.0.0 busy\"")
         write(self.conf, "[faults]\nrule = noop reply=\"250 fine\"\n")

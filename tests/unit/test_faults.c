@@ -295,6 +295,7 @@ START_TEST(decide_walks_in_order)
 	struct fault_rule rules[5];
 	struct fault_decision d;
 	struct sockaddr_storage peer = sa("127.0.0.1");
+	struct fault_env env = { 1, 600000000ULL, 1, 1000000, 0, NULL };
 
 	ck_assert_int_eq(fault_rule_parse("rcpt delay=1s", &lim, &rules[0], why, sizeof why), 0);
 	ck_assert_int_eq(fault_rule_parse("mail close", &lim, &rules[1], why, sizeof why), 0);
@@ -302,21 +303,85 @@ START_TEST(decide_walks_in_order)
 	ck_assert_int_eq(fault_rule_parse("rcpt reply=\"451 4.7.1 x\" every=2", &lim, &rules[3], why, sizeof why), 0);
 	ck_assert_int_eq(fault_rule_parse("rcpt 421", &lim, &rules[4], why, sizeof why), 0);
 
-	faults_decide(rules, 5, FP_RCPT, 1, (struct sockaddr *)&peer, 600000000ULL, &d);
+	faults_decide(rules, 5, FP_RCPT, &env, (struct sockaddr *)&peer, &d);
 	ck_assert_uint_eq(d.delay_us, 1000000);
 	ck_assert_int_eq(d.delay_rule, 0);
 	ck_assert_int_eq(d.rule, 4);	/* every=2 said no at its first hit */
-	faults_decide(rules, 5, FP_RCPT, 1, (struct sockaddr *)&peer, 600000000ULL, &d);
+	faults_decide(rules, 5, FP_RCPT, &env, (struct sockaddr *)&peer, &d);
 	ck_assert_int_eq(d.rule, 3);
 	ck_assert_uint_eq(rules[4].hits, 1);	/* not reached the second time */
 	ck_assert_uint_eq(rules[2].hits, 0);	/* another client's */
 	ck_assert_uint_eq(rules[1].hits, 0);	/* another point's */
-	faults_decide(rules, 5, FP_RCPT, 1, (struct sockaddr *)&peer, 500000, &d);
+	env.max_delay_us = 500000;
+	faults_decide(rules, 5, FP_RCPT, &env, (struct sockaddr *)&peer, &d);
 	ck_assert_uint_eq(d.delay_us, 500000);	/* capped */
-	faults_decide(rules, 5, FP_NOOP, 1, (struct sockaddr *)&peer, 600000000ULL, &d);
+	faults_decide(rules, 5, FP_NOOP, &env, (struct sockaddr *)&peer, &d);
 	ck_assert_int_eq(d.rule, -1);
 	ck_assert_int_eq(d.delay_rule, -1);
 	ck_assert_uint_eq(d.delay_us, 0);
+}
+END_TEST
+
+/* Greylisting: a client's first time is selected, its retries within
+ * the window are not, and after the window it is new again. Each rule
+ * and each address apart; a full table forgets its oldest client. */
+START_TEST(first_time_per_client_and_window)
+{
+	static struct fault_first_table t;	/* 128 KB: not on the stack */
+	struct sockaddr_storage a = sa("192.0.2.1"), b = sa("192.0.2.2"), a6 = sa("::ffff:192.0.2.1");
+	struct sockaddr *pa = (struct sockaddr *)&a, *pb = (struct sockaddr *)&b;
+	const uint64_t w = 1000000;
+
+	memset(&t, 0, sizeof t);
+	ck_assert_int_eq(parse("rcpt reply=\"451 4.7.1 Greylisted\" first"), 0);
+	ck_assert_int_eq(r.select, FS_FIRST);
+	refused("rcpt close first every=2", "only one of");
+	refused("rcpt close chance=5% first", "only one of");
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pa, 100, w), 1);
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pa, 200, w), 0);
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, (struct sockaddr *)&a6, 300, w), 0);
+	ck_assert_int_eq(fault_first_time(&t, 16, 1, pa, 300, w), 1);	/* another rule */
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pb, 400, w), 1);	/* another client */
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pa, 100 + w - 1, w), 0);
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pa, 100 + w, w), 1);	/* the window is over */
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pa, 200 + w, w), 0);
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, NULL, 1, w), 0);
+
+	/* 16 entries: the 17th client pushes out the oldest (b, at 400) */
+	memset(&t, 0, sizeof t);
+	for (int i = 0; i < 16; i++) {
+		char text[32];
+		struct sockaddr_storage c;
+
+		snprintf(text, sizeof text, "10.0.0.%d", i);
+		c = sa(text);
+		ck_assert_int_eq(fault_first_time(&t, 16, 0, (struct sockaddr *)&c, 1000 + (uint64_t)i, w), 1);
+	}
+	ck_assert_int_eq(fault_first_time(&t, 16, 0, pb, 2000, w), 1);
+	{
+		struct sockaddr_storage c0 = sa("10.0.0.0"), c1 = sa("10.0.0.1");
+
+		ck_assert_int_eq(fault_first_time(&t, 16, 0, (struct sockaddr *)&c1, 2001, w), 0);
+		ck_assert_int_eq(fault_first_time(&t, 16, 0, (struct sockaddr *)&c0, 2002, w), 1);
+	}
+}
+END_TEST
+
+START_TEST(decide_first)
+{
+	static struct fault_first_table t;
+	struct fault_rule rules[1];
+	struct fault_decision d;
+	struct sockaddr_storage peer = sa("127.0.0.1");
+	struct fault_env env = { 1, 600000000ULL, 10, 1000000, 1024, &t };
+
+	memset(&t, 0, sizeof t);
+	ck_assert_int_eq(fault_rule_parse("rcpt reply=\"451 4.7.1 x\" first", &lim, &rules[0], why, sizeof why), 0);
+	faults_decide(rules, 1, FP_RCPT, &env, (struct sockaddr *)&peer, &d);
+	ck_assert_int_eq(d.rule, 0);
+	env.now_us = 20;
+	faults_decide(rules, 1, FP_RCPT, &env, (struct sockaddr *)&peer, &d);
+	ck_assert_int_eq(d.rule, -1);
 }
 END_TEST
 
@@ -408,6 +473,8 @@ unit_suite(void)
 	tcase_add_test(tc, odds_make_a_long_tail);
 	tcase_add_test(tc, clients_match);
 	tcase_add_test(tc, decide_walks_in_order);
+	tcase_add_test(tc, first_time_per_client_and_window);
+	tcase_add_test(tc, decide_first);
 	tcase_add_test(tc, config_rules);
 	tcase_add_test(tc, config_errors_name_line_and_key);
 	tcase_add_test(tc, max_rules_is_inclusive);
