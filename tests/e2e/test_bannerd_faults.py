@@ -8,7 +8,7 @@ import smtplib
 import socket
 import time
 
-from harness import (BannerdTest, Conversation, binary, prom_value, run, scrape, tmpdir, wait_for,
+from harness import (PROMTOOL, BannerdTest, Conversation, binary, prom_value, run, scrape, tmpdir,
                      write)
 
 GREYLIST = 'rcpt reply="451 4.7.1 Greylisted, try again later"'
@@ -178,6 +178,10 @@ class FaultsTest(BannerdTest):
                          [("fault", "close"), ("421", "fault"), ("fault", "stall")])
         for point, action in (("mail", "close"), ("rset", "421"), ("noop", "stall")):
             self.assertEqual(self.faults_total(d, point, action), 1, (point, action))
+        # the labels ("." among them) are a valid exposition
+        if os.access(PROMTOOL, os.X_OK):
+            r = run([PROMTOOL, "check", "metrics"], input=scrape(d.url).encode())
+            self.assertEqual(r.returncode, 0, r.stdout.decode() + r.stderr.decode())
 
     def test_a_client_leaving_a_stall_frees_its_slot(self):
         d = self.faulty("connect stall")
