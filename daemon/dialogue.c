@@ -218,6 +218,12 @@ static const struct {
 };
 
 static void resume_command(struct session *s);
+static void resume_input(struct session *s);
+static void message_refused(struct session *s, int code);
+static void data_finish(struct session *s);
+
+static const struct session_fault_hooks command_hooks = { resume_command, NULL, resume_input };
+static const struct session_fault_hooks dot_hooks = { data_finish, message_refused, resume_input };
 
 /* A command that would run (parsed, in sequence) meets its point's fault
  * rules first; a delay keeps a copy of the line, run by resume_command
@@ -232,7 +238,7 @@ command_faulted(struct session *s, enum smtp_verb verb, const char *line, size_t
 			continue;
 		free(s->fault_line);
 		s->fault_line = strndup(line, len);	/* NULL (out of memory): the delay ends in nothing */
-		return session_fault(s, fault_points[i].point, resume_command);
+		return session_fault(s, fault_points[i].point, &command_hooks);
 	}
 	return 0;
 }
@@ -295,8 +301,10 @@ message_counted(struct session *s, int code)
 	    code >= 500 ? MC_MSG_REJECTED : MC_MSG_FAILED);
 }
 
-void
-dialogue_message_refused(struct session *s, int code)
+/* A [faults] rule answered the end of data with code: the message is
+ * dropped and counted, the transaction ends. */
+static void
+message_refused(struct session *s, int code)
 {
 	spool_abort(&s->spool);
 	s->rcpts = 0;
@@ -372,7 +380,7 @@ data_consume(struct session *s, struct evbuffer *in)
 			spool_write(&s->spool, s->data_buf, out_len);
 		evbuffer_drain(in, used);
 		session_data_progress(s, used);
-		if (s->data.state == DATA_DONE && session_fault(s, FP_DOT, data_finish) == 0)
+		if (s->data.state == DATA_DONE && session_fault(s, FP_DOT, &dot_hooks) == 0)
 			data_finish(s);
 	}
 }
@@ -484,8 +492,9 @@ dialogue_process_input(struct session *s)
 		evbuffer_drain(in, evbuffer_get_length(in));	/* junk after QUIT */
 }
 
-void
-dialogue_resume(struct session *s)
+/* After a [faults] delay: read again and run what was buffered. */
+static void
+resume_input(struct session *s)
 {
 	if (s->state < STATE_GREETED || s->state == STATE_CLOSING || s->fault_held)
 		return;

@@ -11,11 +11,4 @@ struct session;
  * session is closing. */
 void dialogue_process_input(struct session *s);
 
-/* After a [faults] delay: reads again and runs what was buffered. */
-void dialogue_resume(struct session *s);
-
-/* A [faults] rule answered the end of data with code: the message is
- * dropped and counted, the transaction ends. */
-void dialogue_message_refused(struct session *s, int code);
-
 #endif

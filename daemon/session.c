@@ -236,7 +236,9 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 static void
 banner_path_delay(struct session *s)
 {
-	if (session_fault(s, FP_CONNECT, banner_path_wait) == 0)
+	static const struct session_fault_hooks connect_hooks = { banner_path_wait, NULL, NULL };
+
+	if (session_fault(s, FP_CONNECT, &connect_hooks) == 0)
 		banner_path_wait(s);
 }
 

@@ -10,7 +10,6 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "dialogue.h"
 #include "log.h"
 #include "metrics.h"
 #include "monotime.h"
@@ -75,12 +74,13 @@ stall(struct session *s)
 }
 
 static void
-apply_terminal(struct session *s, enum fault_point p, const struct fault_rule *r)
+apply_terminal(struct session *s, enum fault_point p, const struct fault_rule *r,
+    const struct session_fault_hooks *h)
 {
 	int code = r->action == FA_REPLY ? r->code : 421;
 
-	if (p == FP_DOT && (r->action == FA_REPLY || r->action == FA_421))
-		dialogue_message_refused(s, code);
+	if ((r->action == FA_REPLY || r->action == FA_421) && h->refused != NULL)
+		h->refused(s, code);
 	switch (r->action) {
 	case FA_REPLY:
 		reply_rule_text(s, r);
@@ -130,7 +130,7 @@ hold(struct session *s, enum fault_point p, uint64_t delay_us)
 }
 
 int
-session_fault(struct session *s, enum fault_point p, session_fault_resume_fn *resume)
+session_fault(struct session *s, enum fault_point p, const struct session_fault_hooks *hooks)
 {
 	struct fault_decision d;
 	struct config *c = s->conf;
@@ -152,13 +152,13 @@ session_fault(struct session *s, enum fault_point p, session_fault_resume_fn *re
 	if (d.delay_us > 0) {
 		s->fault_point = p;
 		s->fault_rule = d.rule;
-		s->fault_resume = resume;
+		s->fault_hooks = hooks;
 		hold(s, p, d.delay_us);
 		return 1;
 	}
 	if (d.rule < 0)
 		return 0;
-	apply_terminal(s, p, &c->faults[d.rule]);
+	apply_terminal(s, p, &c->faults[d.rule], hooks);
 	return 1;
 }
 
@@ -166,6 +166,7 @@ void
 session_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	const struct session_fault_hooks *h = s->fault_hooks;
 	int rule = s->fault_rule;
 
 	if (s->state == STATE_CLOSING)
@@ -179,10 +180,11 @@ session_fault_timer_cb(evutil_socket_t fd, short what, void *arg)
 	s->fault_held = 0;
 	s->fault_rule = -1;
 	if (rule >= 0)
-		apply_terminal(s, s->fault_point, &s->conf->faults[rule]);
+		apply_terminal(s, s->fault_point, &s->conf->faults[rule], h);
 	else
-		s->fault_resume(s);
+		h->resume(s);
 	free(s->fault_line);
 	s->fault_line = NULL;
-	dialogue_resume(s);
+	if (h->after != NULL)
+		h->after(s);
 }

@@ -111,7 +111,7 @@ struct session {
 	int fault_stalled;
 	int fault_rule;			/* the terminal rule due after the delay, or -1 */
 	enum fault_point fault_point;
-	session_fault_resume_fn *fault_resume;
+	const struct session_fault_hooks *fault_hooks;
 	char *fault_line;		/* the command line a delay holds back */
 };
 
