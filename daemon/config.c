@@ -13,7 +13,7 @@
 #include "addr.h"
 #include "units.h"
 
-enum conf_type { T_UINT, T_PERCENT, T_DURATION, T_SIZE, T_STRING, T_ENUM };
+enum conf_type { T_UINT, T_PERCENT, T_DURATION, T_SIZE, T_STRING, T_ENUM, T_FAULT };
 
 struct conf_key {
 	const char *section;
@@ -109,6 +109,16 @@ static const struct conf_key conf_keys[] = {
 	{ "server", "shutdown_timeout", T_DURATION, OFF(server_shutdown_timeout_us), 0, DAY, "10s", NULL },
 	{ "server", "user", T_STRING, OFF(server_user), 0, 0, "", NULL },
 	{ "server", "pidfile", T_STRING, OFF(server_pidfile), 0, 0, "", NULL },
+	{ "faults", "seed", T_UINT, OFF(faults_seed), 0, UINT64_MAX, "1", NULL },
+	{ "faults", "max_rules", T_UINT, OFF(faults_max_rules), 0, FAULTS_RULES_MAX, "32", NULL },
+	{ "faults", "max_reply", T_SIZE, OFF(faults_max_reply), 16, FAULT_REPLY_MAX - 1, "512", NULL },
+	{ "faults", "max_delay", T_DURATION, OFF(faults_max_delay_us), 0, DAY, "10m", NULL },
+	{ "faults", "max_clients", T_UINT, OFF(faults_max_clients), 1, FAULT_CLIENTS_MAX, "16", NULL },
+	{ "faults", "first_window", T_DURATION, OFF(faults_first_window_us), 1000, 30 * DAY, "1h", NULL },
+	{ "faults", "first_table_size", T_UINT, OFF(faults_first_table_size), 16, FAULT_FIRST_MAX, "1024",
+	    NULL },
+	/* Repeated: each line adds a rule (faults.h). No default. */
+	{ "faults", "rule", T_FAULT, 0, 0, 0, 0, NULL, NULL },
 };
 #define N_KEYS (sizeof conf_keys / sizeof conf_keys[0])
 
@@ -282,6 +292,31 @@ set_number(const struct conf_key *k, const char *value, struct config *c,
 	return 0;
 }
 
+static void
+fault_limits_of(const struct config *c, struct fault_limits *lim)
+{
+	lim->max_reply = (size_t)c->faults_max_reply;
+	lim->max_delay_us = c->faults_max_delay_us;
+	lim->max_clients = (size_t)c->faults_max_clients;
+}
+
+/* A faults.rule line adds a rule; the limits are those set so far, and
+ * validate() checks them again once every key is read. */
+static int
+add_fault_rule(const char *value, struct config *c, char *why, size_t whylen)
+{
+	struct fault_limits lim;
+
+	if (c->faults_n >= c->faults_max_rules || c->faults_n >= FAULTS_RULES_MAX)
+		return reason(why, whylen, "more than faults.max_rules (%llu) rules",
+		    (unsigned long long)c->faults_max_rules);
+	fault_limits_of(c, &lim);
+	if (fault_rule_parse(value, &lim, &c->faults[c->faults_n], why, whylen) != 0)
+		return -1;
+	c->faults_n++;
+	return 0;
+}
+
 static int
 set_value(const struct conf_key *k, const char *value, struct config *c,
     char *why, size_t whylen)
@@ -289,6 +324,8 @@ set_value(const struct conf_key *k, const char *value, struct config *c,
 	char *dst = (char *)c + k->offset;
 
 	switch (k->type) {
+	case T_FAULT:
+		return add_fault_rule(value, c, why, whylen);
 	case T_STRING:
 		if (strlen(value) >= k->size)
 			return reason(why, whylen, "value is longer than %zu bytes", k->size - 1);
@@ -386,6 +423,28 @@ check_address_list(const char *key, const char *list, int default_port, int allo
 	return 0;
 }
 
+/* The faults.max_* keys may come after the rules they limit. */
+static int
+validate_faults(const struct config *c, char *err, size_t errlen)
+{
+	if (c->faults_n > c->faults_max_rules)
+		return reason(err, errlen, "faults.rule: %zu rules, more than faults.max_rules (%llu)",
+		    c->faults_n, (unsigned long long)c->faults_max_rules);
+	for (size_t i = 0; i < c->faults_n; i++) {
+		const struct fault_rule *r = &c->faults[i];
+
+		if (r->action == FA_REPLY && strlen(r->reply) > c->faults_max_reply)
+			return reason(err, errlen, "faults.rule #%zu: reply text is longer than faults.max_reply "
+			    "(%llu)", i + 1, (unsigned long long)c->faults_max_reply);
+		if (r->action == FA_DELAY && r->delay_us > c->faults_max_delay_us)
+			return reason(err, errlen, "faults.rule #%zu: delay is longer than faults.max_delay", i + 1);
+		if (r->n_clients > c->faults_max_clients)
+			return reason(err, errlen, "faults.rule #%zu: more than faults.max_clients (%llu) "
+			    "addresses", i + 1, (unsigned long long)c->faults_max_clients);
+	}
+	return 0;
+}
+
 /* Rules that involve more than one key, checked after everything is read. */
 static int
 validate(struct config *c, char *err, size_t errlen)
@@ -404,7 +463,7 @@ validate(struct config *c, char *err, size_t errlen)
 	for (const char *p = c->banner_hostname; *p; p++)
 		if (*p <= ' ' || *p >= 127)
 			return reason(err, errlen, "banner.hostname: must be one word of printable ASCII");
-	return 0;
+	return validate_faults(c, err, errlen);
 }
 
 /* Reads the file at path, or, with path NULL and text set, the text
@@ -422,7 +481,7 @@ load(const char *path, const char *text, char *const *overrides, size_t n_overri
 		return reason(err, errlen, "out of memory"), NULL;
 	c->refs = 1;
 	for (size_t i = 0; i < N_KEYS; i++)
-		if (set_value(&conf_keys[i], conf_keys[i].def, c, why, sizeof why) != 0)
+		if (conf_keys[i].def != NULL && set_value(&conf_keys[i], conf_keys[i].def, c, why, sizeof why) != 0)
 			abort();	/* a default that fails its own table is a bug */
 	if (path != NULL || text != NULL) {
 		line = path != NULL ? ini_parse(path, config_ini_cb, &ctx) :

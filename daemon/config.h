@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "faults.h"
+
 #define CONF_STR_MAX 512
 
 enum plog_level { PLOG_NONE = 0, PLOG_MINIMUM, PLOG_MEDIUM, PLOG_MAXIMUM };
@@ -95,6 +97,17 @@ struct config {
 	uint64_t server_shutdown_timeout_us;
 	char server_user[64];
 	char server_pidfile[PATH_MAX];
+	/* [faults] */
+	uint64_t faults_seed;
+	uint64_t faults_max_rules;
+	uint64_t faults_max_reply;
+	uint64_t faults_max_delay_us;
+	uint64_t faults_max_clients;
+	uint64_t faults_first_window_us;
+	uint64_t faults_first_table_size;
+	size_t faults_n;
+	struct fault_rule faults[FAULTS_RULES_MAX];	/* in file order; hit counters restart at a reload */
+	struct fault_first_table faults_first;		/* the clients "first" rules saw; so does it */
 
 	int refs;	/* owned by config_ref/config_unref */
 };

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "session_fault.h"
 #include "session_io.h"
 
 typedef void cmd_fn(struct session *, const struct smtp_command *);
@@ -207,22 +208,50 @@ bad_sequence_text(const struct session *s, const struct cmd_entry *e)
 	return "5.5.1 Error: need MAIL command";
 }
 
+/* The [faults] point of each verb that has one. */
+static const struct {
+	enum smtp_verb verb;
+	enum fault_point point;
+} fault_points[] = {
+	{ CMD_HELO, FP_HELO }, { CMD_EHLO, FP_EHLO }, { CMD_MAIL, FP_MAIL }, { CMD_RCPT, FP_RCPT },
+	{ CMD_DATA, FP_DATA }, { CMD_RSET, FP_RSET }, { CMD_NOOP, FP_NOOP }, { CMD_QUIT, FP_QUIT },
+};
+
+static void resume_command(struct session *s);
+static void resume_input(struct session *s);
+static void message_refused(struct session *s, int code);
+static void data_finish(struct session *s);
+
+static const struct session_fault_hooks command_hooks = { resume_command, NULL, resume_input };
+static const struct session_fault_hooks dot_hooks = { data_finish, message_refused, resume_input };
+
+/* A command that would run (parsed, in sequence) meets its point's fault
+ * rules first; a delay keeps a copy of the line, run by resume_command
+ * once the delay is over. Returns 1 if the faults took it. */
+static int
+command_faulted(struct session *s, enum smtp_verb verb, const char *line, size_t len)
+{
+	if (s->conf->faults_n == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof fault_points / sizeof fault_points[0]; i++) {
+		if (fault_points[i].verb != verb)
+			continue;
+		free(s->fault_line);
+		s->fault_line = strndup(line, len);	/* NULL (out of memory): the delay ends in nothing */
+		return session_fault(s, fault_points[i].point, &command_hooks);
+	}
+	return 0;
+}
+
+/* Parses and runs one line; check_faults is 0 for a line a fault delay
+ * held, whose rules were met already. */
 static void
-dispatch_line(struct session *s, const char *line, size_t len)
+run_line(struct session *s, const char *line, size_t len, int check_faults)
 {
 	struct smtp_parse_limits lim = { s->conf->smtp_max_message_size };
 	const struct smtp_reply *err = NULL;
 	struct smtp_command cmd;
-	struct log_line l;
 
-	s->commands++;
-	session_deadline_stop(s);	/* the line is whole: the next one starts afresh */
-	if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
-		session_log_begin(s, &l, "cmd");
-		log_line_str(&l, "state", session_state_names[s->state]);
-		log_line_mem(&l, "line", line, len);
-		log_line_end(&l);
-	}
 	if (smtp_parse_command(line, len, &lim, &cmd, &err) != 0) {
 		session_client_error(s, err->code, err->text);
 		return;
@@ -233,14 +262,57 @@ dispatch_line(struct session *s, const char *line, size_t len)
 			continue;
 		if (!(e->states & IN(s->state)))
 			session_client_error(s, 503, bad_sequence_text(s, e));
-		else
+		else if (!check_faults || !command_faulted(s, e->verb, line, len))
 			e->run(s, &cmd);
 		return;
 	}
 	session_client_error(s, 500, "5.5.2 Error: command not recognized");
 }
 
+static void
+resume_command(struct session *s)
+{
+	if (s->fault_line != NULL)
+		run_line(s, s->fault_line, strlen(s->fault_line), 0);
+}
+
+static void
+dispatch_line(struct session *s, const char *line, size_t len)
+{
+	struct log_line l;
+
+	s->commands++;
+	session_deadline_stop(s);	/* the line is whole: the next one starts afresh */
+	if (s->conf->log_protocol_log >= PLOG_MEDIUM) {
+		session_log_begin(s, &l, "cmd");
+		log_line_str(&l, "state", session_state_names[s->state]);
+		log_line_mem(&l, "line", line, len);
+		log_line_end(&l);
+	}
+	run_line(s, line, len, 1);
+}
+
 /* ---- DATA ---- */
+
+static void
+message_counted(struct session *s, int code)
+{
+	metrics_count(s->env.metrics, code == 250 ? MC_MSG_ACCEPTED :
+	    code >= 500 ? MC_MSG_REJECTED : MC_MSG_FAILED);
+}
+
+/* A [faults] rule answered the end of data with code: the message is
+ * dropped and counted, the transaction ends. */
+static void
+message_refused(struct session *s, int code)
+{
+	spool_abort(&s->spool);
+	s->rcpts = 0;
+	session_enter_state(s, STATE_READY);
+	message_counted(s, code);
+	session_deadline_stop(s);
+	session_set_timeouts(s, session_timeout_command(s));
+}
 
 static void
 data_finish(struct session *s)
@@ -272,8 +344,7 @@ data_finish(struct session *s)
 		s->messages++;
 		session_reply(s, 250, "2.0.0 Ok: queued as %s", s->queue_id);
 	}
-	metrics_count(s->env.metrics, code == 250 ? MC_MSG_ACCEPTED :
-	    code >= 500 ? MC_MSG_REJECTED : MC_MSG_FAILED);
+	message_counted(s, code);
 	if (s->conf->log_protocol_log >= PLOG_MINIMUM) {
 		session_log_begin(s, &l, "message");
 		log_line_str(&l, "queue_id", s->queue_id);
@@ -292,7 +363,7 @@ data_finish(struct session *s)
 static void
 data_consume(struct session *s, struct evbuffer *in)
 {
-	while (s->state == STATE_DATA && evbuffer_get_length(in) > 0) {
+	while (s->state == STATE_DATA && !s->fault_held && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t used, out_len;
 
@@ -309,7 +380,7 @@ data_consume(struct session *s, struct evbuffer *in)
 			spool_write(&s->spool, s->data_buf, out_len);
 		evbuffer_drain(in, used);
 		session_data_progress(s, used);
-		if (s->data.state == DATA_DONE)
+		if (s->data.state == DATA_DONE && session_fault(s, FP_DOT, &dot_hooks) == 0)
 			data_finish(s);
 	}
 }
@@ -398,7 +469,7 @@ dialogue_process_input(struct session *s)
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 
-	while (s->state >= STATE_GREETED && s->state != STATE_CLOSING) {
+	while (s->state >= STATE_GREETED && s->state != STATE_CLOSING && !s->fault_held) {
 		if (evbuffer_get_length(out) > s->conf->smtp_max_unread_replies) {
 			/* The client does not read its replies: stop reading
 			 * its commands until it does (write_cb resumes). */
@@ -419,4 +490,14 @@ dialogue_process_input(struct session *s)
 	}
 	if (s->state == STATE_CLOSING)
 		evbuffer_drain(in, evbuffer_get_length(in));	/* junk after QUIT */
+}
+
+/* After a [faults] delay: read again and run what was buffered. */
+static void
+resume_input(struct session *s)
+{
+	if (s->state < STATE_GREETED || s->state == STATE_CLOSING || s->fault_held)
+		return;
+	bufferevent_enable(s->bev, EV_READ);
+	dialogue_process_input(s);
 }

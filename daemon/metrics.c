@@ -74,6 +74,14 @@ metrics_count(struct metrics *m, enum metric_counter c)
 }
 
 void
+metrics_fault(struct metrics *m, enum fault_point p, enum fault_action a)
+{
+	pthread_mutex_lock(&m->lock);
+	m->faults[p][a]++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
 metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[BANNER_STAGE_COUNT])
 {
 	pthread_mutex_lock(&m->lock);
@@ -96,6 +104,9 @@ metrics_add(struct metrics *dst, struct metrics *src)
 	hist_merge(&dst->banner, &src->banner);
 	for (int i = 0; i < BANNER_STAGE_COUNT; i++)
 		hist_merge(&dst->stages[i], &src->stages[i]);
+	for (int p = 0; p < FP_COUNT; p++)
+		for (int a = 0; a < FA_COUNT; a++)
+			dst->faults[p][a] += src->faults[p][a];
 	for (int b = 0; b <= METRICS_BUCKETS; b++) {
 		dst->banner_le[b] += src->banner_le[b];
 		for (int i = 0; i < BANNER_STAGE_COUNT; i++)
@@ -179,6 +190,13 @@ expose_counters(const struct metrics *m, struct evbuffer *out)
 	    (unsigned long long)m->counters[MC_MSG_ACCEPTED],
 	    (unsigned long long)m->counters[MC_MSG_REJECTED],
 	    (unsigned long long)m->counters[MC_MSG_FAILED]);
+	evbuffer_add_printf(out, "# HELP bannerd_faults_total Fault rules applied ([faults]), by point and action.\n"
+	    "# TYPE bannerd_faults_total counter\n");
+	for (int p = 0; p < FP_COUNT; p++)
+		for (int a = 0; a < FA_COUNT; a++)
+			evbuffer_add_printf(out, "bannerd_faults_total{point=\"%s\",action=\"%s\"} %llu\n",
+			    fault_point_name((enum fault_point)p), fault_action_name((enum fault_action)a),
+			    (unsigned long long)m->faults[p][a]);
 }
 
 void

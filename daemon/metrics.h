@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "faults.h"
 #include "histogram.h"
 
 struct evbuffer;
@@ -58,6 +59,7 @@ struct metrics {
 	struct histogram stages[BANNER_STAGE_COUNT];
 	uint64_t banner_le[METRICS_BUCKETS + 1];
 	uint64_t stage_le[BANNER_STAGE_COUNT][METRICS_BUCKETS + 1];
+	uint64_t faults[FP_COUNT][FA_COUNT];	/* [faults] rules applied */
 };
 
 /* Gauges are read at scrape time, not kept. */
@@ -77,6 +79,8 @@ struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
 void metrics_count(struct metrics *m, enum metric_counter c);
+/* A [faults] rule applied (bannerd_faults_total{point,action}). */
+void metrics_fault(struct metrics *m, enum fault_point p, enum fault_action a);
 /* A banner went out: its total and every stage, in microseconds. */
 void metrics_banner(struct metrics *m, uint64_t banner_us, const uint64_t stage_us[BANNER_STAGE_COUNT]);
 

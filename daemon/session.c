@@ -33,6 +33,7 @@ static void banner_path_after_lookups(struct session *s);
 static void rdns_done_cb(void *arg, const struct rdns_answer *a);
 static void ident_done_cb(void *arg, const struct ident_answer *a);
 static void banner_path_delay(struct session *s);
+static void banner_path_wait(struct session *s);
 static void delay_done_cb(evutil_socket_t fd, short what, void *arg);
 static void send_banner(struct session *s);
 static void read_cb(struct bufferevent *bev, void *arg);
@@ -63,6 +64,8 @@ session_new(const struct session_env *env, const struct sockaddr *peer, socklen_
 	s->delay_timer = evtimer_new(env->base, delay_done_cb, s);
 	s->close_timer = evtimer_new(env->base, close_timer_cb, s);
 	s->deadline_timer = evtimer_new(env->base, session_deadline_cb, s);
+	s->fault_timer = evtimer_new(env->base, session_fault_timer_cb, s);
+	s->fault_rule = -1;
 	return s;
 }
 
@@ -78,6 +81,9 @@ session_destroy(struct session *s)
 		event_free(s->close_timer);
 	if (s->deadline_timer != NULL)
 		event_free(s->deadline_timer);
+	if (s->fault_timer != NULL)
+		event_free(s->fault_timer);
+	free(s->fault_line);
 	free(s->data_buf);
 	free(s->helo);
 	free(s->client_name);
@@ -114,7 +120,8 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 		return NULL;
 	}
 	s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL || s->delay_timer == NULL || s->close_timer == NULL || s->deadline_timer == NULL) {
+	if (s->bev == NULL || s->delay_timer == NULL || s->close_timer == NULL || s->deadline_timer == NULL ||
+	    s->fault_timer == NULL) {
 		if (s->bev == NULL)
 			close(fd);
 		session_destroy(s);
@@ -309,8 +316,19 @@ rdns_done_cb(void *arg, const struct rdns_answer *a)
 
 /* ---- injected delay ---- */
 
+/* The connect point of the [faults] rules comes first: its delay, then
+ * banner.delay, are both the banner's delay stage. */
 static void
 banner_path_delay(struct session *s)
+{
+	static const struct session_fault_hooks connect_hooks = { banner_path_wait, NULL, NULL };
+
+	if (session_fault(s, FP_CONNECT, &connect_hooks) == 0)
+		banner_path_wait(s);
+}
+
+static void
+banner_path_wait(struct session *s)
 {
 	uint64_t delay = s->conf->banner_delay_us;
 	struct timeval tv;
@@ -432,7 +450,7 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t len = evbuffer_get_length(in);
 
-	if (s->lingering) {
+	if (s->lingering || s->fault_stalled) {
 		evbuffer_drain(in, len);
 		return;
 	}

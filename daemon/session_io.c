@@ -23,7 +23,7 @@ const char *const session_state_names[] = {
 };
 
 const char *const session_outcome_names[] = {
-	"none", "normal", "abandoned", "timeout", "421", "pregreet", "disconnect", "error", "554",
+	"none", "normal", "abandoned", "timeout", "421", "pregreet", "disconnect", "error", "554", "fault",
 };
 
 void
@@ -299,6 +299,8 @@ session_close_after_flush(struct session *s)
 	session_enter_state(s, STATE_CLOSING);
 	session_drop_lookup(s);
 	event_del(s->delay_timer);
+	event_del(s->fault_timer);
+	s->fault_held = 0;
 	session_deadline_stop(s);
 	bufferevent_disable(s->bev, EV_READ);
 	/* A peer that never reads must not keep us: bound the final flush. */

@@ -11,6 +11,7 @@
 #include "ident.h"
 #include "rdns.h"
 #include "rng.h"
+#include "session_fault.h"
 #include "session.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -45,6 +46,7 @@ enum outcome {
 	OUTCOME_DISCONNECT,	/* client left after the banner without QUIT (how: fin, rst) */
 	OUTCOME_ERROR,		/* I/O error other than a reset */
 	OUTCOME_554,		/* we closed with 554 (pipelining) */
+	OUTCOME_FAULT,		/* a [faults] rule closed, stalled or refused the greeting */
 };
 
 extern const char *const session_outcome_names[];
@@ -60,6 +62,7 @@ struct session {
 	struct event *delay_timer;	/* the injected delay before the banner */
 	struct event *close_timer;	/* frees the session from the loop once closing */
 	struct event *deadline_timer;	/* the command line's or the DATA phase's deadline */
+	struct event *fault_timer;	/* a [faults] delay, or the end of a stall */
 	uint64_t deadline_us;		/* when it fires (monotonic), 0: not armed */
 	uint64_t deadline_cap_us;	/* DATA: the most time a chunk may buy */
 	const char *deadline_reason;	/* for the close line when it fires */
@@ -110,6 +113,14 @@ struct session {
 	int too_big;
 	char queue_id[32];
 	char *data_buf;
+
+	/* [faults] (session_fault.c) */
+	int fault_held;			/* a delay or a stall holds the dialogue */
+	int fault_stalled;
+	int fault_rule;			/* the terminal rule due after the delay, or -1 */
+	enum fault_point fault_point;
+	const struct session_fault_hooks *fault_hooks;
+	char *fault_line;		/* the command line a delay holds back */
 };
 
 #endif
