@@ -3,6 +3,7 @@ parallel, their --json merged; counts add up, the merged p99 lies between
 the runs' own, the human summary and --expect use the merged figures, and
 bad input (not smtpprobe's JSON, another histogram layout, no files) is an
 error with exit 2. Stdlib only; everything is stopped by PID."""
+import csv
 import json
 import os
 import subprocess
@@ -114,6 +115,53 @@ class TestSmtpprobeMerge(unittest.TestCase):
         self.bad(a, os.path.join(self.dir, "missing.json"), says="cannot read")
         self.bad("--expect", "nosuch<1", a, says="unknown figure")
         self.assertEqual(self.merge(a).returncode, 0)
+
+
+LAB = os.path.join(harness.ROOT, "scripts", "lab")
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK) and os.access(binary("bannerd"), os.X_OK),
+                     "smtpprobe or bannerd not built")
+class TestLabClients(unittest.TestCase):
+    """scripts/lab with LAB_CLIENTS=2: two smtpprobe processes share the
+    scenario's load, probe.json is their merge, and the scenario's
+    expectations (300 ok, every try joined with bannerd's log) still
+    hold; without it one smtpprobe runs as before."""
+
+    def run_lab(self, clients):
+        results = tmpdir(self, "bannerlab-lab-")
+        env = dict(os.environ, LAB_RESULTS=results, BUILD=os.environ.get("BUILD", "build"))
+        env.pop("LAB_CLIENTS", None)
+        if clients:
+            env["LAB_CLIENTS"] = str(clients)
+        r = subprocess.run([LAB, "run", "baseline", "--quick"], capture_output=True, text=True,
+                           timeout=170, env=env, cwd=harness.ROOT)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        self.assertIn("expectations: 6 passed, 0 failed", r.stdout)
+        return os.path.join(results, "baseline")
+
+    def test_two_clients(self):
+        out = self.run_lab(2)
+        probe = load(os.path.join(out, "probe.json"))
+        self.assertEqual(probe["merged_runs"], 2)
+        self.assertEqual([s["attempts"] for s in probe["sources"]], [150, 150])
+        self.assertEqual([s["client"] for s in probe["sources"]], ["lab-0", "lab-1"])
+        self.assertEqual(probe["attempts"], 300)
+        self.assertEqual(probe["outcome"]["ok"], 300)
+        with open(os.path.join(out, "probe.csv")) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 300)
+        self.assertEqual(sorted(int(r["attempt"]) for r in rows), list(range(1, 301)))
+        self.assertEqual(len({r["source"] for r in rows}), 300)
+        self.assertIn("smtpprobe merge of 2 run(s)", read(os.path.join(out, "probe.txt")))
+        self.assertIn("300 of 300 tries matched", read(os.path.join(out, "verdict.txt")))
+
+    def test_one_client_as_before(self):
+        out = self.run_lab(None)
+        probe = load(os.path.join(out, "probe.json"))
+        self.assertNotIn("merged_runs", probe)
+        self.assertEqual(probe["attempts"], 300)
+        self.assertFalse(os.path.exists(os.path.join(out, "probe.0.txt")))
 
 
 if __name__ == "__main__":
