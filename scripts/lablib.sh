@@ -186,6 +186,7 @@ lab_bannerd() {
 # stops the run at once. Returns smtpprobe's exit code. LAB_CLIENTS=N
 # (N > 1) shares the load among N smtpprobe processes (lab_probe_clients).
 lab_probe() {
+	# LAB_CLIENTS is checked by scripts/lab before anything starts.
 	if [ "${LAB_CLIENTS:-1}" -gt 1 ] 2>/dev/null; then
 		lab_probe_clients "$LAB_CLIENTS" "$@"
 		return
