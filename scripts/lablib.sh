@@ -183,14 +183,82 @@ lab_bannerd() {
 
 # lab_probe ARGS...: smtpprobe against bannerd (or $PROBE_PORT), JSON and
 # CSV into $LAB_OUT, in the background and waited for, so that a signal
-# stops the run at once. Returns smtpprobe's exit code.
+# stops the run at once. Returns smtpprobe's exit code. LAB_CLIENTS=N
+# (N > 1) shares the load among N smtpprobe processes (lab_probe_clients).
 lab_probe() {
+	# LAB_CLIENTS is checked by scripts/lab before anything starts.
+	if [ "${LAB_CLIENTS:-1}" -gt 1 ] 2>/dev/null; then
+		lab_probe_clients "$LAB_CLIENTS" "$@"
+		return
+	fi
 	# shellcheck disable=SC2086
 	$LAB_AT_SENDER "$(lab_bin smtpprobe)" "$@" --json "$LAB_OUT/probe.json" --csv "$LAB_OUT/probe.csv" \
 		"${PROBE_HOST:-$LAB_MAIL_HOST}:${PROBE_PORT:-$BD_PORT}" >"$LAB_OUT/probe.txt" 2>&1 9>&- &
 	probe_pid=$!
 	lab_track "$probe_pid"
 	wait "$probe_pid"
+}
+
+# lab_load_share N I ARGS...: client I's (0-based) share of a load of N
+# clients, as words: -n/--connections split with the remainder to the
+# first clients, -r/--rate divided, -c/--concurrency rounded up; every
+# other option as it is. Prints nothing when the share has no attempt.
+lab_load_share() {
+	awk -v n="$1" -v i="$2" 'BEGIN {
+		for (a = 3; a < ARGC; a++) {
+			w = ARGV[a]; out = out (out == "" ? "" : " ") w
+			if (a + 1 >= ARGC) continue
+			v = ARGV[a + 1]
+			if (w == "-n" || w == "--connections") {
+				v = int(v / n) + (i < v % n ? 1 : 0)
+				if (v == 0) exit
+			} else if (w == "-r" || w == "--rate")
+				v = sprintf("%g", v / n)
+			else if (w == "-c" || w == "--concurrency")
+				v = int((v + n - 1) / n)
+			else
+				continue
+			out = out " " v; a++
+		}
+		print out
+	}' "$@"
+}
+
+# lab_probe_clients N ARGS...: the load from N smtpprobe processes at
+# once (the load shared by lab_load_share), as a class of machines would
+# send it; `smtpprobe merge` makes $LAB_OUT/probe.json of their runs, and
+# their CSVs are concatenated with the attempts renumbered, so each try
+# still joins bannerd's line for its connection by the source port.
+lab_probe_clients() {
+	lp_n=$1
+	shift
+	lp_pids="" lp_files="" lp_i=0
+	while [ "$lp_i" -lt "$lp_n" ]; do
+		lp_share=$(lab_load_share "$lp_n" "$lp_i" "$@")
+		if [ -n "$lp_share" ]; then
+			# shellcheck disable=SC2086
+			$LAB_AT_SENDER "$(lab_bin smtpprobe)" $lp_share --client "lab-$lp_i" \
+				--json "$LAB_WORK/probe.$lp_i.json" --csv "$LAB_WORK/probe.$lp_i.csv" \
+				"${PROBE_HOST:-$LAB_MAIL_HOST}:${PROBE_PORT:-$BD_PORT}" >"$LAB_OUT/probe.$lp_i.txt" 2>&1 9>&- &
+			lab_track $!
+			lp_pids="$lp_pids $!" lp_files="$lp_files $LAB_WORK/probe.$lp_i.json"
+		fi
+		lp_i=$((lp_i + 1))
+	done
+	lp_rc=0
+	for lp_p in $lp_pids; do
+		wait "$lp_p" || lp_rc=$?
+	done
+	# shellcheck disable=SC2086
+	"$(lab_bin smtpprobe)" merge --json "$LAB_OUT/probe.json" $lp_files >"$LAB_OUT/probe.txt" 2>&1 || lp_rc=$?
+	lp_csvs=""
+	for lp_f in $lp_files; do
+		[ ! -f "${lp_f%.json}.csv" ] || lp_csvs="$lp_csvs ${lp_f%.json}.csv"
+	done
+	# shellcheck disable=SC2086
+	[ -z "$lp_csvs" ] || awk -F, -v OFS=, 'FNR == 1 { base = top; if (NR == 1) print; next }
+		{ $1 += base; if ($1 > top) top = $1; print }' $lp_csvs >"$LAB_OUT/probe.csv"
+	return "$lp_rc"
 }
 
 lab_scrape() {

@@ -18,6 +18,8 @@
 #include "outcome.h"
 #include "source.h"
 
+struct probe_giveup;
+
 enum probe_mode { MODE_BANNER, MODE_SESSION, MODE_IDLE };
 
 struct probe_config {
@@ -38,6 +40,7 @@ struct probe_config {
 	unsigned threads;
 	bool keep_tries;		/* keep a record per try (for --csv) */
 	const char *helo;
+	const char *client;		/* --client: this run's name in a merge (report only) */
 };
 
 /* A socket address as getsockname fills it; sa.sa_family is AF_UNSPEC
@@ -83,6 +86,10 @@ struct probe_result {
 	struct histogram stage[STAGE_COUNT];
 	struct probe_try *rows;
 	uint64_t nrows, cap_rows;
+	/* A merged result's would-give-up matrix (merge.h), summed from the
+	 * files' counts; NULL for a run, whose matrix report.c computes. */
+	const struct probe_giveup *giveup;
+	size_t ngiveup;
 };
 
 const char *probe_stage_name(enum probe_stage s);

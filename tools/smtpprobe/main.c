@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "engine.h"
 #include "expect.h"
+#include "merge.h"
 #include "outcome.h"
 #include "report.h"
 #include "units.h"
@@ -27,6 +29,7 @@ struct options {
 	struct probe_expect expects[EXPECT_MAX];
 	unsigned nexpects;
 	bool quiet;
+	char client[256];
 	bool set_attempts, set_give_up, set_retries, set_retry_after;
 };
 
@@ -35,6 +38,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: smtpprobe [options] HOST[:PORT]      (numeric address, default port 25)\n"
+	    "       smtpprobe merge [--json FILE|-] [--expect EXPR]... [-q] FILE...\n"
 	    "  -n, --connections N       attempts in total (default 1)\n"
 	    "  -c, --concurrency C       closed loop: keep C attempts in flight\n"
 	    "  -r, --rate R              open loop: start R attempts per second on schedule\n"
@@ -49,7 +53,8 @@ usage(FILE *f)
 	    "      --source ADDR[/PREFIX]  bind connections to these addresses in turn\n"
 	    "      --connect-timeout DUR (default 30s)  --timeout DUR  replies after the greeting (default 300s)\n"
 	    "      --helo NAME           EHLO name in session mode\n"
-	    "      --json FILE|-         summary as one JSON object\n"
+	    "      --json FILE|-         summary as one JSON object (with lossless histograms)\n"
+	    "      --client NAME         this run's name in a merge (default: the host's name)\n"
 	    "      --csv FILE|-          one row per try\n"
 	    "      --expect EXPR         e.g. 'banner.p99<=200ms'; repeatable; exit 1 if one fails\n"
 	    "  -t, --threads N           event loops (threads) to spread the load over\n"
@@ -165,6 +170,7 @@ apply_profile(struct options *o)
 enum {
 	OPT_SIZE = 256, OPT_HOLD, OPT_GIVE_UP, OPT_RETRIES, OPT_RETRY_AFTER, OPT_PROFILE,
 	OPT_SOURCE, OPT_JSON, OPT_CSV, OPT_EXPECT, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_HELO,
+	OPT_CLIENT,
 };
 
 static const struct option long_opts[] = {
@@ -189,6 +195,7 @@ static const struct option long_opts[] = {
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "helo", required_argument, NULL, OPT_HELO },
+	{ "client", required_argument, NULL, OPT_CLIENT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -294,34 +301,30 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_HELO:
 		c->helo = arg;
 		return strlen(arg) > 255 || strpbrk(arg, "\r\n ") ? fail_usage("bad --helo '%s'", arg) : 0;
+	case OPT_CLIENT:
+		if (strlen(arg) >= sizeof o->client)
+			return fail_usage("bad --client '%s' (at most 255 bytes)", arg);
+		snprintf(o->client, sizeof o->client, "%s", arg);
+		return 0;
 	default:
 		usage(stderr);
 		return -1;
 	}
 }
 
-/* Cross-option rules, checked once everything is read. */
+/* Every --expect names a figure that exists: a typo is a usage error
+ * before the run, not a failure after it. */
 static int
-finish_options(struct options *o)
+check_expect_names(const struct options *o)
 {
-	struct probe_config *c = &o->cfg;
 	struct probe_metric m[PROBE_METRICS_MAX];
 	struct probe_result *empty;
 	char err[160];
 	double dummy;
 
-	if (o->profile && apply_profile(o) != 0)
-		return -1;
-	if (c->retry.retries > 0 && c->give_up_us == 0)
-		return fail_usage("%s needs --give-up (a retry follows a give-up)", "--retries");
-	if (!o->set_attempts)
-		c->attempts = c->duration_us ? 0 : 1;
-	if (c->rate <= 0 && c->threads > (c->concurrency ? c->concurrency : 1))
-		c->threads = c->concurrency ? c->concurrency : 1;
-	c->keep_tries = o->csv_path != NULL;
 	if ((empty = probe_result_new()) == NULL)
 		return fail_usage("%s", "out of memory");
-	size_t n = probe_metrics(empty, c->give_up_us, m);
+	size_t n = probe_metrics(empty, o->cfg.give_up_us, m);
 	probe_result_free(empty);
 	for (unsigned i = 0; i < o->nexpects; i++) {
 		if (probe_expect_eval(&o->expects[i], m, n, &dummy, err, sizeof err) < 0) {
@@ -330,6 +333,27 @@ finish_options(struct options *o)
 		}
 	}
 	return 0;
+}
+
+/* Cross-option rules, checked once everything is read. */
+static int
+finish_options(struct options *o)
+{
+	struct probe_config *c = &o->cfg;
+
+	if (o->profile && apply_profile(o) != 0)
+		return -1;
+	if (o->client[0] == '\0' && gethostname(o->client, sizeof o->client - 1) != 0)
+		o->client[0] = '\0';
+	c->client = o->client;
+	if (c->retry.retries > 0 && c->give_up_us == 0)
+		return fail_usage("%s needs --give-up (a retry follows a give-up)", "--retries");
+	if (!o->set_attempts)
+		c->attempts = c->duration_us ? 0 : 1;
+	if (c->rate <= 0 && c->threads > (c->concurrency ? c->concurrency : 1))
+		c->threads = c->concurrency ? c->concurrency : 1;
+	c->keep_tries = o->csv_path != NULL;
+	return check_expect_names(o);
 }
 
 static int
@@ -401,11 +425,152 @@ check_expects(const struct options *o, const struct probe_result *res, FILE *f)
 	return failed;
 }
 
+/* ---- smtpprobe merge FILE... ---- */
+
+static const struct option merge_opts[] = {
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "expect", required_argument, NULL, OPT_EXPECT },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Reads a whole file; NULL with a message on stderr. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, got;
+
+	if (f == NULL) {
+		fprintf(stderr, "smtpprobe merge: cannot read %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (n == cap) {
+			char *p = realloc(buf, cap = cap ? cap * 2 : 65536);
+			if (p == NULL) {
+				fprintf(stderr, "smtpprobe merge: %s: out of memory\n", path);
+				goto fail;
+			}
+			buf = p;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	if (ferror(f)) {
+		fprintf(stderr, "smtpprobe merge: cannot read %s\n", path);
+		goto fail;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+static int
+merge_parse(struct options *o, int argc, char **argv)
+{
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "qh", merge_opts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (ch != OPT_JSON && ch != OPT_EXPECT && ch != 'q')
+			return fail_usage("%s", "smtpprobe merge takes --json, --expect and -q, then files");
+		if (parse_one(o, ch, optarg) != 0)
+			return -1;
+	}
+	if (optind >= argc)
+		return fail_usage("%s", "merge: give the --json files of the runs to merge");
+	return check_expect_names(o);
+}
+
+/* Every file is read and checked before anything is printed: a bad one
+ * is an error (exit 2), never silently left out of the figures. */
+static int
+merge_files(struct probe_merge *m, int n, char **files)
+{
+	char err[512];
+
+	for (int i = 0; i < n; i++) {
+		size_t len = 0;
+		char *text = slurp(files[i], &len);
+		if (text == NULL)
+			return -1;
+		int rc = probe_merge_add(m, files[i], text, len, err, sizeof err);
+		free(text);
+		if (rc != 0) {
+			fprintf(stderr, "smtpprobe merge: %s\n", err);
+			return -1;
+		}
+	}
+	probe_merge_finish(m);
+	return 0;
+}
+
+static int
+merge_write_json(const char *path, const struct probe_merge *m)
+{
+	FILE *f = open_out(path);
+
+	if (f == NULL)
+		return -1;
+	probe_report_json_merged(f, m);
+	if (f == stdout)
+		return fflush(f) == 0 ? 0 : -1;
+	if (fclose(f) != 0) {
+		fprintf(stderr, "smtpprobe: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+merge_main(int argc, char **argv)
+{
+	static struct options o;
+	struct probe_merge m;
+	int rc;
+
+	if ((rc = merge_parse(&o, argc, argv)) != 0)
+		return rc > 0 ? 0 : 2;
+	if (probe_merge_init(&m) != 0) {
+		fprintf(stderr, "smtpprobe merge: out of memory\n");
+		return 1;
+	}
+	if (merge_files(&m, argc - optind, argv + optind) != 0) {
+		probe_merge_free(&m);
+		return 2;
+	}
+	o.cfg.give_up_us = m.give_up_us;
+	FILE *human = o.json_path && strcmp(o.json_path, "-") == 0 ? stderr : stdout;
+	rc = 0;
+	if (!o.quiet)
+		probe_report_human_merged(human, &m);
+	if (o.json_path && merge_write_json(o.json_path, &m) != 0)
+		rc = 1;
+	if (check_expects(&o, m.res, human) > 0)
+		rc = 1;
+	probe_merge_free(&m);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct options o;	/* large (the expectations); zeroed */
 	int rc;
+
+	if (argc > 1 && strcmp(argv[1], "merge") == 0)
+		return merge_main(argc - 1, argv + 1);
 
 	o.cfg.connect_timeout_us = 30000000;	/* Postfix smtp_connect_timeout */
 	o.cfg.timeout_us = 300000000;		/* RFC 5321 4.5.3.2 */

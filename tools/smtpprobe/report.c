@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "giveup.h"
+#include "merge.h"
 #include "units.h"
 
 /* Figures of one stage, in JSON and --expect order. */
@@ -60,6 +61,11 @@ run_giveup(const struct probe_result *res, uint64_t give_up_us, struct probe_giv
 	/* Rows, when kept, make the counts exact; rows == tries then. */
 	struct probe_banners b = { &res->stage[STAGE_BANNER], NULL, 0 };
 
+	if (res->giveup != NULL) {
+		size_t n = res->ngiveup < PROBE_GIVEUP_MAX ? res->ngiveup : PROBE_GIVEUP_MAX;
+		memcpy(g, res->giveup, n * sizeof *g);
+		return n;
+	}
 	if (res->nrows > 0 && res->nrows == res->tries) {
 		b.rows = res->rows;
 		b.nrows = res->nrows;
@@ -145,17 +151,54 @@ json_giveup(FILE *f, const struct probe_result *res, uint64_t give_up_us)
 	fprintf(f, "\n  },\n");
 }
 
-void
-probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
+/* A JSON string's body: what smtpprobe itself writes needs no more than
+ * quotes, backslashes and control bytes escaped. */
+static void
+json_string(FILE *f, const char *s)
 {
-	char target[ADDR_TEXT_MAX];
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
 
-	addr_format((const struct sockaddr *)&cfg->target.ss, target, sizeof target);
-	fprintf(f, "{\n  \"target\": \"%s\",\n  \"mode\": \"%s\",\n", target, probe_mode_name(cfg->mode));
-	fprintf(f, "  \"loop\": \"%s\",\n  \"threads\": %u,\n", cfg->rate > 0 ? "open" : "closed",
-	    cfg->threads ? cfg->threads : 1);
-	fprintf(f, "  \"concurrency\": %u,\n  \"target_rate\": %.3f,\n", cfg->concurrency, cfg->rate);
-	fprintf(f, "  \"give_up_us\": %" PRIu64 ",\n  \"retries\": %u,\n", cfg->give_up_us, cfg->retry.retries);
+/* "histograms": every stage's buckets, lossless, so that `smtpprobe
+ * merge` can add runs exactly. A bucket is [lo, count], lo its lower
+ * bound in microseconds; the layout says how wide each one is. */
+static void
+json_histograms(FILE *f, const struct probe_result *res, enum probe_mode mode)
+{
+	fprintf(f, "  \"histograms\": {\n    \"layout\": {\"kind\": \"log-linear\", \"sub_bits\": %u, "
+	    "\"exact_below\": %u}", HIST_SUB_BITS, HIST_SUB_COUNT);
+	for (int s = 0; s < STAGE_COUNT; s++) {
+		const struct histogram *h = &res->stage[s];
+		bool session_stage = s != STAGE_CONNECT && s != STAGE_BANNER && s != STAGE_TOTAL;
+		if (session_stage && mode != MODE_SESSION)
+			continue;
+		fprintf(f, ",\n    \"%s\": {\"count\": %" PRIu64 ", \"sum\": %" PRIu64 ", \"min\": %" PRIu64
+		    ", \"max\": %" PRIu64 ", \"buckets\": [", probe_stage_name(s), hist_count(h), hist_sum(h),
+		    hist_min(h), hist_max(h));
+		struct hist_iter it = { 0 };
+		struct hist_bucket b;
+		for (bool first = true; hist_next(h, &it, &b); first = false)
+			fprintf(f, "%s[%" PRIu64 ", %" PRIu64 "]", first ? "" : ", ", b.lo, b.count);
+		fprintf(f, "]}");
+	}
+	fprintf(f, "\n  },\n");
+}
+
+/* Everything after the run's configuration: the same keys for a run and
+ * for a merge. The closing brace is the caller's. */
+static void
+json_body(FILE *f, enum probe_mode mode, uint64_t give_up_us, const struct probe_result *res, bool last)
+{
 	fprintf(f, "  \"attempts\": %" PRIu64 ",\n  \"tries\": %" PRIu64 ",\n", res->attempts, res->tries);
 	fprintf(f, "  \"elapsed_us\": %" PRIu64 ",\n  \"rate\": %.3f,\n", res->elapsed_us, run_rate(res));
 	/* Tries that met a firewall's SMTP inspection: counts of tries. */
@@ -163,13 +206,77 @@ probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_re
 	    ",\n  \"ehlo_masked\": %" PRIu64 ",\n", res->banner_masked, res->ehlo_refused, res->ehlo_masked);
 	for (int s = 0; s < STAGE_COUNT; s++) {
 		bool session_stage = s != STAGE_CONNECT && s != STAGE_BANNER && s != STAGE_TOTAL;
-		if (session_stage && cfg->mode != MODE_SESSION)
+		if (session_stage && mode != MODE_SESSION)
 			continue;
 		json_stage(f, probe_stage_name(s), &res->stage[s]);
 	}
-	json_giveup(f, res, cfg->give_up_us);
+	json_giveup(f, res, give_up_us);
+	json_histograms(f, res, mode);
 	json_outcomes(f, "try_outcome", res->try_outcome, false);
-	json_outcomes(f, "outcome", res->outcome, true);
+	json_outcomes(f, "outcome", res->outcome, last);
+}
+
+void
+probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
+{
+	char target[ADDR_TEXT_MAX];
+
+	addr_format((const struct sockaddr *)&cfg->target.ss, target, sizeof target);
+	fprintf(f, "{\n  \"target\": \"%s\",\n  \"mode\": \"%s\",\n", target, probe_mode_name(cfg->mode));
+	fprintf(f, "  \"client\": ");
+	json_string(f, cfg->client ? cfg->client : "");
+	fprintf(f, ",\n  \"loop\": \"%s\",\n  \"threads\": %u,\n", cfg->rate > 0 ? "open" : "closed",
+	    cfg->threads ? cfg->threads : 1);
+	fprintf(f, "  \"concurrency\": %u,\n  \"target_rate\": %.3f,\n", cfg->concurrency, cfg->rate);
+	fprintf(f, "  \"give_up_us\": %" PRIu64 ",\n  \"retries\": %u,\n", cfg->give_up_us, cfg->retry.retries);
+	json_body(f, cfg->mode, cfg->give_up_us, res, true);
+	fprintf(f, "}\n");
+}
+
+static enum probe_mode
+merge_mode(const struct probe_merge *m)
+{
+	return strcmp(m->mode, "session") == 0 ? MODE_SESSION : strcmp(m->mode, "idle") == 0 ? MODE_IDLE
+	    : MODE_BANNER;
+}
+
+static void
+json_sources(FILE *f, const struct probe_merge *m)
+{
+	fprintf(f, "  \"merged_runs\": %zu,\n  \"sources\": [", m->nsources);
+	for (size_t i = 0; i < m->nsources; i++) {
+		const struct probe_merge_source *s = &m->sources[i];
+		fprintf(f, "%s\n    {\"file\": ", i ? "," : "");
+		json_string(f, s->file);
+		fprintf(f, ", \"client\": ");
+		json_string(f, s->client);
+		fprintf(f, ", \"target\": ");
+		json_string(f, s->target);
+		fprintf(f, ", \"attempts\": %" PRIu64 ", \"tries\": %" PRIu64 ", \"elapsed_us\": %" PRIu64
+		    ", \"banner\": {\"p50\": %" PRIu64 ", \"p99\": %" PRIu64 ", \"max\": %" PRIu64
+		    ", \"count\": %" PRIu64 "}, \"outcome\": {", s->attempts, s->tries, s->elapsed_us,
+		    s->banner_p50_us, s->banner_p99_us, s->banner_max_us, s->banner_count);
+		for (int o = 0; o < OUTCOME_COUNT; o++)
+			fprintf(f, "%s\"%s\": %" PRIu64, o ? ", " : "", probe_outcome_name(o), s->outcome[o]);
+		fprintf(f, "}}");
+	}
+	fprintf(f, "\n  ]\n");
+}
+
+/* The same keys as a run's (target "mixed" when the runs differ;
+ * threads, concurrency and target_rate summed; elapsed the longest run),
+ * then merged_runs and one row per file in "sources". */
+void
+probe_report_json_merged(FILE *f, const struct probe_merge *m)
+{
+	fprintf(f, "{\n  \"target\": ");
+	json_string(f, m->target);
+	fprintf(f, ",\n  \"mode\": \"%s\",\n  \"client\": \"\",\n  \"loop\": \"%s\",\n", m->mode, m->loop);
+	fprintf(f, "  \"threads\": %u,\n  \"concurrency\": %u,\n  \"target_rate\": %.3f,\n",
+	    m->threads, m->concurrency, m->target_rate);
+	fprintf(f, "  \"give_up_us\": %" PRIu64 ",\n  \"retries\": %u,\n", m->give_up_us, m->retries);
+	json_body(f, merge_mode(m), m->give_up_us, m->res, false);
+	json_sources(f, m);
 	fprintf(f, "}\n");
 }
 
@@ -316,20 +423,13 @@ human_inspection(FILE *f, const struct probe_result *res)
 		    " those (an ASA removes STARTTLS this way)\n", res->ehlo_masked);
 }
 
-void
-probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
+/* Everything after the first line: the same for a run and a merge. */
+static void
+human_body(FILE *f, uint64_t give_up_us, const struct probe_result *res)
 {
-	char target[ADDR_TEXT_MAX], el[32];
+	char el[32];
 
-	addr_format((const struct sockaddr *)&cfg->target.ss, target, sizeof target);
 	units_format_duration(res->elapsed_us, el, sizeof el);
-	if (cfg->rate > 0)
-		fprintf(f, "smtpprobe %s: %s mode, open loop at %.1f/s, %u thread(s)\n", target,
-		    probe_mode_name(cfg->mode), cfg->rate, cfg->threads ? cfg->threads : 1);
-	else
-		fprintf(f, "smtpprobe %s: %s mode, closed loop, concurrency %u, %u thread(s)\n", target,
-		    probe_mode_name(cfg->mode), cfg->concurrency ? cfg->concurrency : 1,
-		    cfg->threads ? cfg->threads : 1);
 	fprintf(f, "attempts %" PRIu64 "  tries %" PRIu64 "  elapsed %s  rate %.1f attempts/s\n",
 	    res->attempts, res->tries, el, run_rate(res));
 	fprintf(f, "outcomes:");
@@ -344,6 +444,51 @@ probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_r
 		fprintf(f, "banner latency (established to complete greeting):\n");
 		probe_report_histogram(f, &res->stage[STAGE_BANNER], 40);
 	}
-	human_giveup(f, res, cfg->give_up_us);
+	human_giveup(f, res, give_up_us);
 	human_inspection(f, res);
+}
+
+void
+probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_result *res)
+{
+	char target[ADDR_TEXT_MAX];
+
+	addr_format((const struct sockaddr *)&cfg->target.ss, target, sizeof target);
+	if (cfg->rate > 0)
+		fprintf(f, "smtpprobe %s: %s mode, open loop at %.1f/s, %u thread(s)\n", target,
+		    probe_mode_name(cfg->mode), cfg->rate, cfg->threads ? cfg->threads : 1);
+	else
+		fprintf(f, "smtpprobe %s: %s mode, closed loop, concurrency %u, %u thread(s)\n", target,
+		    probe_mode_name(cfg->mode), cfg->concurrency ? cfg->concurrency : 1,
+		    cfg->threads ? cfg->threads : 1);
+	human_body(f, cfg->give_up_us, res);
+}
+
+/* One row per file: who measured what, so a student whose machine saw
+ * something else stands out. */
+static void
+human_sources(FILE *f, const struct probe_merge *m)
+{
+	char p50[32], p99[32], max[32];
+
+	fprintf(f, "per run:\n  %-20s %-16s %9s %9s %9s %9s %10s %10s %10s\n", "file", "client",
+	    "attempts", "ok", "gave_up", "ndr", "banner p50", "p99", "max");
+	for (size_t i = 0; i < m->nsources; i++) {
+		const struct probe_merge_source *s = &m->sources[i];
+		units_format_duration(s->banner_p50_us, p50, sizeof p50);
+		units_format_duration(s->banner_p99_us, p99, sizeof p99);
+		units_format_duration(s->banner_max_us, max, sizeof max);
+		fprintf(f, "  %-20s %-16s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %10s %10s %10s\n",
+		    s->file, s->client[0] ? s->client : "-", s->attempts, s->outcome[OUTCOME_OK],
+		    s->outcome[OUTCOME_GAVE_UP], s->outcome[OUTCOME_NDR], p50, p99, max);
+	}
+}
+
+void
+probe_report_human_merged(FILE *f, const struct probe_merge *m)
+{
+	fprintf(f, "smtpprobe merge of %zu run(s) against %s: %s mode, %s loop, %u thread(s) in all\n",
+	    m->nsources, m->target, m->mode, m->loop, m->threads);
+	human_body(f, m->give_up_us, m->res);
+	human_sources(f, m);
 }

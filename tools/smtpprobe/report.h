@@ -22,4 +22,10 @@ void probe_report_histogram(FILE *f, const struct histogram *h, unsigned width);
 
 const char *probe_mode_name(enum probe_mode m);
 
+/* The same outputs for `smtpprobe merge`: the merged figures, then one
+ * row per file (JSON: "merged_runs" and "sources"). */
+struct probe_merge;
+void probe_report_human_merged(FILE *f, const struct probe_merge *m);
+void probe_report_json_merged(FILE *f, const struct probe_merge *m);
+
 #endif
