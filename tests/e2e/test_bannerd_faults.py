@@ -68,6 +68,40 @@ class FaultsTest(BannerdTest):
         self.assertEqual(attempt(), 451)
         self.assertEqual(self.faults_total(d, "rcpt", "reply"), 2)
 
+    def test_smtpprobe_defers_on_the_451_and_delivers_on_its_retry(self):
+        # smtpprobe --retry-tempfail as an MTA: each of four mails (one
+        # source address each) is deferred at RCPT, retried after 300 ms
+        # from the same address, and delivered
+        import csv
+        import json
+        d = self.faulty(GREYLIST + " first")
+        out = tmpdir(self)
+        r = run([binary("smtpprobe"), "-q", "-m", "session", "-n", "4", "-c", "4", "--source", "127.0.3.0/29",
+                 "--retries", "1", "--retry-after", "300ms", "--retry-tempfail", "--json",
+                 os.path.join(out, "p.json"), "--csv", os.path.join(out, "p.csv"), "%s:%d" % (d.host, d.port)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "p.json")) as f:
+            j = json.load(f)
+        self.assertEqual((j["outcome"]["ok"], j["tries"], j["try_outcome"]["tempfail"]), (4, 8, 4))
+        with open(os.path.join(out, "p.csv")) as f:
+            rows = list(csv.DictReader(f))
+        for a in ("1", "2", "3", "4"):
+            tries = [x for x in rows if x["attempt"] == a]
+            self.assertEqual([(x["try"], x["outcome"]) for x in tries], [("1", "tempfail"), ("2", "ok")])
+            # the same client address both times, the retry after its wait
+            self.assertEqual(tries[0]["source"].rsplit(":", 1)[0], tries[1]["source"].rsplit(":", 1)[0])
+            wait = int(tries[1]["start_us"]) - int(tries[0]["start_us"])
+            self.assertTrue(250000 <= wait < 3000000, wait)
+        self.assertEqual(self.faults_total(d, "rcpt", "reply"), 4)
+        # without --retry-tempfail a 4xx ends the attempt, and --retries
+        # alone still needs --give-up
+        r = run([binary("smtpprobe"), "-m", "session", "-n", "1", "--source", "127.0.3.9",
+                 "%s:%d" % (d.host, d.port)])
+        self.assertIn(b"outcomes: tempfail 1", r.stdout)
+        r = run([binary("smtpprobe"), "--retries", "1", "%s:%d" % (d.host, d.port)])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--retry-tempfail", r.stderr)
+
     def test_reload_with_a_bad_rule_keeps_the_old_rules(self):
         d = self.faulty("noop reply=\"450 4.0.0 busy\"")
         write(self.conf, "[faults]\nrule = noop reply=\"250 fine\"\n")

@@ -163,21 +163,30 @@ START_TEST(test_attempt_outcome)
 	bool retry;
 
 	/* No retries: one give-up is gave_up, not an NDR. */
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 1, 0, &retry), OUTCOME_GAVE_UP);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 1, 0, false, &retry), OUTCOME_GAVE_UP);
 	ck_assert(!retry);
 	/* Two retries: tries 1 and 2 retry, try 3 bounces. */
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 1, 2, &retry), OUTCOME_GAVE_UP);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 1, 2, false, &retry), OUTCOME_GAVE_UP);
 	ck_assert(retry);
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 2, 2, &retry), OUTCOME_GAVE_UP);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 2, 2, false, &retry), OUTCOME_GAVE_UP);
 	ck_assert(retry);
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 3, 2, &retry), OUTCOME_NDR);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_GAVE_UP, 3, 2, false, &retry), OUTCOME_NDR);
 	ck_assert(!retry);
 	/* A retry that gets through ends the attempt with its own outcome. */
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_OK, 2, 2, &retry), OUTCOME_OK);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_OK, 2, 2, false, &retry), OUTCOME_OK);
 	ck_assert(!retry);
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_REFUSED, 1, 2, &retry), OUTCOME_REFUSED);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_REFUSED, 1, 2, false, &retry), OUTCOME_REFUSED);
 	ck_assert(!retry);
-	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_TEMPFAIL, 1, 5, &retry), OUTCOME_TEMPFAIL);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_TEMPFAIL, 1, 5, false, &retry), OUTCOME_TEMPFAIL);
+	ck_assert(!retry);
+	/* --retry-tempfail: a 4xx is deferred and retried, the last bounces */
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_TEMPFAIL, 1, 1, true, &retry), OUTCOME_TEMPFAIL);
+	ck_assert(retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_TEMPFAIL, 2, 1, true, &retry), OUTCOME_NDR);
+	ck_assert(!retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_TEMPFAIL, 1, 0, true, &retry), OUTCOME_TEMPFAIL);
+	ck_assert(!retry);
+	ck_assert_int_eq(probe_attempt_outcome(OUTCOME_PERMFAIL, 1, 1, true, &retry), OUTCOME_PERMFAIL);
 	ck_assert(!retry);
 }
 END_TEST

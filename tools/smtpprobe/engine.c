@@ -274,7 +274,7 @@ try_end(struct conn *c, enum probe_outcome o)
 	conn_close(c);
 	c->gen++;
 	enum probe_outcome final = probe_attempt_outcome(o, c->try_no,
-	    w->cfg->retry.retries, &retry);
+	    w->cfg->retry.retries, w->cfg->retry.tempfail, &retry);
 	c->outcome = final;
 	record_try(c, now, o);
 	if (retry) {

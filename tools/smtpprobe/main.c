@@ -49,6 +49,7 @@ usage(FILE *f)
 	    "      --give-up DUR         greeting timeout of the emulated connecting host\n"
 	    "      --retries K           tries after a give-up; all given up: ndr\n"
 	    "      --retry-after DUR[,DUR...]  waits before each retry (last repeats)\n"
+	    "      --retry-tempfail      retry after a 4xx too (greylisting); the last bounces: ndr\n"
 	    "      --profile NAME|list   greeting timeout and retries of a known MTA\n"
 	    "      --source ADDR[/PREFIX]  bind connections to these addresses in turn\n"
 	    "      --connect-timeout DUR (default 30s)  --timeout DUR  replies after the greeting (default 300s)\n"
@@ -162,6 +163,7 @@ apply_profile(struct options *o)
 		if (probe_retry_parse(p->retry_after, &r) != 0)
 			return fail_usage("profile '%s' has a bad retry schedule", p->name);
 		r.retries = o->cfg.retry.retries;
+		r.tempfail = o->cfg.retry.tempfail;
 		o->cfg.retry = r;
 	}
 	return 0;
@@ -170,7 +172,7 @@ apply_profile(struct options *o)
 enum {
 	OPT_SIZE = 256, OPT_HOLD, OPT_GIVE_UP, OPT_RETRIES, OPT_RETRY_AFTER, OPT_PROFILE,
 	OPT_SOURCE, OPT_JSON, OPT_CSV, OPT_EXPECT, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_HELO,
-	OPT_CLIENT,
+	OPT_CLIENT, OPT_RETRY_TEMPFAIL,
 };
 
 static const struct option long_opts[] = {
@@ -187,6 +189,7 @@ static const struct option long_opts[] = {
 	{ "give-up", required_argument, NULL, OPT_GIVE_UP },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
+	{ "retry-tempfail", no_argument, NULL, OPT_RETRY_TEMPFAIL },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "json", required_argument, NULL, OPT_JSON },
@@ -270,12 +273,17 @@ parse_one(struct options *o, int ch, const char *arg)
 		return 0;
 	case OPT_RETRY_AFTER: {
 		unsigned keep = c->retry.retries;
+		bool keep_tempfail = c->retry.tempfail;
 		o->set_retry_after = true;
 		if (probe_retry_parse(arg, &c->retry) != 0)
 			return fail_usage("bad --retry-after '%s' (durations, comma-separated)", arg);
 		c->retry.retries = keep;
+		c->retry.tempfail = keep_tempfail;
 		return 0;
 	}
+	case OPT_RETRY_TEMPFAIL:
+		c->retry.tempfail = true;
+		return 0;
 	case OPT_PROFILE:
 		if (strcmp(arg, "list") == 0) {
 			profile_list();
@@ -346,8 +354,9 @@ finish_options(struct options *o)
 	if (o->client[0] == '\0' && gethostname(o->client, sizeof o->client - 1) != 0)
 		o->client[0] = '\0';
 	c->client = o->client;
-	if (c->retry.retries > 0 && c->give_up_us == 0)
-		return fail_usage("%s needs --give-up (a retry follows a give-up)", "--retries");
+	if (c->retry.retries > 0 && c->give_up_us == 0 && !c->retry.tempfail)
+		return fail_usage("%s needs --give-up or --retry-tempfail (a retry follows a give-up or a 4xx)",
+		    "--retries");
 	if (!o->set_attempts)
 		c->attempts = c->duration_us ? 0 : 1;
 	if (c->rate <= 0 && c->threads > (c->concurrency ? c->concurrency : 1))

@@ -82,9 +82,16 @@ probe_classify(enum probe_event ev, int err, int code)
 
 enum probe_outcome
 probe_attempt_outcome(enum probe_outcome try_outcome, unsigned try_no,
-    unsigned retries, bool *retry)
+    unsigned retries, bool retry_tempfail, bool *retry)
 {
 	*retry = false;
+	if (try_outcome == OUTCOME_TEMPFAIL && retry_tempfail) {
+		if (try_no <= retries) {
+			*retry = true;
+			return OUTCOME_TEMPFAIL;
+		}
+		return retries > 0 ? OUTCOME_NDR : OUTCOME_TEMPFAIL;
+	}
 	if (try_outcome != OUTCOME_GAVE_UP)
 		return try_outcome;
 	if (try_no <= retries) {

@@ -37,9 +37,11 @@ enum probe_outcome probe_classify(enum probe_event ev, int err, int code);
 /* The outcome of the attempt whose try number try_no (1-based) ended with
  * try_outcome, given `retries` retries allowed. Sets *retry when another
  * try is due. ndr needs retries >= 1: a single probe that gives up is
- * reported as gave_up, a sender with a retry queue bounces. */
+ * reported as gave_up, a sender with a retry queue bounces. With
+ * retry_tempfail a 4xx is retried too, as an MTA defers on any 4xx
+ * (greylisting's 451 among them), and a last 4xx bounces as ndr. */
 enum probe_outcome probe_attempt_outcome(enum probe_outcome try_outcome,
-    unsigned try_no, unsigned retries, bool *retry);
+    unsigned try_no, unsigned retries, bool retry_tempfail, bool *retry);
 
 /* A multi-line SMTP reply ("220-a\r\n220 b\r\n"), fed as bytes arrive. */
 struct probe_reply {
@@ -74,6 +76,7 @@ bool probe_reply_masked(const struct probe_reply *r);
  * W(i+1), the last wait repeating when K exceeds the list. */
 struct probe_retry {
 	unsigned retries;
+	bool tempfail;		/* --retry-tempfail: a 4xx is retried too */
 	unsigned n_after;
 	uint64_t after_us[PROBE_RETRY_MAX];
 };
