@@ -19,7 +19,7 @@
 #include "server.h"
 
 const char *const session_state_names[] = {
-	"QUEUED", "RDNS_WAIT", "RESOLVING", "IDENT", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
+	"QUEUED", "PROXY", "RDNS_WAIT", "RESOLVING", "IDENT", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
 };
 
 const char *const session_outcome_names[] = {
@@ -299,6 +299,7 @@ session_close_after_flush(struct session *s)
 	session_enter_state(s, STATE_CLOSING);
 	session_drop_lookup(s);
 	event_del(s->delay_timer);
+	event_del(s->proxy_timer);
 	session_deadline_stop(s);
 	bufferevent_disable(s->bev, EV_READ);
 	/* A peer that never reads must not keep us: bound the final flush. */

@@ -314,6 +314,38 @@ START_TEST(accept_names)
 }
 END_TEST
 
+static int
+trusted(const char *list, const char *text)
+{
+	struct addr a;
+
+	ck_assert_int_eq(addr_parse(text, 25, &a), 0);
+	return addr_cidr_list_match(list, (struct sockaddr *)&a.ss);
+}
+
+START_TEST(trusted_networks)
+{
+	const char *list = "127.0.0.0/8, ::1 192.0.2.128/25,2001:db8::/32";
+
+	ck_assert_int_eq(trusted(list, "127.9.9.9"), 1);
+	ck_assert_int_eq(trusted(list, "128.0.0.1"), 0);
+	ck_assert_int_eq(trusted(list, "192.0.2.128"), 1);
+	ck_assert_int_eq(trusted(list, "192.0.2.127"), 0);
+	ck_assert_int_eq(trusted(list, "[::1]:25"), 1);
+	ck_assert_int_eq(trusted(list, "[::2]:25"), 0);
+	ck_assert_int_eq(trusted(list, "[2001:db8:ffff::1]:25"), 1);
+	ck_assert_int_eq(trusted(list, "[2001:db9::1]:25"), 0);
+	ck_assert_int_eq(trusted(list, "[::ffff:127.0.0.1]:25"), 1);	/* mapped counts as IPv4 */
+	ck_assert_int_eq(trusted("0.0.0.0/0", "203.0.113.1"), 1);
+	ck_assert_int_eq(trusted("0.0.0.0/0", "[2001:db8::1]:25"), 0);
+	ck_assert_int_eq(trusted("", "127.0.0.1"), 0);
+	ck_assert_int_eq(trusted("10.0.0.0/33", "10.0.0.1"), -1);
+	ck_assert_int_eq(trusted("127.0.0.1, bogus", "127.0.0.1"), -1);
+	ck_assert_int_eq(trusted("::/129", "[::1]:25"), -1);
+	ck_assert_int_eq(trusted("10.0.0.0/", "10.0.0.1"), -1);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -334,6 +366,7 @@ unit_suite(void)
 	tcase_add_test(tc, v2_tlvs_skipped_but_bounded);
 	tcase_add_test(tc, accepted_versions);
 	tcase_add_test(tc, accept_names);
+	tcase_add_test(tc, trusted_networks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,174 @@
+"""The PROXY protocol in front of the banner path (listen.proxy_protocol):
+a good v1 or v2 header makes its source the client for everything after
+it (the log's peer, the PTR query, the close line); UNKNOWN and LOCAL keep
+the real endpoints; a bad, partial, late or untrusted header is answered
+421 4.3.0 and logged with its bytes, escaped, and the reason."""
+import socket
+import struct
+import time
+
+from harness import BannerdTest, Conversation, Slowdns, binary, duration_us, prom_value, run, scrape, free_port
+
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2_header(cmd=1, fam=0x11, src="192.0.2.1", dst="198.51.100.7", sport=56324, dport=25, tlvs=b""):
+    if fam == 0x11:
+        body = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(socket.AF_INET, dst)
+        body += struct.pack("!HH", sport, dport)
+    elif fam == 0x21:
+        body = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
+        body += struct.pack("!HH", sport, dport)
+    else:
+        body = b""
+    body += tlvs
+    return V2_SIG + bytes([0x20 | cmd, fam]) + struct.pack("!H", len(body)) + body
+
+
+class ProxyTest(BannerdTest):
+    def proxied(self, *extra, **kw):
+        return self.start("listen.proxy_protocol=any", "log.protocol_log=minimum", *extra, **kw)
+
+    def rejected(self, d, header, reason):
+        """Sends header, expects 421 4.3.0 and the close; returns the log's
+        proxy event."""
+        c = Conversation(d.connect())
+        c.send(header)
+        code, lines = c.reply()
+        self.assertEqual(code, 421, lines)
+        self.assertIn("4.3.0", lines[0])
+        self.assertTrue(c.closed())
+        e = d.wait_event("proxy", result="rejected")[-1]
+        self.assertEqual(e["reason"], reason)
+        return e
+
+    def test_v1_header_is_the_client_for_rdns_and_the_close_line(self):
+        dns = Slowdns(self)
+        d = self.proxied("rdns.enabled=on", "rdns.servers=" + dns.address)
+        c = Conversation(d.connect())
+        c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 25\r\n")
+        code, _ = c.reply()
+        self.assertEqual(code, 220)
+        c.cmd("QUIT")
+        p = d.wait_event("proxy", result="ok")[0]
+        self.assertEqual((p["peer"], p["version"], p["dst"]), ("192.0.2.1:56324", "1", "198.51.100.7:25"))
+        self.assertTrue(p["via"].startswith("127.0.0.1:"), p)
+        self.assertEqual(d.wait_event("rdns")[0]["peer"], "192.0.2.1:56324")
+        self.assertTrue(any(" name=1.2.0.192.in-addr.arpa " in q for q in dns.queries("PTR")), dns.queries())
+        close = d.wait_event("close")[0]
+        self.assertEqual(close["peer"], "192.0.2.1:56324")
+        self.assertIsNotNone(duration_us(close["proxy"]))
+        self.assertEqual(d.events("connect")[0]["peer"].split(":")[0], "127.0.0.1")
+
+    def test_v2_tcp6_header_with_tlvs(self):
+        dns = Slowdns(self)
+        d = self.proxied("rdns.enabled=on", "rdns.servers=" + dns.address)
+        c = Conversation(d.connect())
+        c.send(v2_header(fam=0x21, src="2001:db8::1", dst="2001:db8::2", sport=4000,
+                         tlvs=b"\x04\x00\x03abc\x01\x00\x04smtp"))
+        self.assertEqual(c.reply()[0], 220)
+        c.cmd("QUIT")
+        self.assertEqual(d.wait_event("close")[0]["peer"], "[2001:db8::1]:4000")
+        ptr = "1." + "0." * 23 + "8.b.d.0.1.0.0.2.ip6.arpa"
+        dns.wait_log(r"name=%s " % ptr.replace(".", r"\."), 5)
+        self.assertTrue(any(" name=%s " % ptr in q for q in dns.queries("PTR")), dns.queries())
+
+    def test_unknown_and_local_keep_the_real_endpoints(self):
+        d = self.proxied()
+        for header in (b"PROXY UNKNOWN\r\n", b"PROXY UNKNOWN ::1 ::1 1 2\r\n", v2_header(cmd=0, fam=0),
+                       v2_header(cmd=0), v2_header(cmd=1, fam=0)):
+            c = Conversation(d.connect())
+            c.send(header)
+            self.assertEqual(c.reply()[0], 220, header)
+            c.cmd("QUIT")
+        closes = d.wait_event("close", count=5)
+        for e in closes:
+            self.assertTrue(e["peer"].startswith("127.0.0.1:"), e)
+        self.assertEqual([e["addresses"] for e in d.events("proxy")], ["real"] * 5)
+
+    def test_bad_headers_get_421_with_the_bytes_and_the_reason(self):
+        d = self.proxied("listen.proxy_protocol=v1")
+        cases = [
+            (b"EHLO x\r\n", "not a PROXY protocol header"),
+            (b"PROXY TCP4 192.0.2.01 198.51.100.7 1 25\r\n", "v1 bad source address"),
+            (b"PROXY TCP4 192.0.2.1 198.51.100.7 1 25\n", "v1 LF without CR"),
+            (b"PROXY TCP4 192.0.2.1 198.51.100.7 1 025\r\n", "v1 bad port"),
+            (b"PROXY " + b"x" * 101, "v1 no CRLF within 107 bytes"),
+            (v2_header(), "v2 header where only v1 is accepted"),
+        ]
+        for i, (header, reason) in enumerate(cases):
+            self.rejected(d, header, reason)
+        rej = d.events("proxy")
+        self.assertEqual(len(rej), len(cases))
+        # escaped in the log (the harness's parser undoes the escapes)
+        self.assertIn(r'header="EHLO x\r\n"', d.log_text())
+        self.assertEqual(rej[0]["header"], "EHLO x\r\n")
+        self.assertTrue(rej[-1]["header"].startswith("\r\n\r\n\x00\r\nQUIT\n"), rej[-1])
+        self.assertEqual(d.wait_event("close", count=len(cases))[0]["reason"], "proxy")
+
+    def test_v2_bounds(self):
+        d = self.proxied("listen.proxy_protocol=v2", "listen.proxy_v2_max=232")
+        self.rejected(d, v2_header(fam=0x13), "v2 unknown family")
+        self.rejected(d, V2_SIG + b"\x31\x11\x00\x0c", "v2 version not 2")
+        big = v2_header(tlvs=b"\x04" + struct.pack("!H", 232 - 16 - 12 - 3) + b"z" * (232 - 16 - 12 - 3))
+        self.assertEqual(len(big), 232)
+        c = Conversation(d.connect())
+        c.send(big)
+        self.assertEqual(c.reply()[0], 220)
+        c.cmd("QUIT")
+        bigger = v2_header(tlvs=b"\x04" + struct.pack("!H", 232 - 16 - 12 - 2) + b"z" * (232 - 16 - 12 - 2))
+        self.rejected(d, bigger, "v2 header longer than listen.proxy_v2_max")
+
+    def test_partial_header_then_end_of_input(self):
+        d = self.proxied()
+        s = d.connect()
+        s.sendall(b"PROXY TCP4 192.0.2.1")
+        s.shutdown(socket.SHUT_WR)
+        c = Conversation(s)
+        code, lines = c.reply()
+        self.assertEqual((code, lines[0][4:9]), (421, "4.3.0"))
+        e = d.wait_event("proxy", result="rejected")[0]
+        self.assertEqual(e["reason"], "partial header at end of input")
+        self.assertEqual(e["header"], "PROXY TCP4 192.0.2.1")
+
+    def test_timeout_at_the_limit(self):
+        d = self.proxied("listen.proxy_timeout=300ms")
+        c = Conversation(d.connect())
+        t0 = time.monotonic()
+        c.send(b"PROXY TCP4 ")
+        code, lines = c.reply()
+        elapsed = time.monotonic() - t0
+        self.assertEqual(code, 421, lines)
+        self.assertTrue(0.25 <= elapsed < 3, elapsed)
+        self.assertEqual(d.wait_event("proxy")[0]["reason"], "partial header at listen.proxy_timeout")
+        close = d.wait_event("close")[0]
+        self.assertTrue(250e3 <= duration_us(close["proxy"]) < 3e6, close)
+        # below the key's floor: refused at start
+        r = run([binary("bannerd"), "-t", "-o", "listen.proxy_timeout=99ms"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_untrusted_source_is_refused_with_the_bytes_logged(self):
+        d = self.proxied("listen.proxy_trusted=192.0.2.0/24, 2001:db8::/32")
+        e = self.rejected(d, b"PROXY TCP4 203.0.113.9 198.51.100.7 1 25\r\n",
+                          "source not in listen.proxy_trusted")
+        self.assertEqual(e["header"], "PROXY TCP4 203.0.113.9 198.51.100.7 1 25\r\n")
+        self.assertIn(r'header="PROXY TCP4 203.0.113.9 198.51.100.7 1 25\r\n"', d.log_text())
+        self.assertTrue(e["peer"].startswith("127.0.0.1:"), e)
+        r = run([binary("bannerd"), "-t", "-o", "listen.proxy_protocol=v1", "-o", "listen.proxy_trusted="])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = run([binary("bannerd"), "-t", "-o", "listen.proxy_trusted=10.0.0.0/33"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_bytes_after_the_header_are_pregreet_and_metrics_count_the_stage(self):
+        mport = free_port()
+        d = self.proxied("metrics.listen=127.0.0.1:%d" % mport, "banner.delay=200ms")
+        c = Conversation(d.connect())
+        c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 25\r\nEHLO early\r\n")
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.reply()[0], 250)
+        c.cmd("QUIT")
+        self.assertEqual(d.wait_event("pregreet")[0]["bytes"], str(len(b"EHLO early\r\n")))
+        self.rejected(d, b"GET / HTTP/1.0\r\n\r\n", "not a PROXY protocol header")
+        text = scrape("http://127.0.0.1:%d/metrics" % mport)
+        self.assertEqual(prom_value(text, "bannerd_stage_seconds_count", stage="proxy"), 1)
+        self.assertEqual(prom_value(text, "bannerd_rejected_total", reason="proxy"), 1)
