@@ -229,6 +229,26 @@ proxy_apply(struct session *s, const struct proxy_header *h)
 	proxy_log(s, h, via);
 }
 
+/* The listener's per-client limits, applied to the client the header
+ * named; the balancer itself was not counted. Same answer as at accept. */
+static int
+proxy_admit(struct session *s)
+{
+	char host[ADDR_TEXT_MAX];
+	int v;
+
+	if (!s->proxied || s->env.admit_client == NULL)
+		return 0;
+	v = s->env.admit_client(s->env.arg, (struct sockaddr *)&s->peer_addr.ss, s->peer_addr.len);
+	if (v == CLIENT_ADMIT_OK)
+		return 0;
+	metrics_count(s->env.metrics, v == CLIENT_ADMIT_SESSIONS ? MC_REJECT_CLIENT_SESSIONS : MC_REJECT_CLIENT_RATE);
+	addr_format_host((struct sockaddr *)&s->peer_addr.ss, host, sizeof host);
+	session_close_421(s, v == CLIENT_ADMIT_SESSIONS ? "per_client_sessions" : "per_client_rate",
+	    "4.7.0 %s Error: too many connections from %s", s->conf->banner_hostname, host);
+	return -1;
+}
+
 static void
 proxy_input(struct session *s)
 {
@@ -252,6 +272,8 @@ proxy_input(struct session *s)
 	}
 	evtimer_del(s->proxy_timer);
 	proxy_apply(s, &h);
+	if (proxy_admit(s) != 0)
+		return;
 	evbuffer_drain(in, h.len);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, s->conf->banner_pregreet_buffer);
 	if (evbuffer_get_length(in) > 0)

@@ -17,6 +17,9 @@ struct session;
 
 TAILQ_HEAD(session_list, session);
 
+/* The per-client limits' answer for a client named by a PROXY header. */
+enum { CLIENT_ADMIT_OK, CLIENT_ADMIT_SESSIONS, CLIENT_ADMIT_RATE };
+
 /* What the worker lends a session: its loop, its list, and a callback
  * that runs once, when the session is freed. */
 struct session_env {
@@ -26,6 +29,10 @@ struct session_env {
 	struct metrics *metrics;	/* the worker's */
 	struct session_list *list;
 	void (*on_close)(void *arg);
+	/* The per-client limits for the client a PROXY header names (with
+	 * arg): CLIENT_ADMIT_OK within them, else which one is over. NULL:
+	 * no limits. */
+	int (*admit_client)(void *arg, const struct sockaddr *peer, socklen_t len);
 	void *arg;
 };
 

@@ -38,7 +38,9 @@ class ProxyTest(BannerdTest):
         self.assertEqual(code, 421, lines)
         self.assertIn("4.3.0", lines[0])
         self.assertTrue(c.closed())
-        e = d.wait_event("proxy", result="rejected")[-1]
+        # the log may lag the reply: wait for this rejection's own line
+        d.rejections = getattr(d, "rejections", 0) + 1
+        e = d.wait_event("proxy", result="rejected", count=d.rejections)[d.rejections - 1]
         self.assertEqual(e["reason"], reason)
         return e
 
@@ -172,3 +174,27 @@ class ProxyTest(BannerdTest):
         text = scrape("http://127.0.0.1:%d/metrics" % mport)
         self.assertEqual(prom_value(text, "bannerd_stage_seconds_count", stage="proxy"), 1)
         self.assertEqual(prom_value(text, "bannerd_rejected_total", reason="proxy"), 1)
+
+    def test_per_client_limits_count_the_header_address(self):
+        # Every connection comes from 127.0.0.1, the balancer: it is not
+        # counted; the clients its headers name are, one session each.
+        d = self.proxied("listen.max_sessions_per_client=1")
+        first = []
+        for src in ("192.0.2.1", "192.0.2.2"):
+            c = Conversation(d.connect())
+            c.send(b"PROXY TCP4 %s 198.51.100.7 1000 25\r\n" % src.encode())
+            self.assertEqual(c.reply()[0], 220, src)
+            first.append(c)
+        c = Conversation(d.connect())
+        c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 1001 25\r\n")
+        code, lines = c.reply()
+        self.assertEqual(code, 421, lines)
+        self.assertIn("4.7.0", lines[0])
+        self.assertIn("too many connections from 192.0.2.1", lines[0])
+        self.assertEqual(d.wait_event("close", reason="per_client_sessions")[0]["peer"], "192.0.2.1:1001")
+        # the first session's close gives its count back to 192.0.2.1
+        first[0].cmd("QUIT")
+        d.wait_event("close", count=2)
+        c = Conversation(d.connect())
+        c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 1002 25\r\n")
+        self.assertEqual(c.reply()[0], 220)
