@@ -7,7 +7,8 @@ import socket
 import struct
 import time
 
-from harness import BannerdTest, Conversation, Slowdns, binary, duration_us, prom_value, run, scrape, free_port
+from harness import (BannerdTest, Conversation, Slowdns, binary, duration_us, free_port, prom_value, run, scrape,
+                     tmpdir)
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -198,3 +199,44 @@ class ProxyTest(BannerdTest):
         c = Conversation(d.connect())
         c.send(b"PROXY TCP4 192.0.2.1 198.51.100.7 1002 25\r\n")
         self.assertEqual(c.reply()[0], 220)
+
+
+class SmtpprobeProxyTest(BannerdTest):
+    """smtpprobe --proxy stands in for a balancer and many clients."""
+
+    def probe(self, d, *args):
+        r = run([binary("smtpprobe"), "-q", "-c", "2"] + list(args) + ["%s:%d" % (d.host, d.port)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_v1_and_v2_name_four_distinct_clients(self):
+        for version in ("v1", "v2"):
+            with self.subTest(version=version):
+                d = self.start("listen.proxy_protocol=" + version, "log.protocol_log=minimum")
+                csv = tmpdir(self) + "/tries.csv"
+                self.probe(d, "-n", "8", "--proxy", version, "--proxy-source", "198.51.100.0/30", "--csv", csv)
+                closes = d.wait_event("close", count=8)
+                hosts = sorted({e["peer"].rsplit(":", 1)[0] for e in closes})
+                self.assertEqual(hosts, ["198.51.100.%d" % i for i in range(4)])
+                self.assertEqual({e["outcome"] for e in closes}, {"normal"})
+                self.assertEqual(len(d.events("proxy")), 8)
+                self.assertFalse([e for e in d.events("proxy") if e["result"] != "ok"])
+                # the CSV's source is the peer bannerd logged, so the lab can join them
+                with open(csv) as f:
+                    text = f.read()
+                for e in closes:
+                    self.assertIn(e["peer"], text)
+
+    def test_without_proxy_source_the_header_names_the_real_client(self):
+        d = self.start("listen.proxy_protocol=any", "log.protocol_log=minimum")
+        self.probe(d, "-n", "2", "--proxy", "v2")
+        closes = d.wait_event("close", count=2)
+        self.assertEqual({e["peer"].rsplit(":", 1)[0] for e in closes}, {"127.0.0.1"})
+        self.assertEqual({e["dst"] for e in d.events("proxy")}, {"%s:%d" % (d.host, d.port)})
+
+    def test_bad_options(self):
+        for args in (["--proxy", "v3"], ["--proxy-source", "198.51.100.0/30"],
+                     ["--proxy", "v1", "--proxy-source", "2001:db8::/126"],
+                     ["--proxy", "v1", "--proxy-source", "198.51.100.0/33"]):
+            r = run([binary("smtpprobe"), "-q"] + args + ["127.0.0.1:9"])
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
