@@ -3,12 +3,16 @@ a good v1 or v2 header makes its source the client for everything after
 it (the log's peer, the PTR query, the close line); UNKNOWN and LOCAL keep
 the real endpoints; a bad, partial, late or untrusted header is answered
 421 4.3.0 and logged with its bytes, escaped, and the reason."""
+import os
+import shutil
 import socket
 import struct
+import subprocess
 import time
+import unittest
 
 from harness import (BannerdTest, Conversation, Slowdns, binary, duration_us, free_port, prom_value, run, scrape,
-                     tmpdir)
+                     tmpdir, wait_for, write)
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -240,3 +244,70 @@ class SmtpprobeProxyTest(BannerdTest):
                      ["--proxy", "v1", "--proxy-source", "198.51.100.0/33"]):
             r = run([binary("smtpprobe"), "-q"] + args + ["127.0.0.1:9"])
             self.assertEqual(r.returncode, 2, (args, r.stderr))
+
+
+HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+
+
+@unittest.skipUnless(HAPROXY, "no haproxy: scripts/install-deps --test")
+class HaproxyTest(BannerdTest):
+    """Debian's HAProxy in mode tcp, send-proxy-v2 and an smtpchk health
+    check, in front of bannerd: a config of the test's own, loopback
+    only, started by the test and stopped by its PID."""
+
+    def haproxy(self, backend_port):
+        d = tmpdir(self, "haproxy-test-")
+        port = free_port()
+        cfg = os.path.join(d, "haproxy.cfg")
+        write(cfg, "\n".join([
+            "global", "    maxconn 100",
+            "defaults", "    mode tcp", "    timeout connect 5s", "    timeout client 30s",
+            "    timeout server 30s",
+            "frontend smtp", "    bind 127.0.0.1:%d" % port, "    default_backend bannerd",
+            "backend bannerd", "    option smtpchk EHLO lab.test",
+            "    server b1 127.0.0.1:%d send-proxy-v2 check check-send-proxy inter 300ms" % backend_port,
+            ""]))
+        log = open(os.path.join(d, "haproxy.log"), "wb")
+        proc = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+
+        def stop():
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            log.close()
+        self.addCleanup(stop)
+        wait_for(lambda: proc.poll() is not None or self._listening(port), 10, "haproxy to listen")
+        if proc.poll() is not None:
+            with open(log.name) as f:
+                self.fail("haproxy exited %r:\n%s" % (proc.returncode, f.read()))
+        return port
+
+    @staticmethod
+    def _listening(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def test_send_proxy_v2_names_the_real_client(self):
+        d = self.start("listen.proxy_protocol=v2", "log.protocol_log=minimum")
+        port = self.haproxy(d.port)
+        # the health check (LOCAL, then EHLO and QUIT) reaches bannerd
+        d.wait_event("proxy", addresses="real", timeout=10)
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(s.close)
+        me = "127.0.0.1:%d" % s.getsockname()[1]
+        c = Conversation(s)
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        p = d.wait_event("proxy", peer=me)[0]
+        self.assertEqual((p["result"], p["version"]), ("ok", "2"))
+        self.assertEqual(p["dst"], "127.0.0.1:%d" % port)
+        self.assertNotEqual(p["via"], me)
+        self.assertEqual(d.wait_event("close", peer=me)[0]["outcome"], "normal")
+        self.assertFalse([e for e in d.events("proxy") if e["result"] != "ok"])
