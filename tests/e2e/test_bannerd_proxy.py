@@ -80,6 +80,20 @@ class ProxyTest(BannerdTest):
         dns.wait_log(r"name=%s " % ptr.replace(".", r"\."), 5)
         self.assertTrue(any(" name=%s " % ptr in q for q in dns.queries("PTR")), dns.queries())
 
+    def test_ident_asks_about_the_header_connection(self):
+        # the client behind the balancer knows the connection by the
+        # header's ports: its own (6191) and the one it connected to (25)
+        from test_bannerd_ident import IdentServer
+        ident = IdentServer(self, lambda a, b: b"%d , %d : USERID : UNIX : carol\r\n" % (a, b))
+        d = self.proxied("ident.enabled=on", "ident.port=%d" % ident.port)
+        c = Conversation(d.connect())
+        c.send(b"PROXY TCP4 127.0.0.1 127.0.0.9 6191 25\r\n")
+        self.assertEqual(c.reply()[0], 220)
+        c.cmd("QUIT")
+        self.assertEqual(ident.queries, [b"6191 , 25\r\n"])
+        r = d.wait_event("ident")[0]
+        self.assertEqual((r["peer"], r["result"], r["user"]), ("127.0.0.1:6191", "ok", "carol"))
+
     def test_unknown_and_local_keep_the_real_endpoints(self):
         d = self.proxied()
         for header in (b"PROXY UNKNOWN\r\n", b"PROXY UNKNOWN ::1 ::1 1 2\r\n", v2_header(cmd=0, fam=0),
