@@ -1,5 +1,5 @@
 /* One connection's life on its worker, in the order it happens: start,
- * reverse DNS (resolver.h), injected delay, the 220, the hand-off to the
+ * the balancer's PROXY header (proxy_parse.h), reverse DNS (resolver.h), injected delay, the 220, the hand-off to the
  * ESMTP dialogue (dialogue.c), and the close with its stage timings.
  * State changes, replies and log lines go through session_io.c. */
 #include "session_priv.h"
@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -1,7 +1,8 @@
 #ifndef BANNERD_SESSION_H
 #define BANNERD_SESSION_H
 /* One SMTP connection on one worker's event loop, from accept to close:
- * the banner path (queue, reverse DNS, delay, banner write), the hand-off
+ * the banner path (queue, PROXY header, reverse DNS and ident, delay,
+ * banner write), the hand-off
  * to the ESMTP dialogue (dialogue.h), and the close line with the stage
  * timings. A session never leaves the thread whose event_base it was
  * created on. */
