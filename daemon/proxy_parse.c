@@ -193,33 +193,48 @@ v2_tlvs_fit(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* The families of the spec's section 2.2 and their address blocks. Only
+ * TCP over IPv4 or IPv6 names a client bannerd can use; the others are
+ * valid and fall back to UNSPEC: the real endpoints. */
+static const struct v2_family {
+	unsigned char code;
+	unsigned char used;
+	unsigned char len;	/* 216 for AF_UNIX fits a byte */
+} v2_families[] = {
+	{ 0x00, 0, 0 }, { 0x11, 1, 12 }, { 0x12, 0, 12 }, { 0x21, 1, 36 }, { 0x22, 0, 36 },
+	{ 0x31, 0, 216 }, { 0x32, 0, 216 },
+};
+
+static const struct v2_family *
+v2_family(unsigned code)
+{
+	for (size_t i = 0; i < sizeof v2_families / sizeof v2_families[0]; i++)
+		if (v2_families[i].code == code)
+			return &v2_families[i];
+	return NULL;
+}
+
 static enum proxy_result
 v2_addresses(const unsigned char *buf, size_t body, struct proxy_header *h)
 {
 	const unsigned char *a = buf + PROXY_V2_FIXED;
-	unsigned fam = buf[13];
+	const struct v2_family *f = v2_family(buf[13]);
 	size_t need;
 
-	switch (fam) {
-	case 0x11: need = 12; break;
-	case 0x21: need = 36; break;
-	case 0x00: case 0x12: case 0x22: case 0x31: case 0x32:
-		/* the spec's fallback to UNSPEC: keep the real endpoints */
-		need = fam == 0x00 ? 0 : fam < 0x30 ? (fam < 0x20 ? 12 : 36) : 216;
-		if (body < need)
-			return bad(h, "v2 address block shorter than its family");
-		h->local = 1;
-		return v2_tlvs_fit(a + need, body - need) == 0 ? PROXY_OK : bad(h, "v2 TLV past the header");
-	default:
+	if (f == NULL)
 		return bad(h, "v2 unknown family");
-	}
+	need = f->len;
 	if (body < need)
 		return bad(h, "v2 address block shorter than its family");
 	if (v2_tlvs_fit(a + need, body - need) != 0)
 		return bad(h, "v2 TLV past the header");
+	if (!f->used) {
+		h->local = 1;
+		return PROXY_OK;
+	}
 	unsigned sport = (unsigned)a[need - 4] << 8 | a[need - 3];
 	unsigned dport = (unsigned)a[need - 2] << 8 | a[need - 1];
-	if (fam == 0x11) {
+	if (f->code == 0x11) {
 		set_inet(&h->src, a, sport);
 		set_inet(&h->dst, a + 4, dport);
 		h->addr_len = sizeof(struct sockaddr_in);
@@ -231,16 +246,29 @@ v2_addresses(const unsigned char *buf, size_t body, struct proxy_header *h)
 	return PROXY_OK;
 }
 
+/* What the fixed part says as far as it has come: each byte is judged as
+ * soon as it arrives, so a bad one aborts without waiting for the rest. */
+static const char *
+v2_fixed_wrong(const unsigned char *buf, size_t len)
+{
+	if (len > 12 && buf[12] >> 4 != 2)
+		return "v2 version not 2";
+	if (len > 12 && (buf[12] & 0x0f) > 1)
+		return "v2 command not LOCAL or PROXY";
+	if (len > 13 && v2_family(buf[13]) == NULL)
+		return "v2 unknown family";
+	return NULL;
+}
+
 static enum proxy_result
 v2_parse(const unsigned char *buf, size_t len, size_t v2_max, struct proxy_header *h)
 {
+	const char *why = v2_fixed_wrong(buf, len);
+
+	if (why != NULL)
+		return bad(h, why);
 	if (len < PROXY_V2_FIXED)
-		return len > 12 && buf[12] >> 4 != 2 ? bad(h, "v2 version not 2") :
-		    len > 12 && (buf[12] & 0x0f) > 1 ? bad(h, "v2 command not LOCAL or PROXY") : PROXY_MORE;
-	if (buf[12] >> 4 != 2)
-		return bad(h, "v2 version not 2");
-	if ((buf[12] & 0x0f) > 1)
-		return bad(h, "v2 command not LOCAL or PROXY");
+		return PROXY_MORE;
 	size_t body = (size_t)buf[14] << 8 | buf[15];
 	if (PROXY_V2_FIXED + body > v2_max)
 		return bad(h, "v2 header longer than listen.proxy_v2_max");
@@ -250,10 +278,6 @@ v2_parse(const unsigned char *buf, size_t len, size_t v2_max, struct proxy_heade
 	if ((buf[12] & 0x0f) == 0) {
 		/* LOCAL: the balancer's own connection (a health check);
 		 * the address block is skipped whatever it holds */
-		unsigned fam = buf[13];
-		if (fam != 0x00 && fam != 0x11 && fam != 0x12 && fam != 0x21 && fam != 0x22 &&
-		    fam != 0x31 && fam != 0x32)
-			return bad(h, "v2 unknown family");
 		h->local = 1;
 		return PROXY_OK;
 	}

@@ -237,6 +237,9 @@ START_TEST(v2_families_and_lengths)
 	n = v2(b, 0x21, 0x13, tcp4_body, sizeof tcp4_body);
 	ck_assert_int_eq(proxy_parse(b, n, PROXY_ACCEPT_ANY, V2_MAX, &h), PROXY_BAD);
 	ck_assert_str_eq(h.why, "v2 unknown family");
+	/* refused at its 14th byte, without waiting for the rest */
+	ck_assert_int_eq(proxy_parse(b, 14, PROXY_ACCEPT_ANY, V2_MAX, &h), PROXY_BAD);
+	ck_assert_int_eq(proxy_parse(b, 13, PROXY_ACCEPT_ANY, V2_MAX, &h), PROXY_MORE);
 	n = v2(b, 0x20, 0x41, tcp4_body, 0);
 	ck_assert_int_eq(proxy_parse(b, n, PROXY_ACCEPT_ANY, V2_MAX, &h), PROXY_BAD);
 	n = v2(b, 0x21, 0x11, tcp4_body, 11);	/* too short for TCP4 */
