@@ -204,8 +204,9 @@ torture: all $(SHIMS)
 	$(Q)python3 tests/torture/torture.py --build $(B) --cycles $(or $(TORTURE_CYCLES),100) \
 	    $(if $(TORTURE_SEED),--seed $(TORTURE_SEED))
 
-# libFuzzer on the command parser, the DATA machine, the config reader and
-# PTR-name validation; FUZZ_SECONDS each (default 30, .ci/run gives 60).
+# libFuzzer on the command parser, the DATA machine, the config reader,
+# PTR-name validation, ident replies, slowrelay's inspection and PROXY
+# protocol headers; FUZZ_SECONDS each (default 30, .ci/run gives 40).
 fuzz:
 	$(Q)scripts/install-deps --fuzz
 	$(Q)tests/fuzz/run $(or $(FUZZ_SECONDS),30)

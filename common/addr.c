@@ -128,3 +128,77 @@ addr_unmap_v4(struct addr *a)
 	memcpy(&a->ss, &sin, sizeof sin);
 	a->len = sizeof sin;
 }
+
+/* One "ADDRESS[/PREFIX]" into its family, address bytes and prefix. */
+static int
+cidr_parse(const char *text, size_t n, int *family, unsigned char a[16], unsigned *prefix)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+
+	if (n == 0 || n >= sizeof buf)
+		return -1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1)
+		*family = AF_INET, *prefix = 32;
+	else if (inet_pton(AF_INET6, buf, a) == 1)
+		*family = AF_INET6, *prefix = 128;
+	else
+		return -1;
+	if (slash != NULL) {
+		unsigned long v;
+
+		if (slash[1] < '0' || slash[1] > '9')
+			return -1;
+		v = strtoul(slash + 1, &end, 10);
+		if (*end != '\0' || v > *prefix)
+			return -1;
+		*prefix = (unsigned)v;
+	}
+	return 0;
+}
+
+static int
+bits_equal(const unsigned char *x, const unsigned char *y, unsigned prefix)
+{
+	unsigned whole = prefix / 8, rest = prefix % 8;
+
+	if (memcmp(x, y, whole) != 0)
+		return 0;
+	return rest == 0 || ((x[whole] ^ y[whole]) & (0xff00u >> rest) & 0xff) == 0;
+}
+
+int
+addr_cidr_list_match(const char *list, const struct sockaddr *sa)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+	unsigned char mine[16], a[16];
+	int fam = sa->sa_family, found = 0;
+
+	if (fam == AF_INET)
+		memcpy(mine, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (fam == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		memcpy(mine, sin6->sin6_addr.s6_addr + 12, 4), fam = AF_INET;
+	else if (fam == AF_INET6)
+		memcpy(mine, &sin6->sin6_addr, 16);
+	else
+		fam = AF_UNSPEC;
+	for (const char *p = list; *p != '\0';) {
+		size_t skip = strspn(p, ", \t"), len;
+		int family;
+		unsigned prefix;
+
+		p += skip;
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		if (cidr_parse(p, len, &family, a, &prefix) != 0)
+			return -1;
+		if (family == fam && bits_equal(mine, a, prefix))
+			found = 1;
+		p += len;
+	}
+	return found;
+}

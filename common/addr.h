@@ -25,6 +25,12 @@ void addr_format_host(const struct sockaddr *sa, char *buf, size_t len);
  * lookups and comparisons see the address the client really has. */
 void addr_unmap_v4(struct addr *a);
 
+/* Is sa inside one of the networks of list, "192.0.2.0/24, ::1, fd00::/8"
+ * (commas or blanks between items; an address alone is a /32 or /128; an
+ * IPv4-mapped IPv6 address counts as IPv4)? 1 yes, 0 no, -1 when an item
+ * does not parse (then nothing matches). */
+int addr_cidr_list_match(const char *list, const struct sockaddr *sa);
+
 #define ADDR_TEXT_MAX 64
 
 #endif

@@ -37,6 +37,7 @@ static const char *const on_failure_names[] = { "continue", "tempfail", NULL };
 static const char *const on_overload_names[] = { "skip", "tempfail", NULL };
 static const char *const rdns_mode_names[] = { "async", "pool", NULL };
 static const char *const overflow_names[] = { "wait", "reject", NULL };
+static const char *const proxy_names[] = { "off", "v1", "v2", "any", NULL };	/* enum proxy_accept */
 
 #define OFF(f)	offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define S	1000000ULL
@@ -56,6 +57,12 @@ static const struct conf_key conf_keys[] = {
 	{ "listen", "client_prefix_v4", T_UINT, OFF(listen_client_prefix_v4), 1, 32, "32", NULL },
 	{ "listen", "client_prefix_v6", T_UINT, OFF(listen_client_prefix_v6), 1, 128, "128", NULL },
 	{ "listen", "client_table_size", T_UINT, OFF(listen_client_table_size), 16, 4194304, "16384", NULL },
+	{ "listen", "proxy_protocol", T_ENUM, OFF(listen_proxy_protocol), 0, 0, "off", proxy_names },
+	{ "listen", "proxy_trusted", T_STRING, OFF(listen_proxy_trusted), 0, 0, "127.0.0.0/8, ::1", NULL },
+	/* The spec asks for at least 3 s; the floor is lower for tests. */
+	{ "listen", "proxy_timeout", T_DURATION, OFF(listen_proxy_timeout_us), 100000, 10 * 60 * S, "5s", NULL },
+	/* 536: what Postfix reads at most; 16 + 216 holds the largest address block. */
+	{ "listen", "proxy_v2_max", T_SIZE, OFF(listen_proxy_v2_max), 232, 65551, "536", NULL },
 	{ "pool", "workers", T_UINT, OFF(pool_workers), 1, 256, "2", NULL },
 	{ "pool", "dispatch", T_ENUM, OFF(pool_dispatch), 0, 0, "least-loaded", dispatch_names },
 	{ "pool", "sessions_per_worker", T_UINT, OFF(pool_sessions_per_worker), 0, 1000000, "0", NULL },
@@ -453,6 +460,10 @@ validate(struct config *c, char *err, size_t errlen)
 	    check_address_list("rdns.servers", c->rdns_servers, 53, 1, err, errlen) != 0 ||
 	    check_address_list("metrics.listen", c->metrics_listen, -1, 1, err, errlen) != 0)
 		return -1;
+	if (addr_cidr_list_match(c->listen_proxy_trusted, &(struct sockaddr){ .sa_family = AF_UNSPEC }) < 0)
+		return reason(err, errlen, "listen.proxy_trusted: not a list of ADDRESS[/PREFIX]");
+	if (c->listen_proxy_protocol != 0 && c->listen_proxy_trusted[strspn(c->listen_proxy_trusted, ", \t")] == '\0')
+		return reason(err, errlen, "listen.proxy_trusted: empty, so no balancer may send a PROXY header");
 	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
 		return reason(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
 	if (c->banner_hostname[0] == '\0') {

@@ -35,6 +35,10 @@ struct config {
 	uint64_t listen_client_prefix_v4;		/* bits that name a client */
 	uint64_t listen_client_prefix_v6;
 	uint64_t listen_client_table_size;		/* clients remembered at most */
+	int listen_proxy_protocol;			/* enum proxy_accept (proxy_parse.h) */
+	char listen_proxy_trusted[CONF_STR_MAX];	/* who may send a PROXY header */
+	uint64_t listen_proxy_timeout_us;		/* for the whole header */
+	uint64_t listen_proxy_v2_max;			/* bytes a v2 header may take */
 	/* [pool] */
 	uint64_t pool_workers;
 	int pool_dispatch;

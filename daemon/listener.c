@@ -51,6 +51,8 @@ struct listeners {
 	uint64_t accept_retry_us;
 	char hostname[256];
 	int plog;
+	int proxy;				/* listen.proxy_protocol is on */
+	char proxy_trusted[CONF_STR_MAX];
 };
 
 /* The kernel silently caps listen(2)'s backlog at somaxconn; the lab must
@@ -286,7 +288,12 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *peer,
 		reject(set, fd, peer, "max_sessions", "4.3.2", "Too many connections, try again later");
 		return;
 	}
-	if (client_over_limit(set, fd, peer, now, &counted))
+	/* A trusted balancer is not a client: its connections are counted
+	 * against the address its PROXY header names, once the worker has
+	 * read it (session.c, proxy_admit). */
+	counted = 0;
+	if (!(set->proxy && addr_cidr_list_match(set->proxy_trusted, peer) == 1) &&
+	    client_over_limit(set, fd, peer, now, &counted))
 		return;
 	switch (pool_admit(set->pool, fd, peer, (socklen_t)peerlen, now, counted)) {
 	case ADMIT_STARTED:
@@ -433,6 +440,8 @@ listeners_set_config(struct listeners *set, const struct config *c)
 	set->max_sessions = c->listen_max_sessions;
 	set->accept_retry_us = c->listen_accept_retry_us;
 	set->plog = c->log_protocol_log;
+	set->proxy = c->listen_proxy_protocol != 0;
+	snprintf(set->proxy_trusted, sizeof set->proxy_trusted, "%s", c->listen_proxy_trusted);
 	snprintf(set->hostname, sizeof set->hostname, "%s", c->banner_hostname);
 }
 

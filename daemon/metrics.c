@@ -9,7 +9,7 @@
 #include "ident.h"
 
 static const char *const stage_names[BANNER_STAGE_COUNT] = {
-	"queue", "rdns_wait", "rdns", "ident", "delay", "write",
+	"queue", "proxy", "rdns_wait", "rdns", "ident", "delay", "write",
 };
 
 static const char *const rdns_results[] = {
@@ -158,7 +158,7 @@ expose_counters(const struct metrics *m, struct evbuffer *out)
 		{ MC_REJECT_CLIENT_RATE, "per_client_rate" },
 		{ MC_REJECT_RDNS, "rdns" }, { MC_REJECT_PREGREET, "pregreet" },
 		{ MC_REJECT_ERRORS, "errors" }, { MC_REJECT_SHUTDOWN, "shutdown" },
-		{ MC_REJECT_PIPELINING, "pipelining" },
+		{ MC_REJECT_PIPELINING, "pipelining" }, { MC_REJECT_PROXY, "proxy" },
 	};
 
 	counter(out, "bannerd_connections_total", "Connections accepted.", m->counters[MC_CONNECTIONS]);

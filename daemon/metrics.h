@@ -26,6 +26,7 @@ enum metric_counter {
 	MC_REJECT_ERRORS,
 	MC_REJECT_SHUTDOWN,
 	MC_REJECT_PIPELINING,	/* input behind DATA before the 354 */
+	MC_REJECT_PROXY,	/* a bad, partial, late or untrusted PROXY header */
 	MC_RDNS_FIRST,		/* one per enum rdns_result, in its order */
 	MC_RDNS_LAST = MC_RDNS_FIRST + 7,
 	MC_IDENT_FIRST,		/* one per enum ident_result, in its order */
@@ -38,6 +39,7 @@ enum metric_counter {
 
 enum banner_stage {
 	BANNER_STAGE_QUEUE,	/* accept -> a session slot */
+	BANNER_STAGE_PROXY,	/* slot -> the PROXY header read (listen.proxy_protocol) */
 	BANNER_STAGE_RDNS_WAIT,	/* slot -> a free resolver thread (rdns.mode = pool) */
 	BANNER_STAGE_RDNS,	/* the lookup itself */
 	BANNER_STAGE_IDENT,	/* the ident query, past the lookup it ran beside */

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "anvil.h"
+#include "monotime.h"
+#include "session.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -179,6 +181,30 @@ member_session_closed(void *arg, const struct handoff *conn)
 	slot_release(m->pool, m);
 }
 
+/* worker_admit_fn: the client behind a PROXY header, counted from now
+ * on in place of the balancer (which the listener did not count). */
+static int
+member_admit_client(void *arg, struct handoff *conn, const struct sockaddr *peer, socklen_t len)
+{
+	struct member *m = arg;
+	int counted;
+	enum admission a;
+
+	if (conn->counted)
+		return CLIENT_ADMIT_OK;	/* the connection was counted at accept */
+	a = pool_admit_client(m->pool, peer, monotime_now_us(), &counted);
+	if (a == ADMIT_CLIENT_SESSIONS)
+		return CLIENT_ADMIT_SESSIONS;
+	if (a == ADMIT_CLIENT_RATE)
+		return CLIENT_ADMIT_RATE;
+	if (counted) {
+		memcpy(&conn->peer, peer, len < sizeof conn->peer ? len : sizeof conn->peer);
+		conn->peerlen = len;
+		conn->counted = 1;
+	}
+	return CLIENT_ADMIT_OK;
+}
+
 enum admission
 pool_admit_client(struct pool *p, const struct sockaddr *peer, uint64_t now_us, int *counted)
 {
@@ -275,7 +301,7 @@ member_spawn(struct pool *p, char *err, size_t errlen)
 {
 	struct member *m = calloc(1, sizeof *m);
 	struct worker_params wp = {
-		p->next_id++, p->srv, p->rpool, p->exit_fd, member_session_closed, m,
+		p->next_id++, p->srv, p->rpool, p->exit_fd, member_session_closed, m, member_admit_client,
 	};
 
 	if (m == NULL) {

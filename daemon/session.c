@@ -1,5 +1,5 @@
 /* One connection's life on its worker, in the order it happens: start,
- * reverse DNS (resolver.h), injected delay, the 220, the hand-off to the
+ * the balancer's PROXY header (proxy_parse.h), reverse DNS (resolver.h), injected delay, the 220, the hand-off to the
  * ESMTP dialogue (dialogue.c), and the close with its stage timings.
  * State changes, replies and log lines go through session_io.c. */
 #include "session_priv.h"
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,12 +23,16 @@
 #include "log.h"
 #include "metrics.h"
 #include "monotime.h"
+#include "proxy_parse.h"
 #include "resolver.h"
 #include "rng.h"
 #include "server.h"
 #include "session_io.h"
 #include "spool.h"
 
+static void proxy_start(struct session *s);
+static void proxy_input(struct session *s);
+static void proxy_timeout_cb(evutil_socket_t fd, short what, void *arg);
 static void banner_path_start(struct session *s);
 static void banner_path_after_lookups(struct session *s);
 static void rdns_done_cb(void *arg, const struct rdns_answer *a);
@@ -36,6 +41,7 @@ static void banner_path_delay(struct session *s);
 static void banner_path_wait(struct session *s);
 static void delay_done_cb(evutil_socket_t fd, short what, void *arg);
 static void send_banner(struct session *s);
+static void note_pregreet(struct session *s, size_t n);
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
@@ -66,6 +72,7 @@ session_new(const struct session_env *env, const struct sockaddr *peer, socklen_
 	s->deadline_timer = evtimer_new(env->base, session_deadline_cb, s);
 	s->fault_timer = evtimer_new(env->base, session_fault_timer_cb, s);
 	s->fault_rule = -1;
+	s->proxy_timer = evtimer_new(env->base, proxy_timeout_cb, s);
 	return s;
 }
 
@@ -84,6 +91,8 @@ session_destroy(struct session *s)
 	if (s->fault_timer != NULL)
 		event_free(s->fault_timer);
 	free(s->fault_line);
+	if (s->proxy_timer != NULL)
+		event_free(s->proxy_timer);
 	free(s->data_buf);
 	free(s->helo);
 	free(s->client_name);
@@ -121,7 +130,7 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 	}
 	s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL || s->delay_timer == NULL || s->close_timer == NULL || s->deadline_timer == NULL ||
-	    s->fault_timer == NULL) {
+	    s->fault_timer == NULL || s->proxy_timer == NULL) {
 		if (s->bev == NULL)
 			close(fd);
 		session_destroy(s);
@@ -134,8 +143,157 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
 	bufferevent_setwatermark(s->bev, EV_READ, 0, s->conf->banner_pregreet_buffer);
 	bufferevent_enable(s->bev, EV_READ);
 	log_connect(s, fd);
-	banner_path_start(s);
+	if (s->conf->listen_proxy_protocol != PROXY_ACCEPT_OFF)
+		proxy_start(s);
+	else
+		banner_path_start(s);
 	return s;
+}
+
+/* ---- the PROXY header (haproxy doc/proxy-protocol.txt) ---- */
+
+/* Before anything else, the balancer's header: nothing is asked about
+ * the client and no banner goes out until it is complete and valid, and
+ * one timer bounds it whole (a header dripped a byte at a time must not
+ * extend it). */
+static void
+proxy_start(struct session *s)
+{
+	struct timeval tv = monotime_timeval(s->conf->listen_proxy_timeout_us);
+
+	session_enter_state(s, STATE_PROXY);
+	/* a whole v2 header must fit under the watermark */
+	if (s->conf->listen_proxy_v2_max > s->conf->banner_pregreet_buffer)
+		bufferevent_setwatermark(s->bev, EV_READ, 0, s->conf->listen_proxy_v2_max);
+	event_base_update_cache_time(s->env.base);
+	evtimer_add(s->proxy_timer, &tv);
+}
+
+/* Postfix's "haproxy read: <reason>: <bytes>": the bytes escaped, so a
+ * port scanner's or a misconfigured balancer's input can be read. */
+static void
+proxy_reject(struct session *s, const char *reason)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t n = evbuffer_get_length(in);
+	size_t show = n < PROXY_V1_MAX + 1 ? n : PROXY_V1_MAX + 1;
+	struct log_line l;
+
+	evtimer_del(s->proxy_timer);
+	metrics_count(s->env.metrics, MC_REJECT_PROXY);
+	if (s->conf->log_protocol_log >= PLOG_MINIMUM) {
+		session_log_begin(s, &l, "proxy");
+		log_line_str(&l, "result", "rejected");
+		log_line_str(&l, "reason", reason);
+		log_line_u64(&l, "bytes", n);
+		log_line_mem(&l, "header", evbuffer_pullup(in, (ev_ssize_t)show), show);
+		log_line_end(&l);
+	}
+	session_close_421(s, "proxy", "4.3.0 %s Server local error", s->conf->banner_hostname);
+}
+
+static void
+proxy_log(struct session *s, const struct proxy_header *h, const char *via)
+{
+	char dst[ADDR_TEXT_MAX];
+	struct log_line l;
+
+	if (s->conf->log_protocol_log < PLOG_MINIMUM)
+		return;
+	session_log_begin(s, &l, "proxy");
+	log_line_str(&l, "result", "ok");
+	log_line_u64(&l, "version", (uint64_t)h->version);
+	log_line_str(&l, "via", via);
+	if (h->local) {
+		log_line_str(&l, "addresses", "real");	/* v1 UNKNOWN, v2 LOCAL or UNSPEC */
+	} else {
+		addr_format((const struct sockaddr *)&h->dst, dst, sizeof dst);
+		log_line_str(&l, "dst", dst);
+	}
+	log_line_u64(&l, "bytes", h->len);
+	log_line_end(&l);
+}
+
+/* From here on the header's source is the client: reverse DNS, ident,
+ * the log's peer=, the close line and the per-client counts all use it. */
+static void
+proxy_apply(struct session *s, const struct proxy_header *h)
+{
+	char via[ADDR_TEXT_MAX];
+
+	snprintf(via, sizeof via, "%s", s->peer);
+	if (!h->local) {
+		memcpy(&s->peer_addr.ss, &h->src, sizeof h->src);
+		s->peer_addr.len = h->addr_len;
+		addr_unmap_v4(&s->peer_addr);
+		addr_format((struct sockaddr *)&s->peer_addr.ss, s->peer, sizeof s->peer);
+		memcpy(&s->proxy_dst.ss, &h->dst, sizeof h->dst);
+		s->proxy_dst.len = h->addr_len;
+		addr_unmap_v4(&s->proxy_dst);
+		s->proxied = 1;
+	}
+	proxy_log(s, h, via);
+}
+
+/* The listener's per-client limits, applied to the client the header
+ * named; the balancer itself was not counted. Same answer as at accept. */
+static int
+proxy_admit(struct session *s)
+{
+	char host[ADDR_TEXT_MAX];
+	int v;
+
+	if (!s->proxied || s->env.admit_client == NULL)
+		return 0;
+	v = s->env.admit_client(s->env.arg, (struct sockaddr *)&s->peer_addr.ss, s->peer_addr.len);
+	if (v == CLIENT_ADMIT_OK)
+		return 0;
+	metrics_count(s->env.metrics, v == CLIENT_ADMIT_SESSIONS ? MC_REJECT_CLIENT_SESSIONS : MC_REJECT_CLIENT_RATE);
+	addr_format_host((struct sockaddr *)&s->peer_addr.ss, host, sizeof host);
+	session_close_421(s, v == CLIENT_ADMIT_SESSIONS ? "per_client_sessions" : "per_client_rate",
+	    "4.7.0 %s Error: too many connections from %s", s->conf->banner_hostname, host);
+	return -1;
+}
+
+static void
+proxy_input(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t n = evbuffer_get_length(in), want = s->conf->listen_proxy_v2_max;
+	const unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)(n < want ? n : want));
+	struct proxy_header h;
+	enum proxy_result r = proxy_parse(p, n < want ? n : want,
+	    (enum proxy_accept)s->conf->listen_proxy_protocol, want, &h);
+
+	if (r == PROXY_MORE)
+		return;
+	/* the peer's own address, before any header could change it */
+	if (addr_cidr_list_match(s->conf->listen_proxy_trusted, (struct sockaddr *)&s->peer_addr.ss) != 1) {
+		proxy_reject(s, "source not in listen.proxy_trusted");
+		return;
+	}
+	if (r == PROXY_BAD) {
+		proxy_reject(s, h.why);
+		return;
+	}
+	evtimer_del(s->proxy_timer);
+	proxy_apply(s, &h);
+	if (proxy_admit(s) != 0)
+		return;
+	evbuffer_drain(in, h.len);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, s->conf->banner_pregreet_buffer);
+	if (evbuffer_get_length(in) > 0)
+		note_pregreet(s, evbuffer_get_length(in));
+	banner_path_start(s);
+}
+
+static void
+proxy_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	proxy_reject(s, evbuffer_get_length(bufferevent_get_input(s->bev)) > 0 ?
+	    "partial header at listen.proxy_timeout" : "no header within listen.proxy_timeout");
 }
 
 /* ---- reverse DNS ---- */
@@ -149,6 +307,15 @@ session_start(const struct session_env *env, int fd, const struct sockaddr *peer
  * at once, and the close line says how much of the wait was ident's
  * alone. */
 static void
+proxy_local_port(struct sockaddr_storage *local, const struct sockaddr_storage *dst)
+{
+	if (local->ss_family == AF_INET)
+		((struct sockaddr_in *)local)->sin_port = ((const struct sockaddr_in *)dst)->sin_port;
+	else if (local->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)local)->sin6_port = ((const struct sockaddr_in6 *)dst)->sin6_port;
+}
+
+static void
 ident_start_query(struct session *s)
 {
 	struct sockaddr_storage local;
@@ -156,8 +323,15 @@ ident_start_query(struct session *s)
 
 	if (s->conf->ident_enabled == 0)
 		return;
-	if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&local, &len) != 0 ||
-	    local.ss_family != s->peer_addr.ss.ss_family) {
+	if (getsockname(bufferevent_getfd(s->bev), (struct sockaddr *)&local, &len) != 0)
+		local.ss_family = AF_UNSPEC;
+	/* Behind a balancer the client's ident server knows the connection
+	 * by the header's ports (client's, and the one it connected to); the
+	 * query still leaves from our own address, which is the one we can
+	 * bind. */
+	if (s->proxied && local.ss_family == s->proxy_dst.ss.ss_family)
+		proxy_local_port(&local, &s->proxy_dst.ss);
+	if (local.ss_family != s->peer_addr.ss.ss_family) {
 		struct ident_answer a = { IDENT_FAILED, NULL, 0, "no local address", 0, 0 };
 
 		ident_done_cb(s, &a);
@@ -412,8 +586,10 @@ banner_stages(const struct session *s, uint64_t now, uint64_t st[BANNER_STAGE_CO
 	uint64_t ident = t[STATE_IDENT];	/* ident alone: after the lookup, or without one */
 	uint64_t ident_end = delay ? delay : end;
 	uint64_t rdns_end = ident ? ident : ident_end;
+	uint64_t proxy = t[STATE_PROXY], proxy_end = rdns ? rdns : rdns_end;
 
-	st[BANNER_STAGE_QUEUE] = (rdns ? rdns : rdns_end) - t[STATE_QUEUED];
+	st[BANNER_STAGE_QUEUE] = (proxy ? proxy : proxy_end) - t[STATE_QUEUED];
+	st[BANNER_STAGE_PROXY] = proxy ? proxy_end - proxy : 0;
 	st[BANNER_STAGE_IDENT] = ident ? ident_end - ident : 0;
 	st[BANNER_STAGE_RDNS_WAIT] = s->rdns_wait_us;
 	st[BANNER_STAGE_RDNS] = 0;
@@ -457,6 +633,12 @@ read_cb(struct bufferevent *bev, void *arg)
 	if (s->conf->log_protocol_log >= PLOG_MAXIMUM && len > s->raw_seen) {
 		unsigned char *p = evbuffer_pullup(in, (ev_ssize_t)len);
 		session_log_raw(s, "in", (const char *)p + s->raw_seen, len - s->raw_seen);
+	}
+	if (s->state == STATE_PROXY) {
+		/* the header is consumed here, before pregreet can see it */
+		proxy_input(s);
+		s->raw_seen = evbuffer_get_length(in);
+		return;
 	}
 	if (s->state < STATE_GREETED) {
 		note_pregreet(s, len);
@@ -570,6 +752,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		session_free(s);
 		return;
 	}
+	if (s->state == STATE_PROXY && (what & BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		/* half a header, then the end: still told why (the write
+		 * side may be open) */
+		proxy_reject(s, "partial header at end of input");
+		return;
+	}
 	if (s->outcome == OUTCOME_NONE) {
 		s->how = peer_close_how(what, err);
 		if (s->state < STATE_GREETED)
@@ -633,6 +822,8 @@ log_close_line(const struct session *s)
 		log_line_str(&l, "how", s->how);
 	log_line_str(&l, "state", session_state_names[close_line_state(s)]);
 	log_line_dur(&l, "queue", st[BANNER_STAGE_QUEUE], 1);
+	if (s->entered_us[STATE_PROXY])
+		log_line_dur(&l, "proxy", st[BANNER_STAGE_PROXY], 1);
 	log_rdns_stages(s, &l, st);
 	if (s->ident_answered || s->ident != NULL || s->entered_us[STATE_IDENT]) {
 		log_line_dur(&l, "ident", st[BANNER_STAGE_IDENT], 1);

@@ -1,7 +1,8 @@
 #ifndef BANNERD_SESSION_H
 #define BANNERD_SESSION_H
 /* One SMTP connection on one worker's event loop, from accept to close:
- * the banner path (queue, reverse DNS, delay, banner write), the hand-off
+ * the banner path (queue, PROXY header, reverse DNS and ident, delay,
+ * banner write), the hand-off
  * to the ESMTP dialogue (dialogue.h), and the close line with the stage
  * timings. A session never leaves the thread whose event_base it was
  * created on. */
@@ -17,6 +18,9 @@ struct session;
 
 TAILQ_HEAD(session_list, session);
 
+/* The per-client limits' answer for a client named by a PROXY header. */
+enum { CLIENT_ADMIT_OK, CLIENT_ADMIT_SESSIONS, CLIENT_ADMIT_RATE };
+
 /* What the worker lends a session: its loop, its list, and a callback
  * that runs once, when the session is freed. */
 struct session_env {
@@ -26,6 +30,10 @@ struct session_env {
 	struct metrics *metrics;	/* the worker's */
 	struct session_list *list;
 	void (*on_close)(void *arg);
+	/* The per-client limits for the client a PROXY header names (with
+	 * arg): CLIENT_ADMIT_OK within them, else which one is over. NULL:
+	 * no limits. */
+	int (*admit_client)(void *arg, const struct sockaddr *peer, socklen_t len);
 	void *arg;
 };
 

@@ -19,7 +19,7 @@
 #include "server.h"
 
 const char *const session_state_names[] = {
-	"QUEUED", "RDNS_WAIT", "RESOLVING", "IDENT", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
+	"QUEUED", "PROXY", "RDNS_WAIT", "RESOLVING", "IDENT", "DELAYING", "GREETED", "READY", "MAIL", "RCPT", "DATA", "CLOSING",
 };
 
 const char *const session_outcome_names[] = {
@@ -301,6 +301,7 @@ session_close_after_flush(struct session *s)
 	event_del(s->delay_timer);
 	event_del(s->fault_timer);
 	s->fault_held = 0;
+	event_del(s->proxy_timer);
 	session_deadline_stop(s);
 	bufferevent_disable(s->bev, EV_READ);
 	/* A peer that never reads must not keep us: bound the final flush. */

@@ -21,6 +21,7 @@
  * explained by the state the session was waiting in. */
 enum session_state {
 	STATE_QUEUED,		/* accepted, not yet on a worker */
+	STATE_PROXY,		/* on a worker, reading the PROXY header */
 	STATE_RDNS_WAIT,	/* waiting for a free resolver thread (rdns.mode = pool) */
 	STATE_RESOLVING,	/* reverse-DNS lookup of the peer (and ident, at once) */
 	STATE_IDENT,		/* the ident query alone: rdns off, or answered first */
@@ -81,6 +82,12 @@ struct session {
 	 * from these (session.c: banner_stages). */
 	uint64_t entered_us[STATE_COUNT];
 	uint64_t banner_sent_us;	/* the 220 left the output buffer, or 0 */
+
+	/* PROXY protocol: the header's destination, which ident asks from
+	 * instead of our socket's address (proxied: 1) */
+	struct event *proxy_timer;	/* listen.proxy_timeout, for the whole header */
+	int proxied;
+	struct addr proxy_dst;
 
 	struct rdns_handle *rdns;	/* the lookup in flight, or NULL */
 	int rdns_answered;

@@ -71,12 +71,22 @@ session_closed_cb(void *arg)
 	worker_maybe_exit(w);
 }
 
+/* A session's client is known at last (its PROXY header). */
+static int
+session_admit_cb(void *arg, const struct sockaddr *peer, socklen_t len)
+{
+	struct handoff *h = arg;
+	struct worker *w = h->owner;
+
+	return w->wp.admit != NULL ? w->wp.admit(w->wp.arg, h, peer, len) : CLIENT_ADMIT_OK;
+}
+
 static void
 worker_start_session(struct worker *w, struct handoff *h)
 {
 	struct session_env env = {
 		.base = w->base, .srv = w->wp.srv, .resolver = w->resolver, .metrics = w->metrics,
-		.list = &w->sessions, .on_close = session_closed_cb, .arg = h,
+		.list = &w->sessions, .on_close = session_closed_cb, .admit_client = session_admit_cb, .arg = h,
 	};
 
 	h->owner = w;

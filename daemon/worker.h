@@ -42,6 +42,13 @@ STAILQ_HEAD(handoff_list, handoff);
  * peer, whether the pool counted it), freed when this returns. */
 typedef void worker_closed_fn(void *arg, const struct handoff *conn);
 
+/* Runs on the worker's thread when a session learns who its client
+ * really is (a PROXY header): the per-client limits for peer, answered
+ * as session.h's CLIENT_ADMIT_*. Within them, if counted, conn's peer
+ * and counted now say so, so that the closed callback releases the right
+ * client. */
+typedef int worker_admit_fn(void *arg, struct handoff *conn, const struct sockaddr *peer, socklen_t len);
+
 struct worker_params {
 	unsigned id;
 	struct server *srv;
@@ -49,6 +56,7 @@ struct worker_params {
 	int exit_fd;			/* an eventfd counted up when the thread exits */
 	worker_closed_fn *closed;
 	void *arg;
+	worker_admit_fn *admit;		/* with the same arg */
 };
 
 /* Builds the worker and starts its thread (signals blocked). */

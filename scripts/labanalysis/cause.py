@@ -24,6 +24,7 @@ GROW_MIN_US = 1000
 
 LEVERS = {
     "queue": "pool.workers",
+    "proxy": "listen.proxy_protocol",
     "rdns_wait": "rdns.threads",
     "rdns": "rdns.enabled",
     "ident": "ident.enabled",

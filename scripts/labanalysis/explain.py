@@ -92,6 +92,14 @@ def _ident(c):
             "or a filter that rejects port 113 instead of dropping it" % c["lever"]]
 
 
+def _proxy(c):
+    return ["proxy: bannerd waited for the balancer's PROXY header (listen.proxy_protocol), %s %s: "
+            "a balancer sends it at once, so a slow one is a sender that does not speak the "
+            "protocol, or a client connecting past the balancer" % (c["share"], c["where"]),
+            "  %s the balancer's send-proxy / send-proxy-v2 (HAProxy), or listen.proxy_protocol = off "
+            "for clients that connect directly; listen.proxy_timeout bounds the wait" % c["lever"]]
+
+
 def _delay(c):
     return ["delay: bannerd held the banner on purpose (banner.delay), %s %s; no lookup, no "
             "queue: the stand-in for a packet filter or firewall" % (c["share"], c["where"]),
@@ -164,7 +172,7 @@ def _connecting(c, inside, connecting):
 
 
 _FIRST = {"none": _none, "rdns": _rdns, "rdns_wait": _rdns_wait, "queue": _queue, "ident": _ident,
-          "delay": _delay, "path": _path, "write": _path}
+          "proxy": _proxy, "delay": _delay, "path": _path, "write": _path}
 
 
 def _also(res, lw):

@@ -19,7 +19,8 @@ def bannerd_times(rows):
         if rec is not None:
             us = rec.get("banner_us")
         elif r.get("sid"):
-            us = sum(int(r.get(k) or 0) for k in ("queue_us", "rdns_wait_us", "rdns_us", "delay_us", "write_us"))
+            us = sum(int(r.get(k) or 0) for k in ("queue_us", "proxy_us", "rdns_wait_us", "rdns_us",
+                                                 "ident_us", "delay_us", "write_us"))
         else:
             continue
         if us is not None and r.get("source"):

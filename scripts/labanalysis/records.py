@@ -11,7 +11,7 @@ import time
 from .units import parse_duration
 
 _KV = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|\S*)')
-_STAGES = ("queue", "rdns_wait", "rdns", "ident", "delay", "write")
+_STAGES = ("queue", "proxy", "rdns_wait", "rdns", "ident", "delay", "write")
 
 
 def parse_kv(text):

@@ -36,7 +36,7 @@ noise, more than a healthy run's whole banner, which would make 'path'
 the cause of every quick run. It is left out."""
 from collections import defaultdict, deque
 
-STAGES = ("queue", "rdns_wait", "rdns", "ident", "delay", "write")
+STAGES = ("queue", "proxy", "rdns_wait", "rdns", "ident", "delay", "write")
 PARTS = STAGES + ("path",)
 CONNECT_HELD_US = 100000   # a connect this long was held on the path
 

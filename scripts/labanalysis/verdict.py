@@ -64,8 +64,8 @@ def stage_table(res, rows, threshold_us):
     lines = [head]
     asum = sum(pu.values()) or 1
     for p in PARTS:
-        if p == "ident" and total_all[p] == 0:
-            continue	# a run without the ident stage: the table of every other run
+        if p in ("ident", "proxy") and total_all[p] == 0:
+            continue	# a run without the ident or PROXY stage: the table of every other run
         g = res.get("growth", {}).get(p, {"early": 0, "late": 0})
         m = stats.mean([r["parts"][p] for r in rows])
         lines.append("  %-9s %9s %8s %s  %9s -> %s" % (

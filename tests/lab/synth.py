@@ -5,12 +5,13 @@ T0 = 1_800_000_000_000_000  # bannerd's wall clock at the load's time 0
 
 
 def server(sid, port, accept_us, queue=0, rdns_wait=0, rdns=0, delay=0, write=100,
-           banner=True, outcome="normal", hold_after=500, pool=True, ident=None):
-    stages = {"queue": queue, "rdns_wait": rdns_wait if pool else None, "rdns": rdns,
+           banner=True, outcome="normal", hold_after=500, pool=True, ident=None, proxy=None):
+    stages = {"queue": queue, "proxy": proxy, "rdns_wait": rdns_wait if pool else None, "rdns": rdns,
               "ident": ident, "delay": delay, "write": write if banner else None}
     ident = ident or 0
-    b = queue + rdns_wait + rdns + ident + delay + write
-    t_us = b + hold_after if banner else queue + rdns_wait + rdns + ident + delay
+    proxy = proxy or 0
+    b = queue + proxy + rdns_wait + rdns + ident + delay + write
+    t_us = b + hold_after if banner else queue + proxy + rdns_wait + rdns + ident + delay
     return {"sid": sid, "peer": "127.0.0.1:%d" % port, "accept_wall_us": T0 + accept_us,
             "close_wall_us": T0 + accept_us + t_us, "t_us": t_us, "outcome": outcome,
             "state": "CLOSING", "reason": "", "rdns_result": "ok" if rdns else None,

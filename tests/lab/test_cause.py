@@ -75,6 +75,14 @@ class Cause(unittest.TestCase):
         pairs = [pair(i, i * 1000, rdns=S) for i in range(20)]
         self.assertEqual(run(pairs, capacity(pool=False, spw=0))["cause"], "rdns")
 
+    def test_a_late_proxy_header_is_proxy(self):
+        # a sender that does not speak the protocol: each session waits
+        # listen.proxy_timeout for a header
+        pairs = [pair(i, i * 1000, proxy=3 * S) for i in range(20)]
+        res = run(pairs, capacity(pool=False, spw=0), threshold_us=2 * S)
+        self.assertEqual((res["cause"], res["lever"]), ("proxy", "listen.proxy_protocol"))
+        self.assertTrue(res["lines"][0].startswith("proxy: bannerd waited"), res["lines"])
+
     def test_an_injected_delay(self):
         pairs = [pair(i, 0, delay=8 * S) for i in range(20)]
         self.assertEqual(run(pairs, capacity(pool=False, spw=0))["cause"], "delay")

@@ -28,8 +28,8 @@ class BannerdLog(unittest.TestCase):
         a, b, c = log["sessions"]
         self.assertEqual(a["sid"], 1)
         self.assertEqual(a["peer"], "127.0.0.1:45334")
-        self.assertEqual(a["stages"], {"queue": 298, "rdns_wait": 578, "rdns": 50700, "ident": None, "delay": 1,
-                                       "write": 154})
+        self.assertEqual(a["stages"], {"queue": 298, "proxy": None, "rdns_wait": 578, "rdns": 50700,
+                                       "ident": None, "delay": 1, "write": 154})
         self.assertEqual(a["banner_us"], 51900)
         self.assertEqual(a["close_wall_us"] - a["accept_wall_us"], 52887)
         self.assertEqual(b["outcome"], "abandoned")

@@ -39,6 +39,15 @@ class Verdict(unittest.TestCase):
         self.assertNotIn("p50 0us", text)
         self.assertNotIn("banner.p50", ctx["figures"].values)
 
+    def test_the_proxy_row_only_when_a_session_had_the_stage(self):
+        probe = {"outcome": {"ok": 10}, "tries": 10}
+        without = verdict.render(ctx_for([pair(i, i * S, rdns=15 * S) for i in range(10)], 10 * S, probe))
+        self.assertNotIn("  proxy ", without)
+        self.assertIn("  rdns ", without)
+        proxied = verdict.render(ctx_for([pair(i, i * S, rdns=15 * S, proxy=200) for i in range(10)],
+                                         10 * S, probe))
+        self.assertIn("  proxy ", proxied)
+
     def test_what_happened_and_what_if_are_apart(self):
         pairs = [pair(i, i * S, rdns=15 * S) for i in range(10)]
         probe = {"outcome": {"ok": 10}, "tries": 10}

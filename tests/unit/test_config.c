@@ -271,6 +271,49 @@ START_TEST(per_client_limits_are_inclusive)
 }
 END_TEST
 
+START_TEST(proxy_keys_and_limits)
+{
+	char *lo[] = { "listen.proxy_protocol=any", "listen.proxy_timeout=100ms", "listen.proxy_v2_max=232",
+		"listen.proxy_trusted=192.0.2.0/24 2001:db8::/32,10.1.2.3" };
+	char *hi[] = { "listen.proxy_timeout=10m", "listen.proxy_v2_max=65551" };
+	char *bad[] = { "listen.proxy_timeout=99ms", "listen.proxy_timeout=601s", "listen.proxy_v2_max=231",
+		"listen.proxy_v2_max=65552" };
+	char *refused[][2] = {
+		{ "listen.proxy_protocol=v3", "listen.proxy_protocol=off" },
+		{ "listen.proxy_trusted=10.0.0.0/33", "listen.proxy_protocol=off" },
+		{ "listen.proxy_trusted=example.org", "listen.proxy_protocol=off" },
+		{ "listen.proxy_trusted=", "listen.proxy_protocol=v2" },
+	};
+	struct config *c;
+
+	c = config_load(NULL, NULL, 0, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->listen_proxy_protocol, 0);
+	ck_assert_str_eq(c->listen_proxy_trusted, "127.0.0.0/8, ::1");
+	ck_assert_uint_eq(c->listen_proxy_timeout_us, 5000000);
+	ck_assert_uint_eq(c->listen_proxy_v2_max, 536);
+	config_unref(c);
+	c = config_load(NULL, lo, 4, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(c->listen_proxy_protocol, 3);
+	ck_assert_uint_eq(c->listen_proxy_timeout_us, 100000);
+	ck_assert_uint_eq(c->listen_proxy_v2_max, 232);
+	config_unref(c);
+	c = config_load(NULL, hi, 2, err, sizeof err);
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->listen_proxy_v2_max, 65551);
+	config_unref(c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(config_load(NULL, &bad[i], 1, err, sizeof err) == NULL, "%s", bad[i]);
+		ck_assert_msg(strstr(err, "out of range") != NULL, "%s: %s", bad[i], err);
+	}
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		ck_assert_msg(config_load(NULL, refused[i], 2, err, sizeof err) == NULL, "%s", refused[i][0]);
+		ck_assert_msg(strstr(err, "listen.proxy_") != NULL, "%s: %s", refused[i][0], err);
+	}
+}
+END_TEST
+
 START_TEST(rdns_overload_limits_are_inclusive)
 {
 	char *hi[] = { "rdns.max_inflight=1000000", "rdns.on_overload=tempfail" };
@@ -382,6 +425,7 @@ unit_suite(void)
 	    (int)(sizeof typos / sizeof typos[0]));
 	tcase_add_test(tc, unknown_key_in_a_file_suggests_too);
 	tcase_add_test(tc, duration_without_unit_is_refused);
+	tcase_add_test(tc, proxy_keys_and_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

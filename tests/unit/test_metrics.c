@@ -36,7 +36,8 @@ expose(const struct metrics *m)
 START_TEST(merge_adds_everything)
 {
 	struct metrics *a = metrics_new(), *b = metrics_new(), *sum = metrics_new();
-	uint64_t st[BANNER_STAGE_COUNT] = { 10, 0, 300000, 0, 20 };
+	uint64_t st[BANNER_STAGE_COUNT] = { [BANNER_STAGE_QUEUE] = 10, [BANNER_STAGE_PROXY] = 5,
+	    [BANNER_STAGE_RDNS] = 300000, [BANNER_STAGE_WRITE] = 15 };
 
 	metrics_count(a, MC_CONNECTIONS);
 	metrics_count(b, MC_CONNECTIONS);
@@ -50,6 +51,8 @@ START_TEST(merge_adds_everything)
 	ck_assert_uint_eq(sum->counters[MC_ABANDONED], 1);
 	ck_assert_uint_eq(hist_count(&sum->banner), 2);
 	ck_assert_uint_eq(hist_sum(&sum->stages[BANNER_STAGE_RDNS]), 600000);
+	ck_assert_uint_eq(hist_sum(&sum->stages[BANNER_STAGE_PROXY]), 10);
+	ck_assert_str_eq(metrics_stage_name(BANNER_STAGE_PROXY), "proxy");
 	metrics_free(a);
 	metrics_free(b);
 	metrics_free(sum);

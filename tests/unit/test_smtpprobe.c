@@ -16,7 +16,9 @@
 #include "../../tools/smtpprobe/message.h"
 #include "../../tools/smtpprobe/outcome.h"
 #include "../../tools/smtpprobe/report.h"
+#include "../../tools/smtpprobe/proxyhdr.h"
 #include "../../tools/smtpprobe/source.h"
+#include "proxy_parse.h"
 
 /* ---- --expect ---- */
 
@@ -630,6 +632,81 @@ START_TEST(test_csv_source_column)
 }
 END_TEST
 
+static void
+inet(struct sockaddr_storage *ss, const char *text, unsigned port)
+{
+	memset(ss, 0, sizeof *ss);
+	if (strchr(text, ':') != NULL) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		sin6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, text, &sin6->sin6_addr);
+		sin6->sin6_port = htons((uint16_t)port);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		sin->sin_family = AF_INET;
+		inet_pton(AF_INET, text, &sin->sin_addr);
+		sin->sin_port = htons((uint16_t)port);
+	}
+}
+
+/* What --proxy writes is what bannerd's parser accepts, naming the same
+ * client. */
+START_TEST(test_proxy_header_round_trip)
+{
+	struct sockaddr_storage src, dst;
+	unsigned char out[PROBE_PROXY_MAX];
+	struct proxy_header h;
+	size_t n;
+
+	inet(&src, "198.51.100.3", 40000);
+	inet(&dst, "127.0.0.1", 2525);
+	n = probe_proxy_header(1, (struct sockaddr *)&src, (struct sockaddr *)&dst, out);
+	ck_assert_uint_eq(n, strlen("PROXY TCP4 198.51.100.3 127.0.0.1 40000 2525\r\n"));
+	ck_assert_int_eq(memcmp(out, "PROXY TCP4 198.51.100.3 127.0.0.1 40000 2525\r\n", n), 0);
+	for (int v = 1; v <= 2; v++) {
+		n = probe_proxy_header(v, (struct sockaddr *)&src, (struct sockaddr *)&dst, out);
+		ck_assert_int_eq(proxy_parse(out, n, PROXY_ACCEPT_ANY, 536, &h), PROXY_OK);
+		ck_assert_uint_eq(h.len, n);
+		ck_assert_int_eq(h.version, v);
+		ck_assert_int_eq(memcmp(&h.src, &src, sizeof(struct sockaddr_in)), 0);
+		ck_assert_int_eq(memcmp(&h.dst, &dst, sizeof(struct sockaddr_in)), 0);
+	}
+	inet(&src, "2001:db8::7", 1);
+	inet(&dst, "::1", 25);
+	n = probe_proxy_header(2, (struct sockaddr *)&src, (struct sockaddr *)&dst, out);
+	ck_assert_uint_eq(n, 52);
+	ck_assert_int_eq(proxy_parse(out, n, PROXY_ACCEPT_V2, 536, &h), PROXY_OK);
+	ck_assert_int_eq(h.src.ss_family, AF_INET6);
+	n = probe_proxy_header(1, (struct sockaddr *)&src, (struct sockaddr *)&dst, out);
+	ck_assert_int_eq(proxy_parse(out, n, PROXY_ACCEPT_V1, 536, &h), PROXY_OK);
+	/* one family for both ends */
+	inet(&dst, "127.0.0.1", 25);
+	ck_assert_uint_eq(probe_proxy_header(1, (struct sockaddr *)&src, (struct sockaddr *)&dst, out), 0);
+}
+END_TEST
+
+START_TEST(test_proxy_source_counts_every_address)
+{
+	struct probe_source s;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[INET_ADDRSTRLEN];
+
+	ck_assert_int_eq(probe_source_parse("198.51.100.0/30", &s), 0);
+	ck_assert_uint_eq(s.count, 2);	/* bound sources skip network and broadcast */
+	probe_source_all(&s);
+	ck_assert_uint_eq(s.count, 4);
+	for (unsigned i = 0; i < 5; i++) {
+		char want[32];
+
+		probe_source_nth(&s, i, &ss, &len);
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof text);
+		snprintf(want, sizeof want, "198.51.100.%u", i % 4);
+		ck_assert_str_eq(text, want);
+	}
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -637,6 +714,8 @@ unit_suite(void)
 	TCase *tc = tcase_create("pure");
 
 	tcase_add_test(tc, test_expect_operators);
+	tcase_add_test(tc, test_proxy_header_round_trip);
+	tcase_add_test(tc, test_proxy_source_counts_every_address);
 	tcase_add_test(tc, test_expect_units);
 	tcase_add_test(tc, test_expect_bad);
 	tcase_add_test(tc, test_metrics_names);

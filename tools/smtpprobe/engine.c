@@ -15,6 +15,7 @@
 
 #include "message.h"
 #include "monotime.h"
+#include "proxyhdr.h"
 
 /* Per-connection states, in the order a try goes through them. */
 enum conn_state {
@@ -364,6 +365,44 @@ conn_note_source(struct conn *c)
 		c->source.sa.sa_family = AF_UNSPEC;
 }
 
+/* --proxy: the header a balancer would send, first thing on the
+ * connection. The client it names is the attempt's address of
+ * --proxy-source (a retry is the same client again) with our real local
+ * port, or our real local address; the --csv source column shows that
+ * client, since it is the peer bannerd logs. */
+static int
+conn_send_proxy(struct conn *c)
+{
+	const struct probe_config *cfg = c->w->cfg;
+	union probe_sockaddr local;
+	struct sockaddr_storage src;
+	socklen_t len = sizeof local;
+	unsigned char hdr[PROBE_PROXY_MAX];
+	size_t n;
+
+	if (getsockname(c->fd, &local.sa, &len) != 0)
+		return -1;
+	memcpy(&src, &local, len);
+	if (cfg->use_proxy_source) {
+		probe_source_nth(&cfg->proxy_source, c->attempt, &src, &len);
+		if (src.ss_family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port = local.sa.sa_family == AF_INET ? local.sin.sin_port :
+			    local.sin6.sin6_port;
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port = local.sa.sa_family == AF_INET ? local.sin.sin_port :
+			    local.sin6.sin6_port;
+	}
+	n = probe_proxy_header(cfg->proxy_version, (struct sockaddr *)&src,
+	    (const struct sockaddr *)&cfg->target.ss, hdr);
+	if (n == 0) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (cfg->keep_tries)
+		memcpy(&c->source, &src, len < sizeof c->source ? len : sizeof c->source);
+	return conn_send(c, (const char *)hdr, n);
+}
+
 static void
 conn_established(struct conn *c)
 {
@@ -371,6 +410,10 @@ conn_established(struct conn *c)
 
 	c->est_us = monotime_now_us();
 	conn_note_source(c);
+	if (w->cfg->proxy_version != 0 && conn_send_proxy(c) != 0) {
+		try_fail(c, EVENT_READ_ERROR, errno);
+		return;
+	}
 	c->state = STATE_GREETING;
 	probe_reply_reset(&c->reply);
 	conn_deadline(c, w->cfg->give_up_us ? w->tv_give_up : w->tv_reply);

@@ -37,6 +37,9 @@ struct probe_config {
 	struct probe_retry retry;
 	bool use_source;
 	struct probe_source source;
+	int proxy_version;		/* --proxy: 1 or 2; 0: no PROXY header */
+	bool use_proxy_source;		/* --proxy-source: the clients the headers name */
+	struct probe_source proxy_source;
 	unsigned threads;
 	bool keep_tries;		/* keep a record per try (for --csv) */
 	const char *helo;

@@ -52,6 +52,8 @@ usage(FILE *f)
 	    "      --retry-tempfail      retry after a 4xx too (greylisting); the last bounces: ndr\n"
 	    "      --profile NAME|list   greeting timeout and retries of a known MTA\n"
 	    "      --source ADDR[/PREFIX]  bind connections to these addresses in turn\n"
+	    "      --proxy v1|v2         send a PROXY protocol header first (bannerd listen.proxy_protocol)\n"
+	    "      --proxy-source ADDR[/PREFIX]  the clients the headers name, in turn\n"
 	    "      --connect-timeout DUR (default 30s)  --timeout DUR  replies after the greeting (default 300s)\n"
 	    "      --helo NAME           EHLO name in session mode\n"
 	    "      --json FILE|-         summary as one JSON object (with lossless histograms)\n"
@@ -171,8 +173,8 @@ apply_profile(struct options *o)
 
 enum {
 	OPT_SIZE = 256, OPT_HOLD, OPT_GIVE_UP, OPT_RETRIES, OPT_RETRY_AFTER, OPT_PROFILE,
-	OPT_SOURCE, OPT_JSON, OPT_CSV, OPT_EXPECT, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_HELO,
-	OPT_CLIENT, OPT_RETRY_TEMPFAIL,
+	OPT_SOURCE, OPT_PROXY, OPT_PROXY_SOURCE, OPT_JSON, OPT_CSV, OPT_EXPECT, OPT_CONNECT_TIMEOUT,
+	OPT_TIMEOUT, OPT_HELO, OPT_CLIENT, OPT_RETRY_TEMPFAIL,
 };
 
 static const struct option long_opts[] = {
@@ -192,6 +194,8 @@ static const struct option long_opts[] = {
 	{ "retry-tempfail", no_argument, NULL, OPT_RETRY_TEMPFAIL },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "proxy", required_argument, NULL, OPT_PROXY },
+	{ "proxy-source", required_argument, NULL, OPT_PROXY_SOURCE },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "expect", required_argument, NULL, OPT_EXPECT },
@@ -294,6 +298,17 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_SOURCE:
 		c->use_source = true;
 		return probe_source_parse(arg, &c->source) ? fail_usage("bad --source '%s' (ADDR or ADDR/PREFIX)", arg) : 0;
+	case OPT_PROXY:
+		if (strcmp(arg, "v1") != 0 && strcmp(arg, "v2") != 0)
+			return fail_usage("bad --proxy '%s' (v1 or v2)", arg);
+		c->proxy_version = arg[1] - '0';
+		return 0;
+	case OPT_PROXY_SOURCE:
+		c->use_proxy_source = true;
+		if (probe_source_parse(arg, &c->proxy_source) != 0)
+			return fail_usage("bad --proxy-source '%s' (ADDR or ADDR/PREFIX)", arg);
+		probe_source_all(&c->proxy_source);	/* claimed, never bound */
+		return 0;
 	case OPT_JSON:
 		o->json_path = arg;
 		return 0;
@@ -357,6 +372,11 @@ finish_options(struct options *o)
 	if (c->retry.retries > 0 && c->give_up_us == 0 && !c->retry.tempfail)
 		return fail_usage("%s needs --give-up or --retry-tempfail (a retry follows a give-up or a 4xx)",
 		    "--retries");
+	if (c->use_proxy_source && c->proxy_version == 0)
+		return fail_usage("%s needs --proxy v1|v2", "--proxy-source");
+	/* a PROXY header names one family for both ends */
+	if (c->use_proxy_source && c->proxy_source.family != c->target.ss.ss_family)
+		return fail_usage("%s", "--proxy-source and the target must both be IPv4 or both IPv6");
 	if (!o->set_attempts)
 		c->attempts = c->duration_us ? 0 : 1;
 	if (c->rate <= 0 && c->threads > (c->concurrency ? c->concurrency : 1))
