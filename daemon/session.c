@@ -556,6 +556,11 @@ send_banner(struct session *s)
 {
 	session_enter_state(s, STATE_GREETED);
 	s->awaiting_banner_flush = 1;
+	/* The command timeout is chosen before the 220 goes out: the banner
+	 * is often written at once, and a client that reacts to it (another
+	 * connection tipping stress mode on) must not find this session's
+	 * timeout chosen after the fact. */
+	session_set_timeouts(s, session_timeout_command(s));
 	reply_banner(s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
 	bufferevent_enable(s->bev, EV_READ);
@@ -566,7 +571,6 @@ send_banner(struct session *s)
 		session_close_after_flush(s);
 		return;
 	}
-	session_set_timeouts(s, session_timeout_command(s));
 	dialogue_process_input(s);	/* pregreet = allow: early commands run now */
 }
 
