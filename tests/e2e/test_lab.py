@@ -62,6 +62,9 @@ class LabTest(unittest.TestCase):
             if n in ("ndr-postfix", "mailguard") and not can_run_postfix():
                 self.assertEqual(len(passed) + len(skipped), 1, r.stdout)
                 continue
+            if n == "lb-healthcheck" and not os.path.exists("/usr/sbin/haproxy"):
+                self.assertEqual(len(passed) + len(skipped), 1, r.stdout)
+                continue
             self.assertEqual(len(passed), 1, "%s: %s" % (n, r.stdout))
         self.assertRegex(lines[-1], r"^lab check: \d+ passed, 0 failed")
         # what every run leaves behind
