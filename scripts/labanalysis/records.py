@@ -144,6 +144,10 @@ def _daemon_line(when, msg, events, config):
             # a reload turned the lookup on or off
             events.append({"wall_us": when, "key": "rdns", "old": config["rdns"], "new": m.group(1)})
             config["rdns"] = m.group(1)
+            if m.group(1) == "on":
+                # the lookups of this run were made for the reason a
+                # reload gave, not the start's "off"
+                config["rdns_why"] = m.group(2)
             return
         config.setdefault("rdns", m.group(1))
         config.setdefault("rdns_why", m.group(2))

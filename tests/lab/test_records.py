@@ -47,6 +47,17 @@ class BannerdLog(unittest.TestCase):
         keys = [(e["key"], e["old"], e["new"]) for e in log["events"]]
         self.assertEqual(keys, [("pool.workers", 4, 16), ("rdns.threads", 2, 64)])
 
+    def test_a_reload_that_turns_the_lookup_on_gives_its_reason(self):
+        # lb-healthcheck: rdns off at the start, on after a SIGHUP; the
+        # verdict's "done because" is the reload's reason, not the start's
+        with open(self.path, "w") as f:
+            f.write('2026-12-02T09:49:14.171956Z daemon msg="rdns: off (rdns.enabled = off, protocol_log = minimum)"\n'
+                    '2026-12-02T09:49:19.638920Z daemon msg="rdns: on (rdns.enabled = on); servers 127.0.0.1:1 '
+                    '(rdns.servers); timeout 5000 ms x 2 tries"\n')
+        log = records.read_bannerd_log(self.path)
+        self.assertEqual(log["config"]["rdns_why"], "rdns.enabled = on")
+        self.assertEqual([(e["key"], e["old"], e["new"]) for e in log["events"]], [("rdns", "off", "on")])
+
     def test_missing_file_is_empty(self):
         self.assertEqual(records.read_bannerd_log("/nonexistent")["sessions"], [])
 
