@@ -269,7 +269,7 @@ class HaproxyTest(BannerdTest):
     check, in front of bannerd: a config of the test's own, loopback
     only, started by the test and stopped by its PID."""
 
-    def haproxy(self, backend_port):
+    def haproxy(self, *backend_ports):
         d = tmpdir(self, "haproxy-test-")
         port = free_port()
         cfg = os.path.join(d, "haproxy.cfg")
@@ -278,9 +278,10 @@ class HaproxyTest(BannerdTest):
             "defaults", "    mode tcp", "    timeout connect 5s", "    timeout client 30s",
             "    timeout server 30s",
             "frontend smtp", "    bind 127.0.0.1:%d" % port, "    default_backend bannerd",
-            "backend bannerd", "    option smtpchk EHLO lab.test",
-            "    server b1 127.0.0.1:%d send-proxy-v2 check check-send-proxy inter 300ms" % backend_port,
-            ""]))
+            "backend bannerd", "    balance roundrobin", "    option smtpchk EHLO lab.test"] +
+            ["    server b%d 127.0.0.1:%d send-proxy-v2 check check-send-proxy inter 300ms fall 2 rise 1"
+             % (i + 1, p) for i, p in enumerate(backend_ports)] + [""]))
+        self.haproxy_log = os.path.join(d, "haproxy.log")
         log = open(os.path.join(d, "haproxy.log"), "wb")
         proc = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
 
@@ -307,6 +308,54 @@ class HaproxyTest(BannerdTest):
             return True
         except OSError:
             return False
+
+    def test_three_backends_share_the_load_and_a_stopped_one_is_taken_out(self):
+        backends = [self.start("listen.proxy_protocol=v2", "log.protocol_log=minimum") for _ in range(3)]
+        port = self.haproxy(*[b.port for b in backends])
+        for b in backends:
+            b.wait_event("proxy", addresses="real", timeout=10)	# each one's health check
+
+        def session():
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            try:
+                c = Conversation(s)
+                code = c.reply()[0]
+                if code == 220:
+                    c.cmd("QUIT")
+                return code, "127.0.0.1:%d" % s.getsockname()[1]
+            except OSError:
+                return None, None
+            finally:
+                s.close()
+
+        clients = set()
+
+        def served(b):
+            # the sessions of our clients, named by their real address (not
+            # the health checks', nor the connection that saw haproxy listen)
+            return [e for e in b.events("proxy") if e.get("peer") in clients]
+
+        # round robin: 9 sessions spread over all three, each logged with
+        # its real client
+        peers = [session() for _ in range(9)]
+        self.assertTrue(all(code == 220 for code, _ in peers), peers)
+        clients.update(p for _, p in peers)
+        wait_for(lambda: sum(len(served(b)) for b in backends) == 9 or None, 10, "9 sessions logged")
+        for b in backends:
+            self.assertGreaterEqual(len(served(b)), 2, b.events("proxy"))
+        before = [len(served(b)) for b in backends]
+        # one backend stopped mid-run: HAProxy's checks take it out, and
+        # every session after that is served by the two left
+        backends[1].stop()
+        wait_for(lambda: "b2 is DOWN" in open(self.haproxy_log, errors="replace").read() or None, 15,
+                 "HAProxy to mark b2 DOWN")
+        later = [session() for _ in range(6)]
+        self.assertTrue(all(code == 220 for code, _ in later), later)
+        clients.update(p for _, p in later)
+        wait_for(lambda: len(served(backends[0])) + len(served(backends[2])) == before[0] + before[2] + 6
+                 or None, 10, "the 6 later sessions on the two backends left")
+        self.assertGreater(len(served(backends[0])), before[0])
+        self.assertGreater(len(served(backends[2])), before[2])
 
     def test_send_proxy_v2_names_the_real_client(self):
         d = self.start("listen.proxy_protocol=v2", "log.protocol_log=minimum")
