@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "errfmt.h"
 #include "units.h"
 
 enum conf_type { T_UINT, T_PERCENT, T_DURATION, T_SIZE, T_STRING, T_ENUM, T_FAULT };
@@ -251,17 +251,6 @@ unknown_key(const char *section, const char *name, char *buf, size_t len)
 		    hits[i]->section, hits[i]->name, i + 1 == n_hits ? "?)" : "");
 }
 
-static int __attribute__((format(printf, 3, 4)))
-reason(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int
 set_number(const struct conf_key *k, const char *value, struct config *c,
     char *why, size_t whylen)
@@ -287,11 +276,11 @@ set_number(const struct conf_key *k, const char *value, struct config *c,
 		return -1;
 	}
 	if (rc != 0)
-		return reason(why, whylen, "'%s' is not %s", value,
+		return errfmt(why, whylen, "'%s' is not %s", value,
 		    k->type == T_SIZE ? "a size (e.g. 512, 64k, 10M)" :
 		    k->type == T_PERCENT ? "a percentage (e.g. 80%)" : "a whole number");
 	if (v < k->min || v > k->max)
-		return reason(why, whylen, "'%s' is out of range (%llu..%llu%s)", value,
+		return errfmt(why, whylen, "'%s' is out of range (%llu..%llu%s)", value,
 		    (unsigned long long)k->min, (unsigned long long)k->max,
 		    k->type == T_DURATION ? " us" : k->type == T_SIZE ? " bytes" :
 		    k->type == T_PERCENT ? "%" : "");
@@ -315,7 +304,7 @@ add_fault_rule(const char *value, struct config *c, char *why, size_t whylen)
 	struct fault_limits lim;
 
 	if (c->faults_n >= c->faults_max_rules || c->faults_n >= FAULTS_RULES_MAX)
-		return reason(why, whylen, "more than faults.max_rules (%llu) rules",
+		return errfmt(why, whylen, "more than faults.max_rules (%llu) rules",
 		    (unsigned long long)c->faults_max_rules);
 	fault_limits_of(c, &lim);
 	if (fault_rule_parse(value, &lim, &c->faults[c->faults_n], why, whylen) != 0)
@@ -335,9 +324,9 @@ set_value(const struct conf_key *k, const char *value, struct config *c,
 		return add_fault_rule(value, c, why, whylen);
 	case T_STRING:
 		if (strlen(value) >= k->size)
-			return reason(why, whylen, "value is longer than %zu bytes", k->size - 1);
+			return errfmt(why, whylen, "value is longer than %zu bytes", k->size - 1);
 		if (strpbrk(value, "\r\n") != NULL)
-			return reason(why, whylen, "value contains a line break");
+			return errfmt(why, whylen, "value contains a line break");
 		memcpy(dst, value, strlen(value) + 1);
 		return 0;
 	case T_ENUM:
@@ -352,7 +341,7 @@ set_value(const struct conf_key *k, const char *value, struct config *c,
 				strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
 				strncat(list, k->names[i], sizeof list - strlen(list) - 1);
 			}
-			return reason(why, whylen, "'%s' is not one of %s", value, list);
+			return errfmt(why, whylen, "'%s' is not one of %s", value, list);
 		}
 	default:
 		return set_number(k, value, c, why, whylen);
@@ -423,10 +412,10 @@ check_address_list(const char *key, const char *list, int default_port, int allo
 	snprintf(copy, sizeof copy, "%s", list);
 	for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save), n++)
 		if (addr_parse(item, default_port, &a) != 0)
-			return reason(err, errlen, "%s: '%s' is not ADDRESS[:PORT] (IPv6 as [::1]:PORT)",
+			return errfmt(err, errlen, "%s: '%s' is not ADDRESS[:PORT] (IPv6 as [::1]:PORT)",
 			    key, item);
 	if (n == 0 && !allow_empty)
-		return reason(err, errlen, "%s: at least one address is needed", key);
+		return errfmt(err, errlen, "%s: at least one address is needed", key);
 	return 0;
 }
 
@@ -435,18 +424,18 @@ static int
 validate_faults(const struct config *c, char *err, size_t errlen)
 {
 	if (c->faults_n > c->faults_max_rules)
-		return reason(err, errlen, "faults.rule: %zu rules, more than faults.max_rules (%llu)",
+		return errfmt(err, errlen, "faults.rule: %zu rules, more than faults.max_rules (%llu)",
 		    c->faults_n, (unsigned long long)c->faults_max_rules);
 	for (size_t i = 0; i < c->faults_n; i++) {
 		const struct fault_rule *r = &c->faults[i];
 
 		if (r->action == FA_REPLY && strlen(r->reply) > c->faults_max_reply)
-			return reason(err, errlen, "faults.rule #%zu: reply text is longer than faults.max_reply "
+			return errfmt(err, errlen, "faults.rule #%zu: reply text is longer than faults.max_reply "
 			    "(%llu)", i + 1, (unsigned long long)c->faults_max_reply);
 		if (r->action == FA_DELAY && r->delay_us > c->faults_max_delay_us)
-			return reason(err, errlen, "faults.rule #%zu: delay is longer than faults.max_delay", i + 1);
+			return errfmt(err, errlen, "faults.rule #%zu: delay is longer than faults.max_delay", i + 1);
 		if (r->n_clients > c->faults_max_clients)
-			return reason(err, errlen, "faults.rule #%zu: more than faults.max_clients (%llu) "
+			return errfmt(err, errlen, "faults.rule #%zu: more than faults.max_clients (%llu) "
 			    "addresses", i + 1, (unsigned long long)c->faults_max_clients);
 	}
 	return 0;
@@ -461,11 +450,11 @@ validate(struct config *c, char *err, size_t errlen)
 	    check_address_list("metrics.listen", c->metrics_listen, -1, 1, err, errlen) != 0)
 		return -1;
 	if (addr_cidr_list_match(c->listen_proxy_trusted, &(struct sockaddr){ .sa_family = AF_UNSPEC }) < 0)
-		return reason(err, errlen, "listen.proxy_trusted: not a list of ADDRESS[/PREFIX]");
+		return errfmt(err, errlen, "listen.proxy_trusted: not a list of ADDRESS[/PREFIX]");
 	if (c->listen_proxy_protocol != 0 && c->listen_proxy_trusted[strspn(c->listen_proxy_trusted, ", \t")] == '\0')
-		return reason(err, errlen, "listen.proxy_trusted: empty, so no balancer may send a PROXY header");
+		return errfmt(err, errlen, "listen.proxy_trusted: empty, so no balancer may send a PROXY header");
 	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
-		return reason(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
+		return errfmt(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
 	if (c->banner_hostname[0] == '\0') {
 		if (gethostname(c->banner_hostname, sizeof c->banner_hostname - 1) != 0)
 			snprintf(c->banner_hostname, sizeof c->banner_hostname, "localhost");
@@ -473,7 +462,7 @@ validate(struct config *c, char *err, size_t errlen)
 	}
 	for (const char *p = c->banner_hostname; *p; p++)
 		if (*p <= ' ' || *p >= 127)
-			return reason(err, errlen, "banner.hostname: must be one word of printable ASCII");
+			return errfmt(err, errlen, "banner.hostname: must be one word of printable ASCII");
 	return validate_faults(c, err, errlen);
 }
 
@@ -489,7 +478,7 @@ load(const char *path, const char *text, char *const *overrides, size_t n_overri
 	int line;
 
 	if (c == NULL)
-		return reason(err, errlen, "out of memory"), NULL;
+		return errfmt(err, errlen, "out of memory"), NULL;
 	c->refs = 1;
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (conf_keys[i].def != NULL && set_value(&conf_keys[i], conf_keys[i].def, c, why, sizeof why) != 0)

@@ -5,13 +5,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "errfmt.h"
 #include "rng.h"
 #include "units.h"
 
@@ -35,17 +35,6 @@ fault_action_name(enum fault_action a)
 	return a < FA_COUNT ? action_names[a] : "?";
 }
 
-static int __attribute__((format(printf, 3, 4)))
-why_fmt(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ---- words ---- */
 
 #define RULE_WORDS_MAX 16
@@ -66,7 +55,7 @@ split_words(char *buf, char **words, size_t *n, char *why, size_t whylen)
 		if (*in == '\0')
 			break;
 		if (*n == RULE_WORDS_MAX)
-			return why_fmt(why, whylen, "more than %d words", RULE_WORDS_MAX);
+			return errfmt(why, whylen, "more than %d words", RULE_WORDS_MAX);
 		words[(*n)++] = out;
 		while (*in != '\0' && *in != ' ' && *in != '\t') {
 			if (*in != '"') {
@@ -75,7 +64,7 @@ split_words(char *buf, char **words, size_t *n, char *why, size_t whylen)
 			}
 			for (in++; *in != '"'; in++) {
 				if (*in == '\0')
-					return why_fmt(why, whylen, "a quote (\") is not closed");
+					return errfmt(why, whylen, "a quote (\") is not closed");
 				if (*in == '\\' && (in[1] == '"' || in[1] == '\\'))
 					in++;
 				*out++ = *in;
@@ -150,14 +139,14 @@ parse_clients(const char *v, const struct fault_limits *lim, struct fault_rule *
 	snprintf(copy, sizeof copy, "%s", v);
 	for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
 		if (r->n_clients == lim->max_clients || r->n_clients == FAULT_CLIENTS_MAX)
-			return why_fmt(why, whylen, "clients: more than faults.max_clients (%zu) addresses",
+			return errfmt(why, whylen, "clients: more than faults.max_clients (%zu) addresses",
 			    lim->max_clients);
 		if (parse_net(item, &r->clients[r->n_clients]) != 0)
-			return why_fmt(why, whylen, "clients: '%s' is not an address or ADDRESS/PREFIX", item);
+			return errfmt(why, whylen, "clients: '%s' is not an address or ADDRESS/PREFIX", item);
 		r->n_clients++;
 	}
 	if (r->n_clients == 0)
-		return why_fmt(why, whylen, "clients: at least one address is needed");
+		return errfmt(why, whylen, "clients: at least one address is needed");
 	return 0;
 }
 
@@ -172,27 +161,27 @@ parse_reply(const char *v, const struct fault_limits *lim, struct fault_rule *r,
 
 	if (!((v[0] == '4' || v[0] == '5') && v[1] >= '0' && v[1] <= '5' && isdigit((unsigned char)v[2]) &&
 	    v[3] == ' ' && v[4] != '\0'))
-		return why_fmt(why, whylen, "reply: '%s' is not \"CODE TEXT\" with a 4xx or 5xx CODE", v);
+		return errfmt(why, whylen, "reply: '%s' is not \"CODE TEXT\" with a 4xx or 5xx CODE", v);
 	r->code = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
 	v += 4;
 	len = strlen(v);
 	if (len > lim->max_reply || len >= FAULT_REPLY_MAX)
-		return why_fmt(why, whylen, "reply: text of %zu bytes is longer than faults.max_reply (%zu)",
+		return errfmt(why, whylen, "reply: text of %zu bytes is longer than faults.max_reply (%zu)",
 		    len, lim->max_reply);
 	for (const char *p = v, *line = v; ; p++) {
 		int end = *p == '\0' || (p[0] == '\\' && p[1] == 'n');
 
 		if (end && p - line > FAULT_REPLY_LINE_MAX)
-			return why_fmt(why, whylen, "reply: a line is longer than %d bytes", FAULT_REPLY_LINE_MAX);
+			return errfmt(why, whylen, "reply: a line is longer than %d bytes", FAULT_REPLY_LINE_MAX);
 		if (end && p == line)
-			return why_fmt(why, whylen, "reply: a line is empty");
+			return errfmt(why, whylen, "reply: a line is empty");
 		if (*p == '\0')
 			break;
 		if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
-			return why_fmt(why, whylen, "reply: text holds a byte that is not printable ASCII");
+			return errfmt(why, whylen, "reply: text holds a byte that is not printable ASCII");
 		if (end) {
 			if (++lines > FAULT_REPLY_LINES_MAX)
-				return why_fmt(why, whylen, "reply: more than %d lines", FAULT_REPLY_LINES_MAX);
+				return errfmt(why, whylen, "reply: more than %d lines", FAULT_REPLY_LINES_MAX);
 			line = ++p + 1;
 		}
 	}
@@ -214,7 +203,7 @@ parse_point(const char *w, struct fault_rule *r, char *why, size_t whylen)
 		r->point = FP_DOT;
 		return 0;
 	}
-	return why_fmt(why, whylen, "'%s' is not a point (connect|helo|ehlo|mail|rcpt|data|.|rset|noop|quit)", w);
+	return errfmt(why, whylen, "'%s' is not a point (connect|helo|ehlo|mail|rcpt|data|.|rset|noop|quit)", w);
 }
 
 static int
@@ -227,10 +216,10 @@ parse_action(const char *w, const struct fault_limits *lim, struct fault_rule *r
 		r->action = FA_DELAY;
 		if (units_parse_duration(w + 6, &r->delay_us) != 0) {
 			units_duration_problem(w + 6, problem, sizeof problem);
-			return why_fmt(why, whylen, "delay: %s", problem);
+			return errfmt(why, whylen, "delay: %s", problem);
 		}
 		if (r->delay_us > lim->max_delay_us)
-			return why_fmt(why, whylen, "delay: '%s' is longer than faults.max_delay (%llu us)",
+			return errfmt(why, whylen, "delay: '%s' is longer than faults.max_delay (%llu us)",
 			    w + 6, (unsigned long long)lim->max_delay_us);
 		return 0;
 	}
@@ -243,7 +232,7 @@ parse_action(const char *w, const struct fault_limits *lim, struct fault_rule *r
 			r->action = (enum fault_action)a;
 			return 0;
 		}
-	return why_fmt(why, whylen, "'%s' is not an action (delay=DUR|reply=\"CODE TEXT\"|close|421|stall)", w);
+	return errfmt(why, whylen, "'%s' is not an action (delay=DUR|reply=\"CODE TEXT\"|close|421|stall)", w);
 }
 
 static int
@@ -256,15 +245,15 @@ parse_option(const char *w, const struct fault_limits *lim, struct fault_rule *r
 
 	if (strncasecmp(w, "odds=", 5) == 0) {
 		if (r->action != FA_DELAY)
-			return why_fmt(why, whylen, "odds: only a delay has odds");
+			return errfmt(why, whylen, "odds: only a delay has odds");
 		if (r->odds != 0 || parse_percent(v, 1, 99, 1, &d) != 0)
-			return why_fmt(why, whylen, "odds: '%s' is not a whole percentage 1..99%% (once)", v);
+			return errfmt(why, whylen, "odds: '%s' is not a whole percentage 1..99%% (once)", v);
 		r->odds = (unsigned)d;
 		return 0;
 	}
 	if (strcasecmp(w, "first") == 0) {
 		if (r->select != FS_ALWAYS)
-			return why_fmt(why, whylen, "first: only one of every=, chance= and first per rule");
+			return errfmt(why, whylen, "first: only one of every=, chance= and first per rule");
 		r->select = FS_FIRST;
 		return 0;
 	}
@@ -272,28 +261,28 @@ parse_option(const char *w, const struct fault_limits *lim, struct fault_rule *r
 		int every = tolower((unsigned char)w[0]) == 'e';
 
 		if (r->select != FS_ALWAYS)
-			return why_fmt(why, whylen, "%s: only one of every=, chance= and first per rule",
+			return errfmt(why, whylen, "%s: only one of every=, chance= and first per rule",
 			    every ? "every" : "chance");
 		if (every) {
 			char *end;
 			r->every = isdigit((unsigned char)*v) ? strtoull(v, &end, 10) : 0;
 			if (r->every < 1 || r->every > 1000000000 || *end != '\0')
-				return why_fmt(why, whylen, "every: '%s' is not a whole number 1..1000000000", v);
+				return errfmt(why, whylen, "every: '%s' is not a whole number 1..1000000000", v);
 			r->select = FS_EVERY;
 			return 0;
 		}
 		if (parse_percent(v, 0, 100, 0, &d) != 0)
-			return why_fmt(why, whylen, "chance: '%s' is not a percentage 0..100%% (e.g. 2.5%%)", v);
+			return errfmt(why, whylen, "chance: '%s' is not a percentage 0..100%% (e.g. 2.5%%)", v);
 		r->chance = d / 100;
 		r->select = FS_CHANCE;
 		return 0;
 	}
 	if (strncasecmp(w, "clients=", 8) == 0) {
 		if (r->n_clients != 0)
-			return why_fmt(why, whylen, "clients: given twice");
+			return errfmt(why, whylen, "clients: given twice");
 		return parse_clients(v, lim, r, why, whylen);
 	}
-	return why_fmt(why, whylen, "'%s' is not an option (odds=P%%|every=N|chance=P%%|first|clients=LIST)", w);
+	return errfmt(why, whylen, "'%s' is not an option (odds=P%%|every=N|chance=P%%|first|clients=LIST)", w);
 }
 
 int
@@ -305,12 +294,12 @@ fault_rule_parse(const char *text, const struct fault_limits *lim, struct fault_
 
 	memset(r, 0, sizeof *r);
 	if (strlen(text) >= sizeof buf)
-		return why_fmt(why, whylen, "rule is longer than %d bytes", RULE_TEXT_MAX - 1);
+		return errfmt(why, whylen, "rule is longer than %d bytes", RULE_TEXT_MAX - 1);
 	memcpy(buf, text, strlen(text) + 1);
 	if (split_words(buf, words, &n, why, whylen) != 0)
 		return -1;
 	if (n < 2)
-		return why_fmt(why, whylen, "expected POINT ACTION [OPTION...], e.g. rcpt reply=\"451 4.7.1 Try later\"");
+		return errfmt(why, whylen, "expected POINT ACTION [OPTION...], e.g. rcpt reply=\"451 4.7.1 Try later\"");
 	if (parse_point(words[0], r, why, whylen) != 0 || parse_action(words[1], lim, r, why, whylen) != 0)
 		return -1;
 	for (size_t i = 2; i < n; i++)

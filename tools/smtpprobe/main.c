@@ -411,6 +411,19 @@ open_out(const char *path)
 	return f;
 }
 
+/* Ends what open_out opened: standard output is flushed, a file closed. */
+static int
+close_out(FILE *f, const char *path)
+{
+	if (f == stdout)
+		return fflush(f) == 0 ? 0 : -1;
+	if (fclose(f) != 0) {
+		fprintf(stderr, "smtpprobe: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 write_out(const char *path, const struct options *o, const struct probe_result *res, bool json)
 {
@@ -422,13 +435,7 @@ write_out(const char *path, const struct options *o, const struct probe_result *
 		probe_report_json(f, &o->cfg, res);
 	else
 		probe_report_csv(f, res);
-	if (f == stdout)
-		return fflush(f) == 0 ? 0 : -1;
-	if (fclose(f) != 0) {
-		fprintf(stderr, "smtpprobe: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return close_out(f, path);
 }
 
 /* Returns how many expectations failed (or could not be evaluated). */
@@ -553,13 +560,7 @@ merge_write_json(const char *path, const struct probe_merge *m)
 	if (f == NULL)
 		return -1;
 	probe_report_json_merged(f, m);
-	if (f == stdout)
-		return fflush(f) == 0 ? 0 : -1;
-	if (fclose(f) != 0) {
-		fprintf(stderr, "smtpprobe: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	return close_out(f, path);
 }
 
 static int

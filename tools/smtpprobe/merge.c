@@ -1,10 +1,10 @@
 #include "merge.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errfmt.h"
 #include "json.h"
 
 /* One file as read, before it joins the merge: nothing is added until the
@@ -19,19 +19,6 @@ struct run_in {
 	struct probe_giveup giveup[PROBE_GIVEUP_MAX];
 	size_t ngiveup;
 };
-
-static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int
 probe_merge_init(struct probe_merge *m)
@@ -58,9 +45,9 @@ get_u64(const struct json_value *o, const char *key, bool required, uint64_t *ou
 
 	*out = 0;
 	if (v == NULL)
-		return required ? errf(err, errlen, "no \"%s\"", key) : 0;
+		return required ? errfmt(err, errlen, "no \"%s\"", key) : 0;
 	if (v->type != JSON_NUMBER || !v->is_uint)
-		return errf(err, errlen, "\"%s\" is not a count", key);
+		return errfmt(err, errlen, "\"%s\" is not a count", key);
 	*out = v->u;
 	return 0;
 }
@@ -79,7 +66,7 @@ read_outcomes(const struct json_value *doc, const char *key, uint64_t *counts, c
 	const struct json_value *o = json_get(doc, key);
 
 	if (o == NULL || o->type != JSON_OBJECT)
-		return errf(err, errlen, "no \"%s\" object", key);
+		return errfmt(err, errlen, "no \"%s\" object", key);
 	for (int i = 0; i < OUTCOME_COUNT; i++)
 		if (get_u64(o, probe_outcome_name(i), false, &counts[i], err, errlen) != 0)
 			return -1;
@@ -94,12 +81,12 @@ check_layout(const struct json_value *hs, char *err, size_t errlen)
 	uint64_t sub_bits, exact_below;
 
 	if (l == NULL || kind == NULL || kind->type != JSON_STRING)
-		return errf(err, errlen, "no histogram layout");
+		return errfmt(err, errlen, "no histogram layout");
 	if (get_u64(l, "sub_bits", true, &sub_bits, err, errlen) != 0 ||
 	    get_u64(l, "exact_below", true, &exact_below, err, errlen) != 0)
 		return -1;
 	if (strcmp(kind->string, "log-linear") != 0 || sub_bits != HIST_SUB_BITS || exact_below != HIST_SUB_COUNT)
-		return errf(err, errlen, "histogram layout %s sub_bits=%llu exact_below=%llu differs from this "
+		return errfmt(err, errlen, "histogram layout %s sub_bits=%llu exact_below=%llu differs from this "
 		    "smtpprobe's (log-linear sub_bits=%u exact_below=%u): percentiles cannot be merged "
 		    "exactly; merge files made by the same smtpprobe version", kind->string,
 		    (unsigned long long)sub_bits, (unsigned long long)exact_below, HIST_SUB_BITS, HIST_SUB_COUNT);
@@ -113,20 +100,20 @@ read_buckets(const struct json_value *b, struct histogram *h, char *err, size_t 
 	uint64_t prev_lo = 0;
 
 	if (b == NULL || b->type != JSON_ARRAY)
-		return errf(err, errlen, "no \"buckets\" array");
+		return errfmt(err, errlen, "no \"buckets\" array");
 	for (size_t i = 0; i < b->n; i++) {
 		const struct json_value *p = b->items[i];
 		uint64_t lo, hi;
 		if (p->type != JSON_ARRAY || p->n != 2 || !p->items[0]->is_uint || !p->items[1]->is_uint ||
 		    p->items[0]->type != JSON_NUMBER || p->items[1]->type != JSON_NUMBER)
-			return errf(err, errlen, "bucket %zu is not [lo, count]", i);
+			return errfmt(err, errlen, "bucket %zu is not [lo, count]", i);
 		uint64_t v = p->items[0]->u, n = p->items[1]->u;
 		hist_bucket_of(v, &lo, &hi);
 		if (lo != v || n == 0 || (i > 0 && v <= prev_lo))
-			return errf(err, errlen, "bucket %zu [%llu, %llu] is not a bucket of this layout, "
+			return errfmt(err, errlen, "bucket %zu [%llu, %llu] is not a bucket of this layout, "
 			    "in order, non-empty", i, (unsigned long long)v, (unsigned long long)n);
 		if (h->count > UINT64_MAX - n)
-			return errf(err, errlen, "bucket counts overflow");
+			return errfmt(err, errlen, "bucket counts overflow");
 		hist_record_n(h, v, n);
 		prev_lo = v;
 	}
@@ -145,7 +132,7 @@ read_histogram(const struct json_value *o, struct histogram *h, char *err, size_
 	    read_buckets(json_get(o, "buckets"), h, err, errlen) != 0)
 		return -1;
 	if (count != h->count)
-		return errf(err, errlen, "count %llu is not the buckets' total %llu",
+		return errfmt(err, errlen, "count %llu is not the buckets' total %llu",
 		    (unsigned long long)count, (unsigned long long)h->count);
 	if (count == 0)
 		return 0;
@@ -153,7 +140,7 @@ read_histogram(const struct json_value *o, struct histogram *h, char *err, size_
 	bool min_ok = lo == hist_min(h);
 	hist_bucket_of(max, &lo, &hi);
 	if (!min_ok || lo != h->max || max < min)
-		return errf(err, errlen, "min/max outside the buckets");
+		return errfmt(err, errlen, "min/max outside the buckets");
 	h->sum = sum;
 	h->min = min;
 	h->max = max;
@@ -167,7 +154,7 @@ read_histograms(const struct json_value *doc, struct probe_result *res, char *er
 	char why[200];
 
 	if (hs == NULL || hs->type != JSON_OBJECT)
-		return errf(err, errlen, "no \"histograms\": made by an smtpprobe that did not carry them; "
+		return errfmt(err, errlen, "no \"histograms\": made by an smtpprobe that did not carry them; "
 		    "run it again with this one");
 	if (check_layout(hs, err, errlen) != 0)
 		return -1;
@@ -176,7 +163,7 @@ read_histograms(const struct json_value *doc, struct probe_result *res, char *er
 		if (o == NULL)
 			continue;
 		if (o->type != JSON_OBJECT || read_histogram(o, &res->stage[s], why, sizeof why) != 0)
-			return errf(err, errlen, "histogram \"%s\": %s", probe_stage_name(s),
+			return errfmt(err, errlen, "histogram \"%s\": %s", probe_stage_name(s),
 			    o->type != JSON_OBJECT ? "not an object" : why);
 	}
 	return 0;
@@ -214,7 +201,7 @@ read_config(const struct json_value *doc, struct run_in *r, char *err, size_t er
 
 	get_text(doc, "mode", r->mode, sizeof r->mode);
 	if (strcmp(r->mode, "banner") != 0 && strcmp(r->mode, "session") != 0 && strcmp(r->mode, "idle") != 0)
-		return errf(err, errlen, "no \"mode\" (banner, session or idle): not smtpprobe --json output");
+		return errfmt(err, errlen, "no \"mode\" (banner, session or idle): not smtpprobe --json output");
 	get_text(doc, "loop", r->loop, sizeof r->loop);
 	get_text(doc, "target", r->src.target, sizeof r->src.target);
 	get_text(doc, "client", r->src.client, sizeof r->src.client);
@@ -238,7 +225,7 @@ read_run(const struct json_value *doc, struct run_in *r, char *err, size_t errle
 	struct probe_result *res = r->res;
 
 	if (doc->type != JSON_OBJECT)
-		return errf(err, errlen, "not a JSON object: not smtpprobe --json output");
+		return errfmt(err, errlen, "not a JSON object: not smtpprobe --json output");
 	if (read_config(doc, r, err, errlen) != 0 ||
 	    get_u64(doc, "attempts", true, &res->attempts, err, errlen) != 0 ||
 	    get_u64(doc, "tries", true, &res->tries, err, errlen) != 0 ||
@@ -330,23 +317,23 @@ probe_merge_add(struct probe_merge *m, const char *name, const char *text, size_
 	memset(&r, 0, sizeof r);
 	struct json_value *doc = json_parse(text, len, why, sizeof why);
 	if (doc == NULL)
-		return errf(err, errlen, "%s: not JSON (%s): give files written by smtpprobe --json", name, why);
+		return errfmt(err, errlen, "%s: not JSON (%s): give files written by smtpprobe --json", name, why);
 	if ((r.res = probe_result_new()) == NULL) {
-		errf(err, errlen, "%s: out of memory", name);
+		errfmt(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
 	if (read_run(doc, &r, why, sizeof why) != 0) {
-		errf(err, errlen, "%s: %s", name, why);
+		errfmt(err, errlen, "%s: %s", name, why);
 		goto out;
 	}
 	if (m->nsources > 0 && strcmp(m->mode, r.mode) != 0) {
-		errf(err, errlen, "%s: a %s-mode run cannot join %s-mode runs (their stages differ)",
+		errfmt(err, errlen, "%s: a %s-mode run cannot join %s-mode runs (their stages differ)",
 		    name, r.mode, m->mode);
 		goto out;
 	}
 	source_fill(&r.src, name, r.res);
 	if (merge_run(m, &r) != 0) {
-		errf(err, errlen, "%s: out of memory", name);
+		errfmt(err, errlen, "%s: out of memory", name);
 		goto out;
 	}
 	rc = 0;
