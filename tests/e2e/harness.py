@@ -50,6 +50,24 @@ def free_port():
     return port
 
 
+def group_processes(pgid):
+    """The live PIDs of a process group, from /proc: what a run started
+    and left behind."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
 def wait_for(predicate, timeout, what, interval=0.01):
     """Polls predicate until it returns something true; fails after timeout."""
     deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, ROOT, wait_for
+from harness import BUILD, ROOT, group_processes, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
 
@@ -115,23 +115,6 @@ class LabTest(unittest.TestCase):
         self.assertTrue(all(x["sid"] for x in greeted), "unmatched greeted tries")
 
 
-def lab_processes(pgid):
-    """PIDs in a process group, from /proc."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(d))
-    return out
-
-
 class LabControlTest(unittest.TestCase):
     """Ctrl-C and a TERM stop every process the lab started, at once; two
     runs of one scenario into one folder never mix."""
@@ -163,7 +146,7 @@ class LabControlTest(unittest.TestCase):
                  30, "the lab's load to start")
         self.assertIsNone(p.poll())
         names = set()
-        for pid in lab_processes(p.pid):
+        for pid in group_processes(p.pid):
             try:
                 names.add(open("/proc/%d/comm" % pid).read().strip())
             except OSError:
@@ -175,7 +158,7 @@ class LabControlTest(unittest.TestCase):
         out, _ = p.communicate(timeout=30)
         took = time.monotonic() - t0
         self.assertLess(took, seconds, out)
-        left = wait_for(lambda: not lab_processes(p.pid) or None, 5, "nothing left running", interval=0.05)
+        left = wait_for(lambda: not group_processes(p.pid) or None, 5, "nothing left running", interval=0.05)
         self.assertTrue(left)
         return out
 

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, wait_for
+from harness import ROOT, group_processes, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
 TOPOLOGY = ("firewall-syn", "firewall-retransmit", "dns-filtered", "ndr-postfix-path", "ident-dropped")
@@ -34,22 +34,6 @@ def machine_network():
         return r.stdout
     links = sorted(line.split()[0] for line in out("ip", "-br", "link").splitlines() if line.strip())
     return {"netns": out("ip", "netns", "list"), "links": links, "nft": out("nft", "list", "tables")}
-
-
-def group_processes(pgid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(d))
-    return out
 
 
 def unavailable():
