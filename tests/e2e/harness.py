@@ -18,6 +18,11 @@ BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 # ThreadSanitizer slows the daemon several times over: bounds on how fast
 # something must be (not on how slow) are multiplied by this.
 TIME_SCALE = float(os.environ.get("TEST_TIME_SCALE") or (4 if "tsan" in BUILD else 1))
+# A shell starts its background jobs with SIGINT ignored, and an ignored
+# signal stays ignored across exec: the Ctrl-C tests' children could not
+# be interrupted. A handled signal is reset to the default at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "WARNING: ThreadSanitizer")
 

@@ -14,15 +14,24 @@ def main():
     pattern = sys.argv[1] if len(sys.argv) > 1 else ""
     sys.path.insert(0, HERE)
     loader = unittest.TestLoader()
-    suite = unittest.TestSuite()
-    for name in sorted(os.listdir(HERE)):
-        if name.startswith("test_") and name.endswith(".py") and pattern in name:
-            suite.addTests(loader.loadTestsFromName(name[:-3]))
+    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout)
     start = time.monotonic()
-    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
-    good = result.testsRun - bad - skipped
+    good = bad = skipped = 0
+    took = []
+    # One file at a time, so the summary can say where the time goes.
+    for name in sorted(os.listdir(HERE)):
+        if not (name.startswith("test_") and name.endswith(".py") and pattern in name):
+            continue
+        t0 = time.monotonic()
+        result = runner.run(loader.loadTestsFromName(name[:-3]))
+        took.append((time.monotonic() - t0, name[:-3]))
+        n_bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+        bad += n_bad
+        skipped += len(result.skipped)
+        good += result.testsRun - n_bad - len(result.skipped)
+    print("e2e: seconds per file, slowest first:")
+    for secs, name in sorted(took, reverse=True):
+        print("  %7.1f  %s" % (secs, name))
     print("e2e: %d passed, %d failed, %d skipped (%.1f s)"
           % (good, bad, skipped, time.monotonic() - start))
     return 0 if bad == 0 else 1
