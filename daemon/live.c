@@ -120,7 +120,8 @@ live_snapshot(struct live *l, uint64_t since, struct live_snapshot *snap)
 	 * wait for malloc; what arrived in between waits for the next read
 	 * (seq says how far this one got). */
 	pthread_mutex_lock(&l->lock);
-	want = l->seq - first_wanted(l, since) + 1;
+	first = first_wanted(l, since);
+	want = first <= l->seq ? l->seq - first + 1 : 0;
 	pthread_mutex_unlock(&l->lock);
 	snap->recs = malloc((want ? want : 1) * sizeof *snap->recs);
 	snap->changes = malloc(LIVE_CHANGES_MAX * sizeof *snap->changes);
