@@ -6,14 +6,17 @@ have them; and who may change the server through POST /control (off,
 the address list, the token, the body's size)."""
 import http.client
 import json
+import os
 import re
+import signal
 import smtplib
 import socket
 import subprocess
 import urllib.error
 import urllib.request
 
-from harness import TIME_SCALE, BannerdTest, Conversation, binary, free_port, prom_value, scrape, wait_for
+from harness import (TIME_SCALE, BannerdTest, Conversation, binary, free_port, prom_value, scrape, tmpdir,
+                     wait_for, write)
 
 
 class LiveTest(BannerdTest):
@@ -181,6 +184,16 @@ class LiveTest(BannerdTest):
         self.assertIs(j["control"], False)
         held.cmd("QUIT")
         waiting.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_reload_says_the_metrics_keys_need_a_restart(self):
+        conf = os.path.join(tmpdir(self), "b.conf")
+        write(conf, "[metrics]\nlisten = 127.0.0.1:0\n")
+        d = self.start(conf=conf)
+        write(conf, "[metrics]\nlisten = 127.0.0.1:0\ncontrol = on\ncontrol_allow = ::1\nlive_buffer = 16\n")
+        d.signal(signal.SIGHUP)
+        for key in ("metrics.control", "metrics.control_allow", "metrics.live_buffer"):
+            d.wait_log(re.escape(key) + " changed; it takes effect only after a restart")
         self.assertEqual(d.stop(), 0)
 
     # ---- POST /control ----
