@@ -183,7 +183,7 @@ body_line(struct evbuffer *body, const char **why)
 	char *line = malloc(len + 1);
 
 	if (line == NULL) {
-		*why = "out of memory";
+		*why = "ERR out of memory";
 		return NULL;
 	}
 	evbuffer_copyout(body, line, len);
