@@ -227,6 +227,18 @@ class BannerctlTest(BannerdTest):
         self.assertEqual(bd.stop(), 0)
         self.assertFalse(os.path.exists(sock))
 
+    def test_socket_belongs_to_server_user(self):
+        if os.getuid() != 0:
+            self.skipTest("needs root to drop to nobody")
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        bd, sock, _ = self.start_ctl("", "server.user=nobody")
+        st = os.stat(sock)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        # made before the privileges went, answered after
+        self.assertEqual(self.show(sock, "server.user"), ("nobody", "-o"))
+
     def test_stale_socket_is_replaced(self):
         d = tmpdir(self)
         sock = os.path.join(d, "ctl.sock")
