@@ -26,7 +26,7 @@ class BannerctlTest(BannerdTest):
         d = tmpdir(self, "bannerctl-test-")
         sock = os.path.join(d, "ctl.sock")
         conf = os.path.join(d, "bannerd.conf")
-        write(conf, conf_text + "\n[server]\ncontrol_socket = %s\n" % sock)
+        write(conf, conf_text + "\n[server]\ncontrol_socket = %s ; bannerctl -c reads it\n" % sock)
         bd = self.start(*overrides, conf=conf)
         bd.wait_log(r"control socket: " + re.escape(sock), timeout=1)
         return bd, sock, conf
