@@ -423,6 +423,10 @@ class ControlTests(unittest.TestCase):
         self.assertEqual(control(self.sock, 'show delay'),
                          (['delay=0 # from command line'], 'OK'))
         self.assertIn('slowdns: control: unset delay (from socket', srv.log_text())
+        # the address bound, as the "listening on" line says; not changeable
+        self.assertEqual(control(self.sock, 'show listen'),
+                         (['listen=%s # from command line, restart needed to change' % srv.address],
+                          'OK'))
 
     def test_unset_goes_back_to_the_command_line(self):
         srv = self.start('--delay', '300ms')

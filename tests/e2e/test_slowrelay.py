@@ -390,6 +390,8 @@ class ControlTest(BannerdTest):
         relay = self.relay(d, "--banner-delay", "200ms")
         before = control(self.sock, "show")
         self.assertEqual(len(before[0]), 5)
+        self.assertIn("listen=127.0.0.1:%d # from command line, restart needed to change" % relay.port,
+                      before[0])
         for line, why in [("set inspect=asa banner-delay=8", 'banner-delay: "8" needs a unit'),
                           ("set inspect=checkpoint", 'inspect: pix, pix44, asa or off, not "checkpoint"'),
                           ("set upstream=127.0.0.1:1", "upstream: restart needed"),

@@ -73,6 +73,7 @@ struct server {
 	struct pending *pending;
 	uint64_t npending;
 	uint64_t next_id;
+	char listen_text[ADDR_TEXT_MAX];	/* the address bound, port 0 resolved */
 };
 
 /* What the callback decided for one query: the log line and the reply. */
@@ -547,6 +548,7 @@ server_listen(struct server *srv, const struct addr *a)
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_format((struct sockaddr *)&ss, text, sizeof text);
+	memcpy(srv->listen_text, text, sizeof text);
 	log_line("slowdns: listening on %s", text);
 	return 0;
 }
@@ -652,6 +654,7 @@ main(int argc, char **argv)
 	}
 	if (server_listen(&srv, &o.listen) != 0)
 		goto out;
+	o.set.listen = srv.live.listen = srv.listen_text;	/* what show prints */
 	if (event_base_dispatch(srv.base) < 0) {
 		fprintf(stderr, "slowdns: event loop failed\n");
 		goto out;

@@ -449,6 +449,7 @@ main(int argc, char **argv)
 	}
 	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&real, &len);
 	addr_format((struct sockaddr *)&real, shown, sizeof shown);
+	cmdline.listen = r.live.listen = shown;	/* what show prints: port 0 resolved */
 	/* Handlers first: whoever waits for "listening on" may signal at once. */
 	sigs[0] = evsignal_new(r.base, SIGTERM, signal_cb, &r);
 	sigs[1] = evsignal_new(r.base, SIGINT, signal_cb, &r);
