@@ -483,6 +483,27 @@ class ControlTests(unittest.TestCase):
         self.assertRegex(body[0], r'^queries=1 ptr=1 .*answered=1 .*pending=0$')
         self.assertTrue(control(self.sock, 'stats now')[1].startswith('ERR '))
 
+    def test_bannerctl_drives_it(self):
+        srv = self.start('-q')
+        ctl = [binary('bannerctl'), '-s', self.sock]
+        p = run(ctl + ['set', 'delay=400ms', 'nxdomain=on'], timeout=10, text=True)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
+        r, slow = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['NXDOMAIN'])
+        self.assertTrue(0.35 <= slow <= 3.0, slow)
+        p = run(ctl + ['show', 'delay'], timeout=10, text=True)
+        self.assertEqual((p.returncode, p.stdout), (0, 'delay=400.0ms # from set\n'))
+        p = run(ctl + ['set', 'delay=4'], timeout=10, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertTrue(p.stderr.startswith('bannerctl: delay: "4" needs a unit'), p.stderr)
+        p = run(ctl + ['unset', 'delay', 'nxdomain'], timeout=10, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r, fast = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['NOERROR'])
+        self.assertLess(fast, 0.25)
+        p = run(ctl + ['stats'], timeout=10, text=True)
+        self.assertRegex(p.stdout, r'^queries=2 ptr=2 .*nxdomain=1 ')
+
     def test_stale_socket_replaced_live_one_kept(self):
         d = tmpdir(self)
         self.sock = os.path.join(d, 'slowdns.sock')

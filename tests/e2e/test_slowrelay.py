@@ -406,6 +406,26 @@ class ControlTest(BannerdTest):
         self.assertTrue(data.startswith(b"220 "), data)       # not inspected
         self.assertTrue(0.15 <= t < 3, t)
 
+    def test_bannerctl_drives_it(self):
+        d = self.start("banner.hostname=mx0.example.test")
+        relay = self.relay(d)
+        ctl = [binary("bannerctl"), "-s", self.sock]
+        r = run(ctl + ["set", "banner-delay=500ms", "inspect=pix"], timeout=10)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
+        data, slow = self.banner(relay.port)
+        self.assertEqual(data, b"220 **0************* ***** *******\r\n")
+        self.assertTrue(0.45 <= slow < 3, slow)
+        r = run(ctl + ["set", "inspect=fw1"], timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, b'bannerctl: inspect: pix, pix44, asa or off, not "fw1"\n')
+        r = run(ctl + ["unset", "banner-delay", "inspect"], timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data, fast = self.banner(relay.port)
+        self.assertEqual(data, b"220 mx0.example.test ESMTP bannerd\r\n")
+        self.assertLess(fast, 0.3)
+        r = run(ctl + ["stats"], timeout=10)
+        self.assertRegex(r.stdout, rb"^connections=2 open=\d+ upstream_failures=0 inspect_drops=0\n$")
+
     def test_stale_socket_replaced(self):
         d = self.start()
         path = os.path.join(tmpdir(self), "relay.sock")

@@ -45,6 +45,7 @@ struct relay {
 	struct control *ctl;
 	unsigned long next_id, open, total, failed;
 	unsigned long dropped;	/* by the inspection */
+	int inspected;		/* a connection was accepted with inspection on */
 };
 
 /* One client connection and its upstream connection. Server bytes wait
@@ -250,6 +251,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	 * live change applies to the next connections. */
 	c->held = r->live.banner_delay_us > 0;
 	inspect_init(&c->insp, r->live.inspect, inspect_note_cb, c);
+	r->inspected |= r->live.inspect != INSPECT_OFF;
 	addr_format(sa, c->peer, sizeof c->peer);
 	c->client = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->server = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -287,7 +289,7 @@ format_counts(const struct relay *r, char *buf, size_t len)
 
 	/* inspect_drops once the inspection is or was on: a figure that
 	 * can only be 0 is noise. */
-	if ((r->live.inspect != INSPECT_OFF || r->dropped > 0) && n > 0 && (size_t)n < len)
+	if ((r->live.inspect != INSPECT_OFF || r->inspected) && n > 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, " inspect_drops=%lu", r->dropped);
 }
 
