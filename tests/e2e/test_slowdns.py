@@ -18,7 +18,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Slowdns, binary, run, tmpdir, write
+from harness import SANITIZER_MARKS, Slowdns, binary, run, tmpdir, write
 
 QTYPE = {'A': 1, 'PTR': 12, 'AAAA': 28}
 RCODE = {'NOERROR': 0, 'SERVFAIL': 2, 'NXDOMAIN': 3, 'REFUSED': 5}
@@ -397,7 +397,16 @@ class ControlTests(unittest.TestCase):
 
     def start(self, *args):
         self.sock = os.path.join(tmpdir(self), 'slowdns.sock')
-        return Slowdns(self, '--control', self.sock, *args)
+        srv = Slowdns(self, '--control', self.sock, *args)
+        self.addCleanup(self.no_sanitizer_report, srv)
+        return srv
+
+    def no_sanitizer_report(self, srv):
+        """Under SANITIZE=1 a report (a leak shows at exit) fails the test."""
+        srv.stop()
+        text = srv.log_text()
+        if any(mark in text for mark in SANITIZER_MARKS):
+            raise AssertionError('slowdns sanitizer report:\n' + text[-6000:])
 
     def ptr(self, srv, timeout=5):
         r, elapsed = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR', timeout=timeout)
