@@ -483,6 +483,18 @@ class ControlTests(unittest.TestCase):
         _, fast = self.ptr(srv)
         self.assertLess(fast, 0.25)
 
+    def test_words_at_the_limit(self):
+        # common/control.h: at most 64 words a request, verb included
+        srv = self.start()
+        pairs = ['delay=%dms' % (i + 1) for i in range(63)]
+        self.assertEqual(control(self.sock, 'set ' + ' '.join(pairs)), ([], 'OK'))
+        self.assertEqual(control(self.sock, 'show delay')[0], ['delay=63.0ms # from set'])
+        body, last = control(self.sock, 'set ' + ' '.join(pairs + ['delay=1s']))
+        self.assertEqual(last, 'ERR more than 64 words')
+        self.assertEqual(control(self.sock, 'show delay')[0], ['delay=63.0ms # from set'])
+        _, elapsed = self.ptr(srv)
+        self.assertTrue(0.05 <= elapsed <= 3.0, elapsed)
+
     def test_stats(self):
         srv = self.start('-q')
         self.ptr(srv)

@@ -521,6 +521,18 @@ class TestStop(unittest.TestCase):
             self.assertEqual(j["stopped"], "signal")
             self.assertIn(b"stopped by a signal: %d attempt(s)" % j["interrupted"], err)
 
+    def test_grace_zero_ends_at_once(self):
+        with Server(banner=None) as srv:
+            p = self.start("-q", "-r", 20, "-d", "60s", "--grace", "0", "--json", "-",
+                           "127.0.0.1:%d" % srv.port)
+            wait_until(lambda: len(srv.peers) >= 2, 20, "two connections")
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+            self.assertLess(time.monotonic() - t0, 1.0)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertGreaterEqual(json.loads(out)["interrupted"], 2)
+
     def test_expect_still_sets_the_exit_code(self):
         with Server() as srv:
             p = self.start("-q", "-r", 50, "-d", "60s", "--expect", "attempts>=1000000",
