@@ -110,6 +110,9 @@ static const struct conf_key conf_keys[] = {
 	{ "ident", "timeout", T_DURATION, OFF(ident_timeout_us), 1000, 60 * S, "5s", NULL },
 	{ "ident", "port", T_UINT, OFF(ident_port), 1, 65535, "113", NULL },
 	{ "metrics", "listen", T_STRING, OFF(metrics_listen), 0, 0, "", NULL },
+	{ "metrics", "control", T_ENUM, OFF(metrics_control), 0, 0, "off", off_on_names },
+	{ "metrics", "control_allow", T_STRING, OFF(metrics_control_allow), 0, 0, "127.0.0.0/8, ::1", NULL },
+	{ "metrics", "live_buffer", T_UINT, OFF(metrics_live_buffer), 16, 1048576, "4096", NULL },
 	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },
 	{ "log", "format", T_ENUM, OFF(log_format), 0, 0, "text", format_names },
 	{ "log", "target", T_STRING, OFF(log_target), 0, 0, "stderr", NULL },
@@ -453,6 +456,10 @@ validate(struct config *c, char *err, size_t errlen)
 		return errfmt(err, errlen, "listen.proxy_trusted: not a list of ADDRESS[/PREFIX]");
 	if (c->listen_proxy_protocol != 0 && c->listen_proxy_trusted[strspn(c->listen_proxy_trusted, ", \t")] == '\0')
 		return errfmt(err, errlen, "listen.proxy_trusted: empty, so no balancer may send a PROXY header");
+	if (addr_cidr_list_match(c->metrics_control_allow, &(struct sockaddr){ .sa_family = AF_UNSPEC }) < 0)
+		return errfmt(err, errlen, "metrics.control_allow: not a list of ADDRESS[/PREFIX]");
+	if (c->metrics_control && c->metrics_listen[0] == '\0')
+		return errfmt(err, errlen, "metrics.control: on needs metrics.listen (the page's HTTP listener)");
 	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
 		return errfmt(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
 	if (c->banner_hostname[0] == '\0') {
@@ -552,4 +559,48 @@ const char *
 config_plog_name(int level)
 {
 	return level >= 0 && level <= PLOG_MAXIMUM ? plog_names[level] : "?";
+}
+
+/* The value of section.key as the file would spell it, shortest exact
+ * form for durations ("0", "250ms", "1s"), so that what is shown can be
+ * set back. Returns 0, or -1 for an unknown or repeated ([faults] rule)
+ * key. */
+int
+config_key_text(const struct config *c, const char *key, char *buf, size_t len)
+{
+	char section[64];
+	const char *dot = strchr(key, '.');
+	const struct conf_key *k;
+	const char *p;
+	uint64_t v;
+
+	if (dot == NULL || (size_t)(dot - key) >= sizeof section)
+		return -1;
+	memcpy(section, key, (size_t)(dot - key));
+	section[dot - key] = '\0';
+	if ((k = key_find(section, dot + 1)) == NULL || k->type == T_FAULT)
+		return -1;
+	p = (const char *)c + k->offset;
+	switch (k->type) {
+	case T_STRING:
+		snprintf(buf, len, "%s", p);
+		return 0;
+	case T_ENUM:
+		snprintf(buf, len, "%s", k->names[*(const int *)p]);
+		return 0;
+	default:
+		break;
+	}
+	v = *(const uint64_t *)p;
+	if (k->type == T_PERCENT)
+		snprintf(buf, len, "%llu%%", (unsigned long long)v);
+	else if (k->type != T_DURATION || v == 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else if (v % S == 0)
+		snprintf(buf, len, "%llus", (unsigned long long)(v / S));
+	else if (v % 1000 == 0)
+		snprintf(buf, len, "%llums", (unsigned long long)(v / 1000));
+	else
+		snprintf(buf, len, "%lluus", (unsigned long long)v);
+	return 0;
 }
