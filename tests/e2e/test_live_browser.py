@@ -239,7 +239,8 @@ class TestLivePageBrowser(unittest.TestCase):
         self.assertEqual(text(drv, "mode"), "controls on")
 
         # points on the chart
-        wait_for(lambda: (value(drv, "banners-total") or 0) >= 40 or None, 30, "40 banners on the page")
+        # some seconds of history, for a screenshot worth looking at
+        wait_for(lambda: (value(drv, "banners-total") or 0) >= 150 or None, 40, "150 banners on the page")
         wait_for(lambda: int(drv.find_element("id", "chart-banner").get_attribute("data-points") or 0)
                  >= 40 or None, 10, "40 points on the chart")
         self.assertGreater(blue_pixels(drv), 200, "no points drawn in the 'ok' colour")
