@@ -287,6 +287,17 @@ class TestLivePageBrowser(unittest.TestCase):
         p.d.wait_log(r"control: set banner\.delay=%s \(from http 127\.0\.0\.1\)" % re.escape(old))
         self.assertEqual(p.live()["keys"]["banner.delay"], old)
 
+        # a toggle: the protocol log to maximum and back, by its buttons
+        for level in ("maximum", "none"):
+            drv.find_element("css selector", "button[data-set='log.protocol_log=%s']" % level).click()
+            p.d.wait_log(r"control: set log\.protocol_log=%s \(from http 127\.0\.0\.1\)" % level)
+            wait_for(lambda: text(drv, "key-log.protocol_log") == level or None, 10,
+                     "log.protocol_log=%s on the page" % level)
+            self.assertIn("current", drv.find_element(
+                "css selector", "button[data-set='log.protocol_log=%s']" % level).get_attribute("class"))
+            if level == "maximum":
+                p.d.wait_event("state")		# the load's sessions now traced
+
         # a bad value: the ERR reason on the page, nothing changed
         cls, reply = self.set_through_page(drv, "banner.delay", "soon")
         self.assertEqual(cls, "err", reply)
@@ -308,6 +319,7 @@ class TestLivePageBrowser(unittest.TestCase):
         self.assertIn("token", text(drv, "notice"))
         self.assertEqual(p.live()["keys"]["banner.delay"], "50ms")
         self.assertNotIn("control: set", p.d.log_text())
+        self.assertEqual(p.live()["changes"], [])
 
     def test_read_only_hides_the_controls(self):
         p = Page(self)
