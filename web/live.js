@@ -176,7 +176,12 @@ function drawChanges(u, labelled) {
 			const text = c.line.replace(/^set /, "");
 			const w = ctx.measureText(text).width;
 			const lx = x + w + 6 > u.bbox.left + u.bbox.width ? x - w - 4 : x + 4;
-			ctx.fillText(text, lx, top + (14 + 16 * (row++ % 3)) * devicePixelRatio);
+			const ly = top + (14 + 18 * (row++ % 3)) * devicePixelRatio;
+			/* on a white patch: the label often crosses points or the threshold */
+			ctx.fillStyle = "rgba(255,255,255,0.85)";
+			ctx.fillRect(lx - 2, ly - 13 * devicePixelRatio, w + 4, 17 * devicePixelRatio);
+			ctx.fillStyle = "#6a3d9a";
+			ctx.fillText(text, lx, ly);
 		}
 	}
 	ctx.restore();
@@ -331,12 +336,14 @@ function bannerData() {
 	return [xs, ok, gu, rj];
 }
 
-/* Per 1 s bucket, the mean of each stage over the connections whose
- * banner (or end) fell in it; cumulative, top band first. */
+/* Per 1 s bucket, the mean of each stage over the banners written in
+ * it; cumulative, top band first. Only banners: a session that ended
+ * without one has its stages unfinished, and would draw as no time spent.
+ * A second without banners is a gap, not a slope to the next one. */
 function stageData() {
 	const buckets = new Map();
 	for (const c of state.conns) {
-		if (!inView(c.t))
+		if (c.outcome !== "banner" || !inView(c.t))
 			continue;
 		const k = Math.floor(c.t);
 		let b = buckets.get(k);
@@ -346,13 +353,19 @@ function stageData() {
 		for (const st of STAGES)
 			b.sum[st] += (c.stages[st] || 0) / 1e6;
 	}
-	const xs = [...buckets.keys()].sort((a, b) => a - b);
+	const keys = [...buckets.keys()].sort((a, b) => a - b);
+	const xs = [];
 	const cum = STAGES.map(() => []);
 	const seen = {};
-	for (const x of xs) {
+	for (let x = keys[0]; keys.length && x <= keys[keys.length - 1]; x++) {
 		const b = buckets.get(x);
 		let acc = 0;
+		xs.push(x);
 		STAGES.forEach((st, i) => {
+			if (!b) {
+				cum[i].push(null);
+				return;
+			}
 			const mean = b.sum[st] / b.n;
 			if (mean > 0)
 				seen[st] = true;
