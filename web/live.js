@@ -119,6 +119,16 @@ function prune() {
 }
 
 function absorb(j) {
+	/* A bannerd restarted numbers its records from 1 again: what this page
+	 * holds is another process's, and since= would skip every new record
+	 * until the old number. Start over; the next poll asks for all. */
+	if (typeof j.seq === "number" && j.seq < state.seq) {
+		state.seq = 0;
+		state.conns = [];
+		state.bannersSeen = 0;
+		state.keys = {};
+		return;
+	}
 	state.now = j.now;
 	state.dropped = j.dropped || 0;
 	addConns(j.conns || []);

@@ -10,8 +10,9 @@
   page's controls (with the token bannerd logged) set banner.delay and
   the page's p50 follows, then set it back; a page without the token
   shows the refusal and changes nothing; read-only mode hides the
-  controls. Screenshots before and after the change go to
-  $BANNERLAB_RESULTS, else $BUILD/test-results/browser/.
+  controls; the page holds at most 20000 connections and 10 minutes, and
+  starts over when bannerd restarts. Screenshots before and after the
+  change go to $BANNERLAB_RESULTS, else $BUILD/test-results/browser/.
 
 A missing browser, driver or Selenium fails the test (never a skip):
 scripts/install-deps --test installs them.
@@ -19,8 +20,8 @@ scripts/install-deps --test installs them.
 import json
 import os
 import re
-import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +112,10 @@ class Page:
 
     def metrics(self):
         return scrape(self.base + "metrics")
+
+
+def socket_to(d):
+    return socket.create_connection((d.host, d.port), timeout=10)
 
 
 def text(drv, id_):
@@ -320,6 +325,38 @@ class TestLivePageBrowser(unittest.TestCase):
         self.assertEqual(p.live()["keys"]["banner.delay"], "50ms")
         self.assertNotIn("control: set", p.d.log_text())
         self.assertEqual(p.live()["changes"], [])
+
+    def test_the_page_keeps_at_most_20000_connections_and_10_minutes(self):
+        p = Page(self)
+        drv = start_browser(self)
+        self.open(drv, p.base)
+        # one synchronous script: no poll can come between the feed and the count
+        kept = drv.execute_script("""
+            const now = Date.now() / 1000;
+            const rec = (i, t) => ({seq: 1e6 + i, t: t, banner_us: 1000, outcome: "banner",
+                                    stages: {delay: 1000}});
+            const old = [], many = [];
+            for (let i = 0; i < 100; i++) old.push(rec(i, now - 700 + i));
+            for (let i = 0; i < 25000; i++) many.push(rec(100 + i, now - 60 + i / 1000));
+            absorb({now: now, seq: 1e6 + 25100, conns: old, gauges: {}, keys: {}, changes: []});
+            const afterOld = state.conns.length;
+            absorb({now: now, seq: 1e6 + 25100, conns: many, gauges: {}, keys: {}, changes: []});
+            return [afterOld, state.conns.length, state.conns[0].t];""")
+        self.assertEqual(kept[0], 0, "records older than 10 minutes were kept")
+        self.assertEqual(kept[1], 20000)
+        # the newest are the ones kept
+        self.assertGreater(kept[2], time.time() - 60 + 4.9)
+
+    def test_a_restarted_bannerd_is_followed(self):
+        p = Page(self)
+        drv = start_browser(self)
+        self.open(drv, p.base)
+        # as if the page had seen a bannerd with many more records
+        drv.execute_script("state.seq = 1e9;")
+        with socket_to(p.d) as s:
+            s.recv(512)
+        wait_for(lambda: drv.execute_script("return state.seq") < 1e9 or None, 10, "the page starting over")
+        wait_for(lambda: (value(drv, "banners-total") or 0) >= 1 or None, 10, "the banner on the page")
 
     def test_read_only_hides_the_controls(self):
         p = Page(self)
