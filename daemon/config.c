@@ -138,7 +138,7 @@ _Static_assert(N_KEYS <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX: struct config reco
  * file written): a reload or a runtime set cannot change them. */
 static const char *const restart_only[] = {
 	"listen.address", "listen.backlog", "metrics.listen", "server.user", "server.pidfile",
-	"server.control_socket", NULL
+	"server.control_socket", "metrics.control", "metrics.control_allow", "metrics.live_buffer", NULL
 };
 
 struct load_ctx {
@@ -729,46 +729,16 @@ config_plog_name(int level)
 	return level >= 0 && level <= PLOG_MAXIMUM ? plog_names[level] : "?";
 }
 
-/* The value of section.key as the file would spell it, shortest exact
- * form for durations ("0", "250ms", "1s"), so that what is shown can be
- * set back. Returns 0, or -1 for an unknown or repeated ([faults] rule)
- * key. */
+/* One key's one value by name, for the live page: config_key_format's
+ * form (it reads back as the same value). */
 int
 config_key_text(const struct config *c, const char *key, char *buf, size_t len)
 {
-	char section[64];
-	const char *dot = strchr(key, '.');
-	const struct conf_key *k;
-	const char *p;
-	uint64_t v;
+	char err[256];
+	int i = config_key_index(key, err, sizeof err);
 
-	if (dot == NULL || (size_t)(dot - key) >= sizeof section)
+	if (i < 0 || config_key_repeated((size_t)i))
 		return -1;
-	memcpy(section, key, (size_t)(dot - key));
-	section[dot - key] = '\0';
-	if ((k = key_find(section, dot + 1)) == NULL || k->type == T_FAULT)
-		return -1;
-	p = (const char *)c + k->offset;
-	switch (k->type) {
-	case T_STRING:
-		snprintf(buf, len, "%s", p);
-		return 0;
-	case T_ENUM:
-		snprintf(buf, len, "%s", k->names[*(const int *)p]);
-		return 0;
-	default:
-		break;
-	}
-	v = *(const uint64_t *)p;
-	if (k->type == T_PERCENT)
-		snprintf(buf, len, "%llu%%", (unsigned long long)v);
-	else if (k->type != T_DURATION || v == 0)
-		snprintf(buf, len, "%llu", (unsigned long long)v);
-	else if (v % S == 0)
-		snprintf(buf, len, "%llus", (unsigned long long)(v / S));
-	else if (v % 1000 == 0)
-		snprintf(buf, len, "%llums", (unsigned long long)(v / 1000));
-	else
-		snprintf(buf, len, "%lluus", (unsigned long long)v);
+	config_key_format(c, (size_t)i, 0, buf, len);
 	return 0;
 }

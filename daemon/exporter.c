@@ -185,7 +185,7 @@ body_line(struct evbuffer *body, const char **why)
 	char *line = malloc(len + 1);
 
 	if (line == NULL) {
-		*why = "out of memory";
+		*why = "ERR out of memory";
 		return NULL;
 	}
 	evbuffer_copyout(body, line, len);
@@ -257,7 +257,14 @@ control_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	addr_format_host((struct sockaddr *)&ss, host, sizeof host);
+	{
+		/* "http 127.0.0.1", also from a dual-stack listener */
+		struct addr peer = { .len = sizeof ss };
+
+		memcpy(&peer.ss, &ss, sizeof ss);
+		addr_unmap_v4(&peer);
+		addr_format_host((struct sockaddr *)&peer.ss, host, sizeof host);
+	}
 	snprintf(origin, sizeof origin, "http %s", host);
 	control_run(e->control, e->control_arg, origin, line, out);
 	if (reply_ok(out))

@@ -385,9 +385,7 @@ static void
 control_changed(const char *line, const char *origin)
 {
 	log_info("control: %s (from %s)", line, origin);
-	/* the live page marks every change, whichever front end made it */
-	if (g.live != NULL)
-		live_note_change(g.live, line, origin);
+	live_note_change(g.live, line, origin);	/* the live page's list of changes */
 }
 
 static void
@@ -627,8 +625,8 @@ main(int argc, char **argv)
 		return startup_fail(1, err);
 	snprintf(g.metrics_listen, sizeof g.metrics_listen, "%s", c->metrics_listen);
 	if (g.metrics_listen[0] != '\0' &&
-	    (g.exporter = exporter_start(g.base, c, exporter_collect_cb, exporter_live_cb, NULL, bannerd_control, &g.ctl,
-	    err, sizeof err)) == NULL)
+	    (g.exporter = exporter_start(g.base, c, exporter_collect_cb, exporter_live_cb, NULL,
+	    bannerd_control, &g.ctl, err, sizeof err)) == NULL)
 		return startup_fail(1, err);
 	/* One line once every listener and the metrics endpoint are up:
 	 * what scripts and tests wait for. */

@@ -2,8 +2,10 @@
 bannerd with real clients: one record per connection with its banner
 time and stages, abandoned and rejected sessions, since, the ring at
 metrics.live_buffer, gauges and keys as /metrics and the configuration
-have them; and who may change the server through POST /control (off,
-the address list, the token, the body's size)."""
+have them; who may change the server through POST /control (off, the
+address list, the token, the body's size); and what a change does: the
+banner time moves, a bad value changes nothing, the log and /live's
+changes (from the page and from the socket) say who did it."""
 import http.client
 import json
 import os
@@ -227,5 +229,70 @@ class LiveTest(BannerdTest):
         code, text = self.post(d, "x" * 4097, token=token, source="127.0.0.2")
         self.assertEqual(code, 413)
         self.assertEqual(self.post(d, "x" * 100000, token=token, source="127.0.0.2")[0], 413)
-        self.assertNotEqual(self.post(d, "show", token=token, source="127.0.0.2")[0], 403)
+        code, text = self.post(d, "show", token=token, source="127.0.0.2")
+        self.assertEqual(code, 200)
+        self.assertTrue(text.endswith("OK\n"), text)
+        self.assertEqual(d.stop(), 0)
+
+    def banner_us(self, d):
+        """One session's banner time, as /live records it."""
+        since = self.live(d)["seq"]
+        self.smtp_session(d)
+        return wait_for(lambda: self.live(d, since)["conns"], 10, "the session's record")[0]["banner_us"]
+
+    def test_control_changes_the_banner_time_and_a_bad_value_changes_nothing(self):
+        d = self.daemon("metrics.control=on", "log.protocol_log=minimum")
+        token = self.token(d)
+        self.assertIs(self.live(d)["control"], True)
+        self.assertLess(self.banner_us(d), 250000)
+
+        code, text = self.post(d, "set banner.delay=300ms\n", token=token)
+        self.assertEqual((code, text), (200, "OK\n"))
+        d.wait_log(r"control: set banner\.delay=300ms \(from http 127\.0\.0\.1\)")
+        j = self.live(d)
+        self.assertEqual(j["keys"]["banner.delay"], "300ms")
+        self.assertEqual(j["changes"][-1]["line"], "set banner.delay=300ms")
+        self.assertEqual(j["changes"][-1]["origin"], "http 127.0.0.1")
+        self.assertTrue(abs(j["changes"][-1]["t"] - j["now"]) < 60)
+        slow = self.banner_us(d)
+        self.assertTrue(250000 <= slow <= 3000000 * TIME_SCALE, slow)
+
+        # a bad value: 400, the reason, and nothing changed
+        code, text = self.post(d, "set banner.delay=soon", token=token)
+        self.assertEqual(code, 400)
+        self.assertTrue(text.startswith("ERR ") and text.endswith("\n"), text)
+        self.assertIn("banner.delay", text)
+        d.wait_log(r"control: rejected: set banner\.delay=soon \(from http 127\.0\.0\.1\): ")
+        self.assertEqual(self.live(d)["keys"]["banner.delay"], "300ms")
+        self.assertEqual(len(self.live(d)["changes"]), 1)
+        # the page may not widen its own access
+        code, text = self.post(d, "set metrics.control_allow=0.0.0.0/0", token=token)
+        self.assertEqual(code, 400)
+        self.assertIn("restart", text)
+        # one line only
+        self.assertEqual(self.post(d, "show\nset banner.delay=0", token=token)[0], 400)
+        self.assertEqual(self.live(d)["keys"]["banner.delay"], "300ms")
+        # show: body lines, then OK
+        code, text = self.post(d, "show banner.delay", token=token)
+        self.assertEqual(code, 200)
+        self.assertTrue(text.endswith("\nOK\n") and "300ms" in text, text)
+
+        self.assertEqual(self.post(d, "unset banner.delay", token=token)[0], 200)
+        self.assertLess(self.banner_us(d), 250000)
+        self.assertEqual([c["line"] for c in self.live(d)["changes"]],
+                         ["set banner.delay=300ms", "unset banner.delay"])
+        self.assertEqual(d.stop(), 0)
+
+    def test_socket_changes_reach_the_page(self):
+        sock = os.path.join(tmpdir(self), "ctl.sock")
+        d = self.daemon("server.control_socket=" + sock)
+        r = subprocess.run([binary("bannerctl"), "-s", sock, "set", "banner.delay=2s"], capture_output=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = self.live(d)
+        self.assertEqual(j["keys"]["banner.delay"], "2s")
+        self.assertEqual(len(j["changes"]), 1)
+        self.assertEqual(j["changes"][0]["line"], "set banner.delay=2s")
+        self.assertTrue(j["changes"][0]["origin"].startswith("socket uid="), j["changes"])
+        self.assertIs(j["control"], False)	# the socket is on, the page is read-only
         self.assertEqual(d.stop(), 0)
