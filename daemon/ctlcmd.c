@@ -222,15 +222,24 @@ bannerd_control(void *arg, const char *origin, const char *line, struct evbuffer
     size_t errlen)
 {
 	struct ctlcmd *cc = arg;
-	char copy[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX];
+	char req[CONTROL_LINE_MAX + 1], words[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX];
+	size_t len = strlen(line);
 	int argc, changes = 1, rc;
 
-	if (strlen(line) > CONTROL_LINE_MAX)
+	/* Another front end (an HTTP body) may hand over the line's end. */
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len > CONTROL_LINE_MAX) {
+		snprintf(req, sizeof req, "%.*s...", 64, line);
 		rc = errfmt(err, errlen, "request longer than %d bytes", CONTROL_LINE_MAX);
-	else {
-		memcpy(copy, line, strlen(line) + 1);
-		argc = control_split(copy, argv, CONTROL_ARGS_MAX);
-		if (argc < 0)
+	} else {
+		memcpy(req, line, len);
+		req[len] = '\0';
+		memcpy(words, req, len + 1);
+		argc = control_split(words, argv, CONTROL_ARGS_MAX);
+		if (strpbrk(req, "\r\n") != NULL)
+			rc = errfmt(err, errlen, "a request is one line");
+		else if (argc < 0)
 			rc = errfmt(err, errlen, "more than %d words", CONTROL_ARGS_MAX);
 		else if (argc == 0)
 			rc = errfmt(err, errlen, "empty request (show, set, unset, reload, stats)");
@@ -238,8 +247,8 @@ bannerd_control(void *arg, const char *origin, const char *line, struct evbuffer
 			rc = dispatch(cc, argv, argc, &changes, out, err, errlen);
 	}
 	if (rc != 0)
-		cc->rejected(line, origin, err);
+		cc->rejected(req, origin, err);
 	else if (changes)
-		cc->changed(line, origin);
+		cc->changed(req, origin);
 	return rc;
 }

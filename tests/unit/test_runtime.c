@@ -249,6 +249,18 @@ START_TEST(key_table_questions)
 	ck_assert_msg(strncmp(err, "banner.delay: ", 14) == 0, "%s", err);
 	ck_assert_int_eq(config_key_check((size_t)key("pool.workers"), "0", err, sizeof err), -1);
 	ck_assert_int_eq(config_key_check((size_t)key("pool.workers"), "256", err, sizeof err), 0);
+	/* A rule is kept as written, up to FAULT_TEXT_MAX - 1 bytes. */
+	{
+		static char rule[FAULT_TEXT_MAX + 1];
+
+		memset(rule, ' ', sizeof rule - 1);
+		memcpy(rule, "connect close", 13);
+		rule[FAULT_TEXT_MAX - 1] = '\0';
+		ck_assert_msg(config_key_check((size_t)key("faults.rule"), rule, err, sizeof err) == 0, "%s", err);
+		rule[FAULT_TEXT_MAX - 1] = ' ';
+		ck_assert_int_eq(config_key_check((size_t)key("faults.rule"), rule, err, sizeof err), -1);
+		ck_assert_msg(strstr(err, "longer than 2047 bytes") != NULL, "%s", err);
+	}
 	/* sun_path holds 107 bytes and the NUL. */
 	{
 		char p[120];

@@ -80,6 +80,12 @@ socket_from_conf(const char *file, char *path, size_t len)
 		if (eq == NULL || strcmp(section, "server") != 0)
 			continue;
 		*eq = '\0';
+		/* An inline comment starts at a ';' after a blank, as inih has it. */
+		for (char *c = eq + 1; *c != '\0'; c++)
+			if (*c == ';' && isspace((unsigned char)c[-1])) {
+				*c = '\0';
+				break;
+			}
 		if (strcmp(trim(s), "control_socket") == 0) {
 			snprintf(path, len, "%s", trim(eq + 1));
 			found = 1;	/* the last one wins, as in bannerd */
