@@ -15,7 +15,9 @@ from harness import (BannerdTest, Conversation, Slowdns, binary, run, tmpdir, wa
                      write, TIME_SCALE)
 
 RESTART_ONLY = {"listen.address", "listen.backlog", "metrics.listen", "server.user",
-                "server.pidfile", "server.control_socket"}
+                "server.pidfile", "server.control_socket",
+                # livedata's keys, read once at start-up too
+                "metrics.control", "metrics.control_allow", "metrics.live_buffer"}
 SHOW_LINE = re.compile(r"^(\S+) = (.*)  # from (default|file|-o|set)$")
 
 
