@@ -74,6 +74,16 @@ SHIM_SRC    := $(wildcard tests/shims/*.c)
 
 obj = $(patsubst %.c,$(B)/%.o,$(1))
 
+# The live page (web/), its chart library (vendor/uplot/) and smtpprobe's
+# profile table, compiled into bannerd (daemon/webassets.h): URL path =
+# file, turned into one C file by scripts/webembed.
+WEB_ASSETS  = /=web/live.html /static/live.js=web/live.js /static/live.css=web/live.css \
+              /static/uPlot.iife.min.js=vendor/uplot/uPlot.iife.min.js \
+              /static/uPlot.min.css=vendor/uplot/uPlot.min.css \
+              /static/uPlot-LICENSE.txt=vendor/uplot/LICENSE \
+              /static/profiles.json=$(B)/gen/profiles.json
+WEB_OBJ     = $(B)/gen/webassets_data.o
+
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 DAEMON_OBJ  := $(call obj,$(DAEMON_SRC))
 PROBE_OBJ   := $(call obj,$(PROBE_SRC))
@@ -111,7 +121,7 @@ $(B)/%.o: %.c
 
 # Each program: its own objects, listed here, and common/ for all of them,
 # linked by the one rule below.
-$(B)/bin/bannerd:   $(B)/daemon/main.o $(DAEMON_OBJ)
+$(B)/bin/bannerd:   $(B)/daemon/main.o $(DAEMON_OBJ) $(WEB_OBJ)
 $(B)/bin/smtpprobe: $(PROBE_OBJ)
 $(B)/bin/slowdns:   $(SLOWDNS_OBJ)
 $(B)/bin/slowrelay: $(RELAY_OBJ)
@@ -120,6 +130,21 @@ $(addprefix $(B)/bin/,bannerd smtpprobe slowdns slowrelay): $(COMMON_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
+# The profile table comes from smtpprobe itself, the one source of the
+# thresholds: built first, run here (it only prints).
+$(B)/gen/profiles.json: $(B)/bin/smtpprobe
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(B)/bin/smtpprobe --profile list --json $@.tmp && mv $@.tmp $@
+
+$(B)/gen/webassets_data.c: scripts/webembed $(foreach a,$(WEB_ASSETS),$(lastword $(subst =, ,$(a))))
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)scripts/webembed $(WEB_ASSETS) >$@.tmp && mv $@.tmp $@
+
+$(WEB_OBJ): $(B)/gen/webassets_data.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 # bannerctl is plain sockets: only common/control.h's constants, no
 # library.
 $(B)/bin/bannerctl: $(call obj,$(CTL_SRC))
@@ -147,7 +172,7 @@ $(B)/tests/shims/%.so: tests/shims/%.c
 # runner, check_main.o, which runs the suite the test file gives.
 UNIT_MAIN   := $(B)/tests/unit/check_main.o
 .SECONDARY: $(UNIT_MAIN)
-$(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_MAIN) $(DAEMON_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB) $(RELAY_LIB)
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $(UNIT_MAIN) $(DAEMON_OBJ) $(WEB_OBJ) $(COMMON_OBJ) $(PROBE_LIB) $(SLOWDNS_LIB) $(RELAY_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(ALL_LDLIBS)

@@ -1,5 +1,6 @@
 #include "exporter.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "webassets.h"
 
 /* evhttp reads a whole body before the handler sees it: bounded here
  * (beyond, evhttp answers 413 itself), the handler's own limit is
@@ -273,10 +275,40 @@ control_cb(struct evhttp_request *req, void *arg)
 	free(line);
 }
 
+/* GET / and /static/NAME: the live page and its assets, compiled in
+ * (webassets.h). The page is never cached, so a restarted bannerd shows
+ * its own; the assets change only with it too, but an hour is harmless.
+ * The policy keeps the page to this server: it loads nothing else. */
+static bool
+asset_reply(struct evhttp_request *req)
+{
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	const struct webasset *a = webasset_find(path);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out;
+
+	if (a == NULL || evhttp_request_get_command(req) == EVHTTP_REQ_POST)
+		return false;
+	if ((out = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return true;
+	}
+	evbuffer_add_reference(out, a->data, a->len, NULL, NULL);
+	evhttp_add_header(h, "Content-Type", a->content_type);
+	evhttp_add_header(h, "Cache-Control", a->cacheable ? "max-age=3600" : "no-cache");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Content-Security-Policy",
+	    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+	return true;
+}
+
 static void
 other_cb(struct evhttp_request *req, void *arg)
 {
-	evhttp_send_error(req, 404, "try /metrics");
+	if (!asset_reply(req))
+		evhttp_send_error(req, 404, "try / or /metrics");
 }
 
 /* 32 hex digits from the kernel's generator: whoever reads the start-up

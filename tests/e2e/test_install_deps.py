@@ -30,7 +30,8 @@ INSTALL_DEPS = os.path.join(ROOT, "scripts", "install-deps")
 BASE = {"gcc", "make", "pkg-config", "libc6-dev", "libevent-dev", "libc-ares-dev",
         "libinih-dev", "curl", "python3", "gnuplot-nox", "procps", "iproute2",
         "man-db", "bind9-dnsutils"}
-TEST_ONLY = {"check", "swaks", "mandoc", "haproxy"}
+TEST_ONLY = {"check", "swaks", "mandoc", "haproxy", "chromium", "chromium-driver",
+             "python3-selenium"}
 FUZZ_ONLY = {"clang", "libclang-rt-dev"}
 BENCH_ONLY = {"python3-aiosmtpd", "strace"}
 POSTFIX_MASTER = "/usr/lib/postfix/sbin/master"

@@ -387,6 +387,18 @@ class TestOutputs(unittest.TestCase):
         self.assertEqual(j["outcome"]["ndr"], 1)
         self.assertEqual(j["tries"], 3)
 
+    def test_profile_list_json_is_the_same_table(self):
+        text = probe("--profile", "list").stdout.splitlines()[1:]
+        r = probe("--profile", "list", "--json", "-")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = json.loads(r.stdout)
+        self.assertEqual([p["name"] for p in rows], [l.split()[0] for l in text])
+        five = [p for p in rows if p["name"] == "impatient-5"][0]
+        self.assertEqual(five["give_up_us"], 5000000)
+        self.assertEqual(five["retries"], 2)
+        self.assertEqual(five["retry_after"], "5s")
+        self.assertTrue(all(p["source"] for p in rows))
+
 
 @unittest.skipUnless(os.access(PROBE, os.X_OK) and os.access(FLOOR, os.X_OK),
                      "smtpprobe or floor_server not built")

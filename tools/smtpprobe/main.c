@@ -30,6 +30,7 @@ struct options {
 	unsigned nexpects;
 	bool quiet;
 	int progress;		/* --progress 1, --no-progress 0, -1: stderr is a terminal */
+	bool list_profiles;	/* --profile list: print the table, run nothing */
 	char client[256];
 	bool set_attempts, set_give_up, set_retries, set_retry_after;
 };
@@ -299,8 +300,8 @@ parse_one(struct options *o, int ch, const char *arg)
 		return 0;
 	case OPT_PROFILE:
 		if (strcmp(arg, "list") == 0) {
-			profile_list();
-			return 1;
+			o->list_profiles = true;	/* printed after --json is read */
+			return 0;
 		}
 		o->profile = arg;
 		return 0;
@@ -403,6 +404,25 @@ finish_options(struct options *o)
 	return check_expect_names(o);
 }
 
+static FILE *open_out(const char *path);
+static int close_out(FILE *f, const char *path);
+
+/* --profile list: the table as text, or as JSON with --json FILE|-;
+ * 1 (done, exit 0) or -1. */
+static int
+profile_list_out(const struct options *o)
+{
+	if (o->json_path == NULL) {
+		profile_list();
+		return 1;
+	}
+	FILE *f = open_out(o->json_path);
+	if (f == NULL)
+		return -1;
+	probe_report_profiles_json(f);
+	return close_out(f, o->json_path) == 0 ? 1 : -1;
+}
+
 static int
 parse_args(struct options *o, int argc, char **argv)
 {
@@ -411,6 +431,8 @@ parse_args(struct options *o, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "n:c:r:d:m:t:qh", long_opts, NULL)) != -1)
 		if ((rc = parse_one(o, ch, optarg)) != 0)
 			return rc;
+	if (o->list_profiles)
+		return profile_list_out(o);
 	if (optind != argc - 1)
 		return fail_usage("%s", "give exactly one target, HOST[:PORT]");
 	if (addr_parse(argv[optind], 25, &o->cfg.target) != 0)

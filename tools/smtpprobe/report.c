@@ -499,3 +499,22 @@ probe_report_human_merged(FILE *f, const struct probe_merge *m)
 	human_body(f, m->give_up_us, m->res);
 	human_sources(f, m);
 }
+
+void
+probe_report_profiles_json(FILE *f)
+{
+	const struct probe_profile *p;
+
+	fputs("[", f);
+	for (size_t i = 0; (p = probe_profile_at(i)) != NULL; i++) {
+		fprintf(f, "%s\n {\"name\": ", i ? "," : "");
+		json_string(f, p->name);
+		fprintf(f, ", \"give_up_us\": %" PRIu64 ", \"retries\": %u, \"retry_after\": ",
+		    p->give_up_us, p->retries);
+		json_string(f, p->retry_after);
+		fputs(", \"source\": ", f);
+		json_string(f, p->source);
+		fputs("}", f);
+	}
+	fputs("\n]\n", f);
+}

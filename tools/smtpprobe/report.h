@@ -22,6 +22,11 @@ void probe_report_histogram(FILE *f, const struct histogram *h, unsigned width);
 
 const char *probe_mode_name(enum probe_mode m);
 
+/* `--profile list --json`: the profile table (outcome.h) for programs, one
+ * array of {name, give_up_us, retries, retry_after, source}. bannerd's
+ * live page takes its profile selector from it at build time. */
+void probe_report_profiles_json(FILE *f);
+
 /* The same outputs for `smtpprobe merge`: the merged figures, then one
  * row per file (JSON: "merged_runs" and "sources"). */
 struct probe_merge;
