@@ -600,7 +600,10 @@ banner_stages(const struct session *s, uint64_t now, uint64_t st[BANNER_STAGE_CO
 	st[BANNER_STAGE_RDNS] = 0;
 	if (rdns && rdns_end - rdns > s->rdns_wait_us)
 		st[BANNER_STAGE_RDNS] = rdns_end - rdns - s->rdns_wait_us;
-	st[BANNER_STAGE_DELAY] = t[STATE_GREETED] ? t[STATE_GREETED] - delay : 0;
+	/* A client that left during the delay spent its wait there: the
+	 * live page shows where the time of those who gave up went. */
+	st[BANNER_STAGE_DELAY] = t[STATE_GREETED] ? t[STATE_GREETED] - delay :
+	    t[STATE_DELAYING] ? end - t[STATE_DELAYING] : 0;
 	st[BANNER_STAGE_WRITE] = s->banner_sent_us ? s->banner_sent_us - t[STATE_GREETED] : 0;
 }
 

@@ -347,13 +347,14 @@ function bannerData() {
 }
 
 /* Per 1 s bucket, the mean of each stage over the banners written in
- * it; cumulative, top band first. Only banners: a session that ended
- * without one has its stages unfinished, and would draw as no time spent.
- * A second without banners is a gap, not a slope to the next one. */
+ * it and the clients that left waiting for one (their stages run to the
+ * moment they left, so a give-up shows where its wait went); cumulative,
+ * top band first. A 421 waited for nothing and is left out. A second
+ * without either is a gap, not a slope to the next one. */
 function stageData() {
 	const buckets = new Map();
 	for (const c of state.conns) {
-		if (c.outcome !== "banner" || !inView(c.t))
+		if (c.outcome === "rejected" || !inView(c.t))
 			continue;
 		const k = Math.floor(c.t);
 		let b = buckets.get(k);
