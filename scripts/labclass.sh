@@ -216,7 +216,9 @@ EOF
 	echo "Ctrl-C ends the session and writes $LAB_OUT"
 
 	threshold_arg=$(awk -v u="$(lab_us "$threshold")" 'BEGIN { printf "%dus", u }')
-	lab_py watch "$LAB_OUT" --live "${url:+http://127.0.0.1:$METRICS_PORT/live}" \
+	# python itself in the background (not lab_py, a function: its
+	# subshell's PID would be the one tracked and stopped)
+	PYTHONPATH="$LAB_ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" python3 -m labanalysis watch "$LAB_OUT" --live "${url:+http://127.0.0.1:$METRICS_PORT/live}" \
 		--threshold "$threshold_arg" --threshold-label "$threshold_label" 9>&- &
 	watch_pid=$!
 	lab_track "$watch_pid"

@@ -90,7 +90,7 @@ def render(summaries, t0_wall_us, threshold_us, label=""):
     """The verdict's lines for a class session: one per interval."""
     if not summaries:
         return []
-    who = "%s (%s)" % (label, fmt_duration(threshold_us)) if label else fmt_duration(threshold_us)
+    who = "%s (%s)" % (fmt_duration(threshold_us), label) if label else fmt_duration(threshold_us)
     out = ["intervals (the session cut at each live change; times from the start of the load):"]
     for n, s in enumerate(summaries, 1):
         start = "start" if s["from_us"] is None else _at(s["from_us"], t0_wall_us)

@@ -66,7 +66,7 @@ class Intervals(unittest.TestCase):
         self.assertIn("2. ", text)
         self.assertIn("after: set banner.delay=3s", text)
         self.assertIn("cause: delay", text)
-        self.assertIn("100% would give up at impatient-5 (5 s)", text)
+        self.assertIn("100% would give up at 4.00s (impatient-5 (5 s))", text)
 
     def test_a_reload_after_its_request_is_one_change(self):
         ev = [control(10 * S, "reload"), {"wall_us": T0 + 10 * S + 3000, "key": "reload", "old": None, "new": None},
