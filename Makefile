@@ -67,6 +67,7 @@ DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 PROBE_SRC   := $(wildcard tools/smtpprobe/*.c)
 SLOWDNS_SRC := $(wildcard tools/slowdns/*.c)
 RELAY_SRC   := $(wildcard tools/slowrelay/*.c)
+CTL_SRC     := $(wildcard tools/bannerctl/*.c)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 FLOOR_SRC   := $(wildcard tests/floor_*.c)
 SHIM_SRC    := $(wildcard tests/shims/*.c)
@@ -86,6 +87,7 @@ SHIMS       := $(patsubst tests/shims/%.c,$(B)/tests/shims/%.so,$(SHIM_SRC))
 
 PROGRAMS = $(B)/bin/bannerd $(if $(PROBE_SRC),$(B)/bin/smtpprobe) \
            $(if $(SLOWDNS_SRC),$(B)/bin/slowdns) $(if $(RELAY_SRC),$(B)/bin/slowrelay) \
+           $(if $(CTL_SRC),$(B)/bin/bannerctl) \
            $(patsubst tests/%.c,$(B)/bin/%,$(FLOOR_SRC))
 
 .PHONY: all deps deps-build check check-unit check-e2e check-tsan demo bench torture fuzz install \
@@ -117,6 +119,13 @@ $(addprefix $(B)/bin/,bannerd smtpprobe slowdns slowrelay): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+# bannerctl is plain sockets: only common/control.h's constants, no
+# library.
+$(B)/bin/bannerctl: $(call obj,$(CTL_SRC))
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # The bench's floor server and reference client (tests/floor_*.c) are
 # plain C on purpose: no libevent, no common/.
@@ -238,6 +247,7 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/bannerd/presets $(DESTDIR)$(SYSCONFDIR)/bannerd/prometheus \
 	    $(DESTDIR)$(UNITDIR)
 	install -m 755 $(B)/bin/bannerd $(DESTDIR)$(BINDIR)/bannerd
+	install -m 755 $(B)/bin/bannerctl $(DESTDIR)$(BINDIR)/bannerctl
 	for p in $(TOOLS); do [ ! -x $(B)/bin/$$p ] || install -m 755 $(B)/bin/$$p $(DESTDIR)$(TOOLDIR)/$$p; done
 	for m in man/*.[158]; do \
 	    sed $(INSTALL_SED) $$m >$(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/} && \
@@ -267,7 +277,7 @@ install: all
 # directories made for bannerlab alone, if nothing else was put in them
 # since (a bannerd.conf of your own stays, and so does its directory).
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/bannerd $(DESTDIR)$(TOOLDIR)/bannerlab-lab
+	rm -f $(DESTDIR)$(BINDIR)/bannerd $(DESTDIR)$(BINDIR)/bannerctl $(DESTDIR)$(TOOLDIR)/bannerlab-lab
 	for p in $(TOOLS); do rm -f $(DESTDIR)$(TOOLDIR)/$$p; done
 	for m in man/*.[158]; do rm -f $(DESTDIR)$(MANPREFIX)/man$${m##*.}/$${m#man/}; done
 	rm -f $(DESTDIR)$(SYSCONFDIR)/bannerd/bannerd.conf.example $(DESTDIR)$(UNITDIR)/bannerd.service

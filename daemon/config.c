@@ -116,6 +116,7 @@ static const struct conf_key conf_keys[] = {
 	{ "server", "shutdown_timeout", T_DURATION, OFF(server_shutdown_timeout_us), 0, DAY, "10s", NULL },
 	{ "server", "user", T_STRING, OFF(server_user), 0, 0, "", NULL },
 	{ "server", "pidfile", T_STRING, OFF(server_pidfile), 0, 0, "", NULL },
+	{ "server", "control_socket", T_STRING, OFF(server_control_socket), 0, 0, "", NULL },
 	{ "faults", "seed", T_UINT, OFF(faults_seed), 0, UINT64_MAX, "1", NULL },
 	{ "faults", "max_rules", T_UINT, OFF(faults_max_rules), 0, FAULTS_RULES_MAX, "32", NULL },
 	{ "faults", "max_reply", T_SIZE, OFF(faults_max_reply), 16, FAULT_REPLY_MAX - 1, "512", NULL },
@@ -128,6 +129,14 @@ static const struct conf_key conf_keys[] = {
 	{ "faults", "rule", T_FAULT, 0, 0, 0, 0, NULL, NULL },
 };
 #define N_KEYS (sizeof conf_keys / sizeof conf_keys[0])
+_Static_assert(N_KEYS <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX: struct config records each key's source");
+
+/* Read once at start-up (sockets bound, privileges dropped, the pid
+ * file written): a reload or a runtime set cannot change them. */
+static const char *const restart_only[] = {
+	"listen.address", "listen.backlog", "metrics.listen", "server.user", "server.pidfile",
+	"server.control_socket", NULL
+};
 
 struct load_ctx {
 	struct config *conf;
@@ -303,12 +312,21 @@ add_fault_rule(const char *value, struct config *c, char *why, size_t whylen)
 {
 	struct fault_limits lim;
 
+	/* An empty rule drops those before it: how -o and a runtime set
+	 * replace the file's list instead of adding to it. */
+	if (value[strspn(value, " \t")] == '\0') {
+		c->faults_n = 0;
+		return 0;
+	}
+	if (strlen(value) >= FAULT_TEXT_MAX)
+		return errfmt(why, whylen, "rule is longer than %d bytes", FAULT_TEXT_MAX - 1);
 	if (c->faults_n >= c->faults_max_rules || c->faults_n >= FAULTS_RULES_MAX)
 		return errfmt(why, whylen, "more than faults.max_rules (%llu) rules",
 		    (unsigned long long)c->faults_max_rules);
 	fault_limits_of(c, &lim);
 	if (fault_rule_parse(value, &lim, &c->faults[c->faults_n], why, whylen) != 0)
 		return -1;
+	memcpy(c->faults_text[c->faults_n], value, strlen(value) + 1);
 	c->faults_n++;
 	return 0;
 }
@@ -362,8 +380,10 @@ config_ini_cb(void *user, const char *section, const char *name, const char *val
 		ctx->failed = 1;
 		return 0;
 	}
-	if (set_value(k, value, ctx->conf, why, sizeof why) == 0)
+	if (set_value(k, value, ctx->conf, why, sizeof why) == 0) {
+		ctx->conf->source[k - conf_keys] = CONF_SRC_FILE;
 		return 1;
+	}
 	snprintf(ctx->err, ctx->errlen, "%s.%s: %s", section, name, why);
 	ctx->failed = 1;
 	return 0;	/* inih returns this line's number from ini_parse */
@@ -396,6 +416,7 @@ apply_override(struct config *c, const char *text, char *err, size_t errlen)
 		snprintf(err, errlen, "command line: -o %s.%s: %s", section, name, why);
 		return -1;
 	}
+	c->source[k - conf_keys] = CONF_SRC_OVERRIDE;
 	return 0;
 }
 
@@ -546,6 +567,153 @@ config_rdns_active(const struct config *c)
 {
 	return c->rdns_enabled == RDNS_ON ||
 	    (c->rdns_enabled == RDNS_AUTO && c->log_protocol_log != PLOG_NONE);
+}
+
+size_t
+config_key_count(void)
+{
+	return N_KEYS;
+}
+
+const char *
+config_key_section(size_t i)
+{
+	return i < N_KEYS ? conf_keys[i].section : NULL;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < N_KEYS ? conf_keys[i].name : NULL;
+}
+
+int
+config_key_index(const char *key, char *err, size_t errlen)
+{
+	const char *dot = strchr(key, '.');
+	char section[64];
+
+	if (dot != NULL && (size_t)(dot - key) < sizeof section) {
+		memcpy(section, key, (size_t)(dot - key));
+		section[dot - key] = '\0';
+		for (size_t i = 0; i < N_KEYS; i++)
+			if (strcmp(conf_keys[i].section, section) == 0 &&
+			    strcmp(conf_keys[i].name, dot + 1) == 0)
+				return (int)i;
+		if (strlen(dot + 1) < 64) {
+			unknown_key(section, dot + 1, err, errlen);
+			return -1;
+		}
+	}
+	snprintf(err, errlen, "'%.64s' is not a key (section.key, e.g. banner.delay)", key);
+	return -1;
+}
+
+int
+config_key_restart_only(size_t i)
+{
+	char name[128];
+
+	if (i >= N_KEYS)
+		return 0;
+	snprintf(name, sizeof name, "%s.%s", conf_keys[i].section, conf_keys[i].name);
+	for (size_t j = 0; restart_only[j] != NULL; j++)
+		if (strcmp(restart_only[j], name) == 0)
+			return 1;
+	return 0;
+}
+
+int
+config_key_repeated(size_t i)
+{
+	return i < N_KEYS && conf_keys[i].type == T_FAULT;
+}
+
+int
+config_key_check(size_t i, const char *value, char *err, size_t errlen)
+{
+	const struct conf_key *k = &conf_keys[i];
+	struct config *scratch;
+	char why[CONF_STR_MAX];
+	int rc;
+
+	if (i >= N_KEYS)
+		return errfmt(err, errlen, "no such key");
+	/* A whole config for one value: set_value writes into one, and a
+	 * fault rule is checked against the default limits. */
+	scratch = config_load_text("", why, sizeof why);
+	if (scratch == NULL)
+		return errfmt(err, errlen, "%s", why);
+	rc = set_value(k, value, scratch, why, sizeof why);
+	config_unref(scratch);
+	if (rc != 0)
+		return errfmt(err, errlen, "%s.%s: %s", k->section, k->name, why);
+	return 0;
+}
+
+size_t
+config_key_values(const struct config *c, size_t i)
+{
+	if (i >= N_KEYS)
+		return 0;
+	return conf_keys[i].type == T_FAULT ? c->faults_n : 1;
+}
+
+/* A duration in the largest unit that holds it exactly: "1s", "250ms",
+ * "1500us"; units_parse_duration reads each back to the same value. */
+static void
+format_duration_exact(uint64_t us, char *buf, size_t len)
+{
+	static const struct { uint64_t us; const char *unit; } units[] = {
+		{ 3600 * S, "h" }, { 60 * S, "m" }, { S, "s" }, { 1000, "ms" }, { 1, "us" },
+	};
+
+	if (us == 0) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (us % units[i].us == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(us / units[i].us), units[i].unit);
+			return;
+		}
+}
+
+void
+config_key_format(const struct config *c, size_t i, size_t n, char *buf, size_t len)
+{
+	const struct conf_key *k;
+	const char *src;
+	uint64_t v;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (i >= N_KEYS)
+		return;
+	k = &conf_keys[i];
+	src = (const char *)c + k->offset;
+	switch (k->type) {
+	case T_FAULT:
+		if (n < c->faults_n)
+			snprintf(buf, len, "%s", c->faults_text[n]);
+		return;
+	case T_STRING:
+		snprintf(buf, len, "%s", src);
+		return;
+	case T_ENUM:
+		snprintf(buf, len, "%s", k->names[*(const int *)src]);
+		return;
+	default:
+		break;
+	}
+	v = *(const uint64_t *)src;
+	if (k->type == T_DURATION)
+		format_duration_exact(v, buf, len);
+	else if (k->type == T_PERCENT)
+		snprintf(buf, len, "%llu%%", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
 const char *

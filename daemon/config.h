@@ -12,6 +12,11 @@
 #include "faults.h"
 
 #define CONF_STR_MAX 512
+#define FAULT_TEXT_MAX 2048	/* a faults.rule line as written, kept for show */
+#define CONF_KEYS_MAX 96	/* room for the key table's rows (config.c checks) */
+
+/* Where a key's value came from, per key of the table. */
+enum conf_source { CONF_SRC_DEFAULT = 0, CONF_SRC_FILE, CONF_SRC_OVERRIDE };
 
 enum plog_level { PLOG_NONE = 0, PLOG_MINIMUM, PLOG_MEDIUM, PLOG_MAXIMUM };
 enum log_format { LOGFMT_TEXT = 0, LOGFMT_JSON };
@@ -101,6 +106,7 @@ struct config {
 	uint64_t server_shutdown_timeout_us;
 	char server_user[64];
 	char server_pidfile[PATH_MAX];
+	char server_control_socket[108];	/* sun_path; "": no control socket */
 	/* [faults] */
 	uint64_t faults_seed;
 	uint64_t faults_max_rules;
@@ -111,7 +117,10 @@ struct config {
 	uint64_t faults_first_table_size;
 	size_t faults_n;
 	struct fault_rule faults[FAULTS_RULES_MAX];	/* in file order; hit counters restart at a reload */
+	char faults_text[FAULTS_RULES_MAX][FAULT_TEXT_MAX];	/* each rule as written */
 	struct fault_first_table faults_first;		/* the clients "first" rules saw; so does it */
+
+	unsigned char source[CONF_KEYS_MAX];	/* enum conf_source, by key index */
 
 	int refs;	/* owned by config_ref/config_unref */
 };
@@ -131,6 +140,28 @@ void config_unref(struct config *c);
 /* Whether sessions look up their peer: rdns.enabled = on, or auto with
  * the protocol log on (KB Q286375: logging turned the lookup on). */
 int config_rdns_active(const struct config *c);
+
+/* The key table, for bannerctl's show and set (ctlcmd.c). Keys are
+ * named "section.key" and indexed 0..config_key_count()-1 in table
+ * order. */
+size_t config_key_count(void);
+const char *config_key_section(size_t i);
+const char *config_key_name(size_t i);
+/* The index of "section.key", or -1 with "unknown key ... (did you mean
+ * ...?)" in err. */
+int config_key_index(const char *key, char *err, size_t errlen);
+/* Keys read once at start-up: a change needs a restart. */
+int config_key_restart_only(size_t i);
+/* Whether the key may be given more than once (faults.rule). */
+int config_key_repeated(size_t i);
+/* Checks one value for key i on its own, as the file would: 0, or -1
+ * with "section.key: why" in err. Cross-key rules are config_load's. */
+int config_key_check(size_t i, const char *value, char *err, size_t errlen);
+/* Key i's value in c, in the form the file and -o accept, so that it
+ * reads back as the same value. A repeated key has one value per line:
+ * n is which (0..config_key_values(c, i)-1). */
+size_t config_key_values(const struct config *c, size_t i);
+void config_key_format(const struct config *c, size_t i, size_t n, char *buf, size_t len);
 
 /* Names for enum values, for logs. */
 const char *config_plog_name(int level);

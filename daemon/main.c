@@ -18,6 +18,8 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "control.h"
+#include "ctlcmd.h"
 #include "exporter.h"
 #include "listener.h"
 #include "log.h"
@@ -42,6 +44,8 @@ static struct {
 	struct pool *pool;
 	struct metrics *metrics;	/* the listener's counters */
 	struct exporter *exporter;
+	struct ctlcmd ctl;		/* bannerctl's commands and the runtime layer */
+	struct control *control;	/* server.control_socket's listener */
 	char metrics_listen[CONF_STR_MAX];
 	int stopping;
 	char pidfile[4096];	/* the one written, whatever a reload says */
@@ -282,7 +286,7 @@ log_metrics(void)
 static void
 warn_restart_only(const struct config *old, const struct config *c)
 {
-	const char *changed[6];
+	const char *changed[7];
 	size_t n = 0;
 
 	if (strcmp(c->metrics_listen, old->metrics_listen) != 0)
@@ -296,39 +300,113 @@ warn_restart_only(const struct config *old, const struct config *c)
 		changed[n++] = "server.user";
 	if (strcmp(c->server_pidfile, old->server_pidfile) != 0)
 		changed[n++] = "server.pidfile";
+	if (strcmp(c->server_control_socket, old->server_control_socket) != 0)
+		changed[n++] = "server.control_socket";
 	for (size_t i = 0; i < n; i++)
 		log_error("reload: %s changed; it takes effect only after a restart", changed[i]);
+}
+
+/* Puts c in force, as a reload does: SIGHUP and every bannerctl change
+ * come here. Takes c; 0, or -1 with err set and the old configuration
+ * still in force. */
+static int
+apply_config(struct config *c, char *err, size_t errlen)
+{
+	struct config *old;
+	char why[1024];
+
+	if (c->smtp_sink == SINK_MAILDIR && spool_maildir_prepare(c->smtp_maildir, err, errlen) != 0) {
+		config_unref(c);
+		return -1;
+	}
+	old = server_config(&g.srv);
+	warn_restart_only(old, c);
+	if (strcmp(c->log_target, old->log_target) != 0 || c->log_format != old->log_format) {
+		if (log_open(c->log_target, c->log_format, why, sizeof why) != 0)
+			log_error("reload: %s; keeping the old log target", why);
+	} else
+		log_reopen();
+	listeners_set_config(g.listeners, c);
+	server_config_swap(&g.srv, c);
+	pool_reconfigure(g.pool, c);
+	rdns_log(c);
+	config_unref(old);
+	return 0;
 }
 
 static void
 reload(void)
 {
 	char err[1024];
-	struct config *old = server_config(&g.srv);
-	struct config *c = config_load(g.conf_path, g.overrides, g.n_overrides, err, sizeof err);
+	struct config *c = ctlcmd_load(&g.ctl, &g.ctl.rt, err, sizeof err);
 
-	if (c != NULL && c->smtp_sink == SINK_MAILDIR &&
-	    spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0) {
-		config_unref(c);
-		c = NULL;
-	}
-	if (c == NULL) {
+	if (c == NULL || apply_config(c, err, sizeof err) != 0) {
 		log_error("reload failed, the old configuration stays in force: %s", err);
-		config_unref(old);
 		return;
 	}
-	warn_restart_only(old, c);
-	if (strcmp(c->log_target, old->log_target) != 0 || c->log_format != old->log_format) {
-		if (log_open(c->log_target, c->log_format, err, sizeof err) != 0)
-			log_error("reload: %s; keeping the old log target", err);
-	} else
-		log_reopen();
-	listeners_set_config(g.listeners, c);
-	server_config_swap(&g.srv, c);
-	pool_reconfigure(g.pool, c);
 	log_info("reload: configuration %s loaded", g.conf_path ? g.conf_path : "(defaults)");
-	rdns_log(c);
-	config_unref(old);
+}
+
+/* Every change a control front end made (the socket, the live page):
+ * one line, in one place, so that whatever else wants to know about
+ * changes is fed from here. */
+static void
+control_changed(const char *line, const char *origin)
+{
+	log_info("control: %s (from %s)", line, origin);
+}
+
+static void
+control_rejected(const char *line, const char *origin, const char *why)
+{
+	log_error("control: rejected: %s (from %s): %s", line, origin, why);
+}
+
+static struct config *
+control_current(void)
+{
+	return server_config(&g.srv);
+}
+
+/* bannerctl stats: SIGUSR1's figures, as the body. */
+static void
+control_stats(struct evbuffer *out)
+{
+	struct metrics_gauges gauges;
+	struct metrics *m = collect(&gauges);
+	char line[2048];
+
+	if (m == NULL) {
+		evbuffer_add_printf(out, "out of memory\n");
+		return;
+	}
+	metrics_summary(m, &gauges, line, sizeof line);
+	evbuffer_add_printf(out, "%s\n", line);
+	metrics_free(m);
+}
+
+/* server.control_socket: made before the privileges go (the directory
+ * may be root's) and given to server.user, so that the daemon's user
+ * owns it; mode 0600. */
+static int
+control_open(const struct config *c, char *err, size_t errlen)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct passwd *pw;
+
+	if (c->server_control_socket[0] == '\0')
+		return 0;
+	if (c->server_user[0] != '\0' && (pw = getpwnam(c->server_user)) != NULL && geteuid() == 0) {
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	g.control = control_start(g.base, c->server_control_socket, 0600, uid, gid, bannerd_control,
+	    &g.ctl, err, errlen);
+	if (g.control == NULL)
+		return 1;
+	log_info("control socket: %s", c->server_control_socket);
+	return 0;
 }
 
 static void
@@ -476,8 +554,19 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	startup_log(c);
+	g.ctl = (struct ctlcmd){ .conf_path = g.conf_path, .overrides = g.overrides,
+	    .n_overrides = g.n_overrides, .current = control_current, .apply = apply_config,
+	    .stats = control_stats, .changed = control_changed, .rejected = control_rejected };
+	runtime_init(&g.ctl.rt);
+	g.base = event_base_new();
+	if (g.base == NULL) {
+		rc = startup_fail(1, "cannot create the main event loop");
+		goto fail;
+	}
 	g.listeners = listeners_bind(c, err, sizeof err);
-	rc = g.listeners == NULL ? 1 : drop_privileges(c->server_user, err, sizeof err);
+	rc = g.listeners == NULL ? 1 : control_open(c, err, sizeof err);
+	if (rc == 0)
+		rc = drop_privileges(c->server_user, err, sizeof err);
 	if (rc == 0 && c->smtp_sink == SINK_MAILDIR &&
 	    (spool_maildir_prepare(c->smtp_maildir, err, sizeof err) != 0 ||
 	    spool_maildir_startup(c->smtp_maildir, c->banner_hostname, err, sizeof err) != 0))
@@ -488,7 +577,6 @@ main(int argc, char **argv)
 	}
 	write_pidfile(c->server_pidfile);
 	server_init(&g.srv, c);
-	g.base = event_base_new();
 	g.metrics = metrics_new();
 	g.pool = pool_start(&g.srv, c, err, sizeof err);
 	if (g.base == NULL || g.pool == NULL || g.metrics == NULL)
@@ -520,6 +608,8 @@ main(int argc, char **argv)
 	event_free(exit_ev);
 	event_free(admission_ev);
 	exporter_stop(g.exporter);
+	control_stop(g.control);
+	runtime_free(&g.ctl.rt);
 	metrics_free(g.metrics);
 	log_info("stopped");
 	for (size_t i = 0; i < 4; i++)
@@ -537,6 +627,9 @@ fail:
 	/* Before server_init, nothing but these is held; a failure after it
 	 * (pool, event loop, metrics endpoint) exits with threads running. */
 	listeners_close(g.listeners);
+	control_stop(g.control);
+	if (g.base != NULL)
+		event_base_free(g.base);
 	config_unref(c);
 	ares_library_cleanup();
 	log_close();
