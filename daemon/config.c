@@ -110,6 +110,9 @@ static const struct conf_key conf_keys[] = {
 	{ "ident", "timeout", T_DURATION, OFF(ident_timeout_us), 1000, 60 * S, "5s", NULL },
 	{ "ident", "port", T_UINT, OFF(ident_port), 1, 65535, "113", NULL },
 	{ "metrics", "listen", T_STRING, OFF(metrics_listen), 0, 0, "", NULL },
+	{ "metrics", "control", T_ENUM, OFF(metrics_control), 0, 0, "off", off_on_names },
+	{ "metrics", "control_allow", T_STRING, OFF(metrics_control_allow), 0, 0, "127.0.0.0/8, ::1", NULL },
+	{ "metrics", "live_buffer", T_UINT, OFF(metrics_live_buffer), 16, 1048576, "4096", NULL },
 	{ "log", "protocol_log", T_ENUM, OFF(log_protocol_log), 0, 0, "minimum", plog_names },
 	{ "log", "format", T_ENUM, OFF(log_format), 0, 0, "text", format_names },
 	{ "log", "target", T_STRING, OFF(log_target), 0, 0, "stderr", NULL },
@@ -135,7 +138,7 @@ _Static_assert(N_KEYS <= CONF_KEYS_MAX, "raise CONF_KEYS_MAX: struct config reco
  * file written): a reload or a runtime set cannot change them. */
 static const char *const restart_only[] = {
 	"listen.address", "listen.backlog", "metrics.listen", "server.user", "server.pidfile",
-	"server.control_socket", NULL
+	"server.control_socket", "metrics.control", "metrics.control_allow", "metrics.live_buffer", NULL
 };
 
 struct load_ctx {
@@ -474,6 +477,10 @@ validate(struct config *c, char *err, size_t errlen)
 		return errfmt(err, errlen, "listen.proxy_trusted: not a list of ADDRESS[/PREFIX]");
 	if (c->listen_proxy_protocol != 0 && c->listen_proxy_trusted[strspn(c->listen_proxy_trusted, ", \t")] == '\0')
 		return errfmt(err, errlen, "listen.proxy_trusted: empty, so no balancer may send a PROXY header");
+	if (addr_cidr_list_match(c->metrics_control_allow, &(struct sockaddr){ .sa_family = AF_UNSPEC }) < 0)
+		return errfmt(err, errlen, "metrics.control_allow: not a list of ADDRESS[/PREFIX]");
+	if (c->metrics_control && c->metrics_listen[0] == '\0')
+		return errfmt(err, errlen, "metrics.control: on needs metrics.listen (the page's HTTP listener)");
 	if (c->smtp_sink == SINK_MAILDIR && c->smtp_maildir[0] == '\0')
 		return errfmt(err, errlen, "smtp.maildir: must be set when smtp.sink = maildir");
 	if (c->banner_hostname[0] == '\0') {
@@ -720,4 +727,18 @@ const char *
 config_plog_name(int level)
 {
 	return level >= 0 && level <= PLOG_MAXIMUM ? plog_names[level] : "?";
+}
+
+/* One key's one value by name, for the live page: config_key_format's
+ * form (it reads back as the same value). */
+int
+config_key_text(const struct config *c, const char *key, char *buf, size_t len)
+{
+	char err[256];
+	int i = config_key_index(key, err, sizeof err);
+
+	if (i < 0 || config_key_repeated((size_t)i))
+		return -1;
+	config_key_format(c, (size_t)i, 0, buf, len);
+	return 0;
 }

@@ -98,6 +98,9 @@ struct config {
 	uint64_t ident_port;		/* the client's ident port: 113, another for tests */
 	/* [metrics] */
 	char metrics_listen[CONF_STR_MAX];
+	int metrics_control;		/* POST /control and the page's controls: off, on */
+	char metrics_control_allow[CONF_STR_MAX];	/* who may use them */
+	uint64_t metrics_live_buffer;	/* records GET /live keeps */
 	/* [log] */
 	int log_protocol_log;
 	int log_format;
@@ -141,6 +144,9 @@ void config_unref(struct config *c);
  * the protocol log on (KB Q286375: logging turned the lookup on). */
 int config_rdns_active(const struct config *c);
 
+/* "section.key"'s value as text, as a file would give it (durations in
+ * their shortest exact unit). 0, or -1 for a key that is not one value. */
+int config_key_text(const struct config *c, const char *key, char *buf, size_t len);
 /* The key table, for bannerctl's show and set (ctlcmd.c). Keys are
  * named "section.key" and indexed 0..config_key_count()-1 in table
  * order. */

@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "live.h"
 #include "log.h"
 #include "metrics.h"
 #include "monotime.h"
@@ -243,6 +244,8 @@ reject(struct listeners *set, int fd, const struct sockaddr *peer, const char *r
 	if (send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		(void)0;
 	close(fd);
+	/* on the live page too: a 421 at the door is a banner never sent */
+	live_record(set->srv->live, LIVE_REJECTED, 0, (const uint64_t[BANNER_STAGE_COUNT]){ 0 }, 0);
 	if (set->plog < PLOG_MINIMUM)
 		return;
 	addr_format(peer, peer_text, sizeof peer_text);

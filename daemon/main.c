@@ -22,6 +22,8 @@
 #include "ctlcmd.h"
 #include "exporter.h"
 #include "listener.h"
+#include "live.h"
+#include "live_json.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -44,6 +46,7 @@ static struct {
 	struct pool *pool;
 	struct metrics *metrics;	/* the listener's counters */
 	struct exporter *exporter;
+	struct live *live;		/* GET /live's records and changes */
 	struct ctlcmd ctl;		/* bannerctl's commands and the runtime layer */
 	struct control *control;	/* server.control_socket's listener */
 	char metrics_listen[CONF_STR_MAX];
@@ -268,6 +271,28 @@ exporter_collect_cb(void *arg, struct evbuffer *out)
 	metrics_free(m);
 }
 
+/* GET /live: the records past since, the gauges as /metrics has them,
+ * and the keys as they are now (a reload or a set changes them). */
+static void
+exporter_live_cb(void *arg, uint64_t since, int control, struct evbuffer *out)
+{
+	struct metrics_gauges gauges;
+	struct metrics *m = collect(&gauges);
+	struct live_snapshot snap;
+	struct config *c;
+
+	if (m == NULL || live_snapshot(g.live, since, &snap) != 0) {
+		metrics_free(m);
+		evbuffer_add_printf(out, "{\"error\":\"out of memory\"}\n");
+		return;
+	}
+	c = server_config(&g.srv);
+	live_json_write(out, &snap, &gauges, c, control, live_now_us());
+	config_unref(c);
+	live_snapshot_free(&snap);
+	metrics_free(m);
+}
+
 static void
 log_metrics(void)
 {
@@ -286,11 +311,17 @@ log_metrics(void)
 static void
 warn_restart_only(const struct config *old, const struct config *c)
 {
-	const char *changed[7];
+	const char *changed[10];
 	size_t n = 0;
 
 	if (strcmp(c->metrics_listen, old->metrics_listen) != 0)
 		changed[n++] = "metrics.listen";
+	if (c->metrics_control != old->metrics_control)
+		changed[n++] = "metrics.control";
+	if (strcmp(c->metrics_control_allow, old->metrics_control_allow) != 0)
+		changed[n++] = "metrics.control_allow";
+	if (c->metrics_live_buffer != old->metrics_live_buffer)
+		changed[n++] = "metrics.live_buffer";
 
 	if (strcmp(c->listen_address, old->listen_address) != 0)
 		changed[n++] = "listen.address";
@@ -354,6 +385,7 @@ static void
 control_changed(const char *line, const char *origin)
 {
 	log_info("control: %s (from %s)", line, origin);
+	live_note_change(g.live, line, origin);	/* the live page's list of changes */
 }
 
 static void
@@ -578,8 +610,10 @@ main(int argc, char **argv)
 	write_pidfile(c->server_pidfile);
 	server_init(&g.srv, c);
 	g.metrics = metrics_new();
+	/* before the workers: they read srv.live without a lock */
+	g.srv.live = g.live = live_new(c->metrics_live_buffer);
 	g.pool = pool_start(&g.srv, c, err, sizeof err);
-	if (g.base == NULL || g.pool == NULL || g.metrics == NULL)
+	if (g.base == NULL || g.pool == NULL || g.metrics == NULL || g.live == NULL)
 		return startup_fail(1, g.pool == NULL ? err : "cannot create the main event loop");
 	/* Handlers before "listening on" is logged: whoever waits for that
 	 * line may signal at once, and SIGHUP's default action kills. */
@@ -591,8 +625,8 @@ main(int argc, char **argv)
 		return startup_fail(1, err);
 	snprintf(g.metrics_listen, sizeof g.metrics_listen, "%s", c->metrics_listen);
 	if (g.metrics_listen[0] != '\0' &&
-	    (g.exporter = exporter_start(g.base, g.metrics_listen, exporter_collect_cb, NULL, err,
-	    sizeof err)) == NULL)
+	    (g.exporter = exporter_start(g.base, c, exporter_collect_cb, exporter_live_cb, NULL,
+	    bannerd_control, &g.ctl, err, sizeof err)) == NULL)
 		return startup_fail(1, err);
 	/* One line once every listener and the metrics endpoint are up:
 	 * what scripts and tests wait for. */
@@ -611,6 +645,8 @@ main(int argc, char **argv)
 	control_stop(g.control);
 	runtime_free(&g.ctl.rt);
 	metrics_free(g.metrics);
+	g.srv.live = NULL;
+	live_free(g.live);
 	log_info("stopped");
 	for (size_t i = 0; i < 4; i++)
 		event_free(sig_ev[i]);

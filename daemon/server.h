@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 struct config;
+struct live;
 
 struct server {
 	pthread_mutex_t conf_lock;
@@ -18,6 +19,9 @@ struct server {
 	 * sessions read it (relaxed) when they arm a timeout. */
 	_Atomic int stress;
 	_Atomic uint64_t next_sid;
+	/* GET /live's records (live.h: it has its own lock), or NULL; set
+	 * before the workers start, never changed after. */
+	struct live *live;
 };
 
 void server_init(struct server *srv, struct config *conf);

@@ -20,6 +20,7 @@
 #include "addr.h"
 #include "config.h"
 #include "dialogue.h"
+#include "live.h"
 #include "log.h"
 #include "metrics.h"
 #include "monotime.h"
@@ -668,6 +669,7 @@ session_flushed(struct session *s)
 	s->banner_sent_us = monotime_now_us();
 	banner_stages(s, s->banner_sent_us, st);
 	metrics_banner(s->env.metrics, s->banner_sent_us - s->entered_us[STATE_QUEUED], st);
+	live_record(s->env.srv->live, LIVE_BANNER, s->banner_sent_us - s->entered_us[STATE_QUEUED], st, 0);
 }
 
 /* The last reply is with the kernel. Closing now with input from the
@@ -867,6 +869,21 @@ count_outcome(struct session *s)
 				metrics_count(s->env.metrics, rejects[i].c);
 }
 
+/* The live page's record of a session that ended without its banner
+ * (one with a banner has it from session_flushed): the stages it got
+ * through, the time it waited. */
+static void
+live_note_unbannered(const struct session *s)
+{
+	uint64_t st[BANNER_STAGE_COUNT], now = monotime_now_us();
+
+	if (s->banner_sent_us != 0 || s->env.srv->live == NULL)
+		return;
+	banner_stages(s, now, st);
+	live_record(s->env.srv->live, s->outcome == OUTCOME_ABANDONED ? LIVE_ABANDONED : LIVE_REJECTED,
+	    now - s->entered_us[STATE_QUEUED], st, 0);
+}
+
 /* Only from the loop (a bufferevent callback or the close timer), never
  * under a caller that still holds s. */
 static void
@@ -882,6 +899,7 @@ session_free(struct session *s)
 	if (s->spool.fd >= 0 || s->spool.name[0] != '\0')
 		spool_abort(&s->spool);
 	count_outcome(s);
+	live_note_unbannered(s);
 	TAILQ_REMOVE(s->env.list, s, link);
 	on_close = s->env.on_close;
 	arg = s->env.arg;
