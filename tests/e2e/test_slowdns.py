@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import time
@@ -112,6 +113,24 @@ def query(port, name, qtype, timeout=2.0, qid=0x4242, host='127.0.0.1'):
 def run_slowdns(*args):
     return run([binary('slowdns')] + list(args), timeout=10, text=True,
                stdin=subprocess.DEVNULL)
+
+
+def control(path, line, timeout=5.0):
+    """One request on a control socket (common/control.h), spoken raw:
+    returns (body lines, last line)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(line.encode() + b'\n')
+        data = b''
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.decode().splitlines()
+    assert data.endswith(b'\n') and lines, data
+    return lines[:-1], lines[-1]
 
 
 # ---- the tests --------------------------------------------------------------
@@ -373,6 +392,141 @@ class DelayTests(unittest.TestCase):
         self.assertIn('slowdns: counts queries=0 ', srv.log_text())
 
 
+class ControlTests(unittest.TestCase):
+    """--control PATH: the fault changes while slowdns runs."""
+
+    def start(self, *args):
+        self.sock = os.path.join(tmpdir(self), 'slowdns.sock')
+        return Slowdns(self, '--control', self.sock, *args)
+
+    def ptr(self, srv, timeout=5):
+        r, elapsed = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR', timeout=timeout)
+        self.assertIsNotNone(r)
+        return r, elapsed
+
+    def test_set_delay_live_then_unset(self):
+        srv = self.start()
+        self.assertEqual(stat.S_IMODE(os.stat(self.sock).st_mode), 0o600)
+        _, fast = self.ptr(srv)
+        self.assertLess(fast, 0.25)
+        self.assertEqual(control(self.sock, 'set delay=400ms'), ([], 'OK'))
+        r, slow = self.ptr(srv)
+        self.assertEqual(r['answer'], 'host-127-0-0-1.lab.test')
+        self.assertTrue(0.35 <= slow <= 3.0, slow)
+        self.assertRegex(srv.log_text(), r'slowdns: control: set delay=400ms '
+                                         r'\(from socket uid=%d pid=\d+\)\n' % os.getuid())
+        self.assertEqual(control(self.sock, 'show delay jitter'),
+                         (['delay=400.0ms # from set', 'jitter=0 # from command line'], 'OK'))
+        self.assertEqual(control(self.sock, 'unset delay'), ([], 'OK'))
+        _, fast = self.ptr(srv)
+        self.assertLess(fast, 0.25)
+        self.assertEqual(control(self.sock, 'show delay'),
+                         (['delay=0 # from command line'], 'OK'))
+        self.assertIn('slowdns: control: unset delay (from socket', srv.log_text())
+        # the address bound, as the "listening on" line says; not changeable
+        self.assertEqual(control(self.sock, 'show listen'),
+                         (['listen=%s # from command line, restart needed to change' % srv.address],
+                          'OK'))
+
+    def test_unset_goes_back_to_the_command_line(self):
+        srv = self.start('--delay', '300ms')
+        self.assertEqual(control(self.sock, 'set delay=0 servfail=on'), ([], 'OK'))
+        r, fast = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['SERVFAIL'])
+        self.assertLess(fast, 0.25)
+        self.assertEqual(control(self.sock, 'unset delay servfail'), ([], 'OK'))
+        r, slow = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['NOERROR'])
+        self.assertTrue(0.25 <= slow <= 3.0, slow)
+
+    def test_bad_value_changes_nothing(self):
+        srv = self.start('--delay', '100ms')
+        before = control(self.sock, 'show')
+        for line, why in [('set delay=1s fault-rate=2', 'fault-rate: \'2\': expected a number from 0 to 1'),
+                          ('set delay=5', 'delay: "5" needs a unit'),
+                          ('set drop=yes', "drop: 'yes': expected on or off"),
+                          ('set listen=127.0.0.1:53', 'listen: restart needed'),
+                          ('set nosuch=1', "unknown setting 'nosuch'"),
+                          ('unset', 'unset needs NAME'),
+                          ('reload', "unknown request 'reload'")]:
+            with self.subTest(line=line):
+                body, last = control(self.sock, line)
+                self.assertEqual(body, [])
+                self.assertTrue(last.startswith('ERR ' + why), last)
+                self.assertIn('slowdns: control: rejected: %s (from socket uid=' % line,
+                              srv.log_text())
+        self.assertEqual(control(self.sock, 'show'), before)
+        r, elapsed = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['NOERROR'])
+        self.assertTrue(0.09 <= elapsed <= 3.0, elapsed)
+        self.assertNotRegex(srv.log_text(), r'slowdns: control: set')
+
+    def test_waiting_query_keeps_its_delay(self):
+        srv = self.start('--delay', '800ms')
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(5)
+            start = time.monotonic()
+            s.sendto(encode_query(7, reverse_name('127.0.0.1'), 'PTR'), ('127.0.0.1', srv.port))
+            self.assertIsNotNone(srv.wait_log(r'slowdns: query id=1 ', 5.0))
+            self.assertEqual(control(self.sock, 'set delay=0'), ([], 'OK'))
+            s.recv(4096)
+            self.assertTrue(0.7 <= time.monotonic() - start <= 3.0)
+        _, fast = self.ptr(srv)
+        self.assertLess(fast, 0.25)
+
+    def test_stats(self):
+        srv = self.start('-q')
+        self.ptr(srv)
+        body, last = control(self.sock, 'stats')
+        self.assertEqual(last, 'OK')
+        self.assertEqual(len(body), 1)
+        self.assertRegex(body[0], r'^queries=1 ptr=1 .*answered=1 .*pending=0$')
+        self.assertTrue(control(self.sock, 'stats now')[1].startswith('ERR '))
+
+    def test_bannerctl_drives_it(self):
+        srv = self.start('-q')
+        ctl = [binary('bannerctl'), '-s', self.sock]
+        p = run(ctl + ['set', 'delay=400ms', 'nxdomain=on'], timeout=10, text=True)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
+        r, slow = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['NXDOMAIN'])
+        self.assertTrue(0.35 <= slow <= 3.0, slow)
+        p = run(ctl + ['show', 'delay'], timeout=10, text=True)
+        self.assertEqual((p.returncode, p.stdout), (0, 'delay=400.0ms # from set\n'))
+        p = run(ctl + ['set', 'delay=4'], timeout=10, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertTrue(p.stderr.startswith('bannerctl: delay: "4" needs a unit'), p.stderr)
+        p = run(ctl + ['unset', 'delay', 'nxdomain'], timeout=10, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r, fast = self.ptr(srv)
+        self.assertEqual(r['rcode'], RCODE['NOERROR'])
+        self.assertLess(fast, 0.25)
+        p = run(ctl + ['stats'], timeout=10, text=True)
+        self.assertRegex(p.stdout, r'^queries=2 ptr=2 .*nxdomain=1 ')
+
+    def test_stale_socket_replaced_live_one_kept(self):
+        d = tmpdir(self)
+        self.sock = os.path.join(d, 'slowdns.sock')
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(self.sock)
+        stale.close()                      # the file stays, nobody answers
+        srv = Slowdns(self, '--control', self.sock)
+        self.assertEqual(control(self.sock, 'show quiet'),
+                         (['quiet=off # from command line'], 'OK'))
+        # a second slowdns on the same path: refused, the first unharmed
+        p = run_slowdns('-l', '127.0.0.1:0', '--control', self.sock)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('another process is listening', p.stderr)
+        self.assertEqual(control(self.sock, 'show quiet')[1], 'OK')
+        notsock = os.path.join(d, 'file')
+        write(notsock, 'x')
+        p = run_slowdns('-l', '127.0.0.1:0', '--control', notsock)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('is not a socket', p.stderr)
+        self.assertEqual(srv.stop(), 0)
+        self.assertFalse(os.path.exists(self.sock))   # removed on exit
+
+
 class IPv6ListenTests(unittest.TestCase):
 
     def test_listen_ipv6_loopback(self):
@@ -395,13 +549,14 @@ class UsageTests(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         for opt in ('--listen', '--zone', '--delay', '--jitter', '--drop', '--servfail',
                     '--nxdomain', '--refused', '--truncate', '--mismatch',
-                    '--fault-rate', '--seed', '--quiet'):
+                    '--fault-rate', '--seed', '--quiet', '--control'):
             self.assertIn(opt, p.stdout)
 
     def test_bad_arguments_exit_2(self):
         for args in (['--bogus'], ['-x'], ['--delay', 'soon'], ['--delay'],
                      ['--fault-rate', '1.5'], ['--fault-rate', 'nan'], ['--seed', '-1'],
-                     ['-l', 'localhost:53'], ['-l', '127.0.0.1'], ['extra']):
+                     ['-l', 'localhost:53'], ['-l', '127.0.0.1'], ['extra'],
+                     ['--control', ''], ['--control'], ['--delay', '2h'], ['--drop=on']):
             with self.subTest(args=args):
                 p = run_slowdns(*args)
                 self.assertEqual(p.returncode, 2, p.stderr)

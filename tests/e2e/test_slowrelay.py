@@ -11,6 +11,7 @@ import re
 import signal
 import smtplib
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -304,6 +305,141 @@ class InspectTest(BannerdTest):
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--inspect", r.stderr)
+
+
+def control(path, line, timeout=5.0):
+    """One request on a control socket (common/control.h), spoken raw:
+    returns (body lines, last line)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(line.encode() + b"\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.decode().splitlines()
+    assert data.endswith(b"\n") and lines, data
+    return lines[:-1], lines[-1]
+
+
+class ControlTest(BannerdTest):
+    """--control PATH: the hold and the inspection change while the relay runs."""
+
+    def relay(self, d, *args):
+        self.sock = os.path.join(tmpdir(self), "relay.sock")
+        return Relay(self, "%s:%d" % (d.host, d.port), "--control", self.sock, *args)
+
+    def banner(self, port):
+        t0 = time.monotonic()
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(s.close)
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data, time.monotonic() - t0
+
+    def test_banner_delay_live_then_unset(self):
+        d = self.start("banner.hostname=mx0.example.test")
+        relay = self.relay(d)
+        self.assertEqual(stat.S_IMODE(os.stat(self.sock).st_mode), 0o600)
+        _, fast = self.banner(relay.port)
+        self.assertLess(fast, 0.3)
+        self.assertEqual(control(self.sock, "set banner-delay=500ms"), ([], "OK"))
+        data, slow = self.banner(relay.port)
+        self.assertTrue(data.startswith(b"220 mx0.example.test"), data)
+        self.assertTrue(0.45 <= slow < 3, slow)
+        self.assertRegex(relay.text(), r"slowrelay: control: set banner-delay=500ms "
+                                       r"\(from socket uid=%d pid=\d+\)\n" % os.getuid())
+        self.assertEqual(control(self.sock, "show banner-delay"),
+                         (["banner-delay=500.0ms # from set"], "OK"))
+        self.assertEqual(control(self.sock, "unset banner-delay"), ([], "OK"))
+        _, fast = self.banner(relay.port)
+        self.assertLess(fast, 0.3)
+        self.assertEqual(control(self.sock, "show banner-delay"),
+                         (["banner-delay=0 # from command line"], "OK"))
+
+    def test_inspection_live_applies_to_new_connections(self):
+        d = self.start("banner.hostname=mx0.example.test")
+        relay = self.relay(d, "--banner-delay", "600ms")
+        # accepted before the change: it keeps its hold and no inspection
+        t0 = time.monotonic()
+        old = socket.create_connection(("127.0.0.1", relay.port), timeout=10)
+        self.addCleanup(old.close)
+        wait_for(lambda: "accept id=1 " in relay.text(), 5, "the first connection")
+        self.assertEqual(control(self.sock, "set inspect=pix banner-delay=0"), ([], "OK"))
+        new, fast = self.banner(relay.port)
+        self.assertEqual(new, b"220 **0************* ***** *******\r\n")
+        self.assertLess(fast, 0.3)
+        data = b""
+        while not data.endswith(b"\r\n"):
+            data += old.recv(4096)
+        self.assertTrue(0.55 <= time.monotonic() - t0 < 3)
+        self.assertEqual(data, b"220 mx0.example.test ESMTP bannerd\r\n")
+        body, last = control(self.sock, "stats")
+        self.assertEqual(last, "OK")
+        self.assertRegex(body[0], r"^connections=2 open=\d+ upstream_failures=0 inspect_drops=0$")
+
+    def test_bad_value_changes_nothing(self):
+        d = self.start()
+        relay = self.relay(d, "--banner-delay", "200ms")
+        before = control(self.sock, "show")
+        self.assertEqual(len(before[0]), 5)
+        self.assertIn("listen=127.0.0.1:%d # from command line, restart needed to change" % relay.port,
+                      before[0])
+        for line, why in [("set inspect=asa banner-delay=8", 'banner-delay: "8" needs a unit'),
+                          ("set inspect=checkpoint", 'inspect: pix, pix44, asa or off, not "checkpoint"'),
+                          ("set upstream=127.0.0.1:1", "upstream: restart needed"),
+                          ("set quiet", "'quiet': expected NAME=VALUE")]:
+            with self.subTest(line=line):
+                body, last = control(self.sock, line)
+                self.assertEqual(body, [])
+                self.assertTrue(last.startswith("ERR " + why), last)
+                self.assertIn("slowrelay: control: rejected: %s (from socket" % line, relay.text())
+        self.assertEqual(control(self.sock, "show"), before)
+        data, t = self.banner(relay.port)
+        self.assertTrue(data.startswith(b"220 "), data)       # not inspected
+        self.assertTrue(0.15 <= t < 3, t)
+
+    def test_bannerctl_drives_it(self):
+        d = self.start("banner.hostname=mx0.example.test")
+        relay = self.relay(d)
+        ctl = [binary("bannerctl"), "-s", self.sock]
+        r = run(ctl + ["set", "banner-delay=500ms", "inspect=pix"], timeout=10)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
+        data, slow = self.banner(relay.port)
+        self.assertEqual(data, b"220 **0************* ***** *******\r\n")
+        self.assertTrue(0.45 <= slow < 3, slow)
+        r = run(ctl + ["set", "inspect=fw1"], timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, b'bannerctl: inspect: pix, pix44, asa or off, not "fw1"\n')
+        r = run(ctl + ["unset", "banner-delay", "inspect"], timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data, fast = self.banner(relay.port)
+        self.assertEqual(data, b"220 mx0.example.test ESMTP bannerd\r\n")
+        self.assertLess(fast, 0.3)
+        r = run(ctl + ["stats"], timeout=10)
+        self.assertRegex(r.stdout, rb"^connections=2 open=\d+ upstream_failures=0 inspect_drops=0\n$")
+
+    def test_stale_socket_replaced(self):
+        d = self.start()
+        path = os.path.join(tmpdir(self), "relay.sock")
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()
+        relay = Relay(self, "%s:%d" % (d.host, d.port), "--control", path)
+        self.assertEqual(control(path, "show quiet"), (["quiet=off # from command line"], "OK"))
+        r = subprocess.run([binary("slowrelay"), "-l", "127.0.0.1:0", "-u", "127.0.0.1:1",
+                            "--control", path], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"another process is listening", r.stderr)
+        self.assertEqual(relay.stop(), 0)
+        self.assertFalse(os.path.exists(path))
 
 
 class ProbeThroughInspectTest(BannerdTest):

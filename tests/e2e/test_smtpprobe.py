@@ -7,7 +7,11 @@ import heapq
 import io
 import json
 import os
+import pty
+import re
+import select
 import selectors
+import signal
 import socket
 import struct
 import subprocess
@@ -413,6 +417,200 @@ class TestFloorServer(unittest.TestCase):
             s.sendall(b"QUIT\r\n")
             self.assertEqual(s.recv(100), b"221 bye\r\n")
             self.assertEqual(s.recv(100), b"")
+
+
+def wait_until(predicate, timeout, what):
+    """Polls predicate until true; fails the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def read_pty(fd, proc, timeout):
+    """Everything written to a pty until the process has exited and the
+    pty is drained, within timeout seconds."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:         # EIO: the other end is closed
+                break
+            if not chunk:
+                break
+            data += chunk
+        elif proc.poll() is not None:
+            break
+    return data
+
+
+STATUS = re.compile(rb"\rattempts \d+  ok \d+  gave up \d+  p50 \S+  p99 \S+  rate [0-9.]+/s")
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK), "smtpprobe not built")
+class TestStop(unittest.TestCase):
+    """SIGINT/SIGTERM: no new attempts, the summary of what was done."""
+
+    def start(self, *args, **kw):
+        p = subprocess.Popen([PROBE] + [str(a) for a in args], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, **kw)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.wait(10), p.stdout.close(),
+                                 p.stderr.close()))
+        return p
+
+    def test_signal_mid_run_writes_the_results(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(sig=sig), Server() as srv:
+                out = os.path.join(self.tmp(), "run.json")
+                csvpath = os.path.join(self.tmp(), "run.csv")
+                p = self.start("-q", "-r", 50, "-d", "60s", "--json", out, "--csv", csvpath,
+                               "127.0.0.1:%d" % srv.port)
+                wait_until(lambda: len(srv.peers) >= 10, 20, "ten connections")
+                t0 = time.monotonic()
+                p.send_signal(sig)
+                self.assertEqual(p.wait(10), 0, p.stderr.read())
+                self.assertLess(time.monotonic() - t0, 3.0)
+                self.assertEqual(p.stderr.read(), b"")
+                with open(out) as f:
+                    j = json.load(f)
+                self.assertGreaterEqual(j["attempts"], 10)
+                self.assertEqual(j["outcome"]["ok"], j["attempts"])
+                self.assertEqual((j["stopped"], j["interrupted"]), ("signal", 0))
+                self.assertLess(j["elapsed_us"], 30000000)
+                with open(csvpath) as f:
+                    self.assertEqual(len(list(csv.DictReader(f))), j["tries"])
+
+    def test_in_flight_attempts_end_within_the_grace(self):
+        with Server(delay=0.5) as srv:
+            p = self.start("-q", "-r", 20, "-d", "60s", "--grace", "5s", "--json", "-",
+                           "127.0.0.1:%d" % srv.port)
+            wait_until(lambda: len(srv.peers) >= 5, 20, "five connections")
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+            self.assertEqual(p.returncode, 0, err)
+            j = json.loads(out)
+            # every attempt started ended, with its banner; none was cut
+            self.assertEqual(j["attempts"], len(srv.peers))
+            self.assertEqual(j["outcome"]["ok"], j["attempts"])
+            self.assertEqual(j["interrupted"], 0)
+            self.assertGreaterEqual(j["banner"]["p50"], 450000)
+
+    def test_attempts_past_the_grace_are_interrupted(self):
+        with Server(banner=None) as srv:
+            p = self.start("-r", 20, "-d", "60s", "--grace", "300ms", "--json", "-",
+                           "127.0.0.1:%d" % srv.port)
+            wait_until(lambda: len(srv.peers) >= 3, 20, "three connections")
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+            self.assertTrue(0.25 <= time.monotonic() - t0 < 3.0)
+            self.assertEqual(p.returncode, 0, err)
+            j = json.loads(out)
+            self.assertEqual(j["attempts"], 0)
+            self.assertGreaterEqual(j["interrupted"], 3)
+            self.assertEqual(j["stopped"], "signal")
+            self.assertIn(b"stopped by a signal: %d attempt(s)" % j["interrupted"], err)
+
+    def test_expect_still_sets_the_exit_code(self):
+        with Server() as srv:
+            p = self.start("-q", "-r", 50, "-d", "60s", "--expect", "attempts>=1000000",
+                           "127.0.0.1:%d" % srv.port)
+            wait_until(lambda: len(srv.peers) >= 3, 20, "three connections")
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=10)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"expect attempts>=1000000: FAIL", err)
+
+    def test_second_signal_exits_at_once(self):
+        with Server(banner=None) as srv:
+            p = self.start("-q", "--progress", "-r", 20, "-d", "60s", "--grace", "30s", "--json", "-",
+                           "127.0.0.1:%d" % srv.port)
+            wait_until(lambda: len(srv.peers) >= 2, 20, "two connections")
+            p.send_signal(signal.SIGINT)
+            line = b""
+            while b"smtpprobe: stopping" not in line:     # the first one is taken
+                chunk = p.stderr.read1(4096)
+                self.assertTrue(chunk, line)
+                line += chunk
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=10)
+            self.assertLess(time.monotonic() - t0, 3.0)
+            self.assertEqual(p.returncode, 130)
+            self.assertEqual(out, b"")             # no summary
+            self.assertIn(b"second signal", err)
+
+    def tmp(self):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="smtpprobe-test-")
+        self.addCleanup(lambda: __import__("shutil").rmtree(d, ignore_errors=True))
+        return d
+
+
+@unittest.skipUnless(os.access(PROBE, os.X_OK), "smtpprobe not built")
+class TestProgress(unittest.TestCase):
+    """The status line: on a terminal only, on standard error."""
+
+    def run_on_pty(self, *args):
+        master, slave = pty.openpty()
+        p = subprocess.Popen([PROBE] + [str(a) for a in args], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        data = read_pty(master, p, 30)
+        out = p.stdout.read()
+        p.stdout.close()
+        self.assertEqual(p.wait(10), 0, data)
+        return out, data
+
+    def test_terminal_gets_the_status_line(self):
+        with Server(delay=0.02) as srv:
+            out, tty = self.run_on_pty("-r", 20, "-d", "2500ms", "127.0.0.1:%d" % srv.port)
+        lines = STATUS.findall(tty)
+        self.assertGreaterEqual(len(lines), 2, tty)
+        self.assertNotIn(b"\n", tty)                 # one line, rewritten in place
+        self.assertTrue(tty.endswith(b"\r"), tty)     # and wiped before the summary
+        self.assertRegex(tty, rb"ok [1-9]\d*  gave up 0  p50 [0-9.]+ms  p99 ")
+        self.assertTrue(out.startswith(b"smtpprobe 127.0.0.1:"), out)
+        self.assertNotIn(b"\r", out)
+        # --no-progress: nothing on the terminal
+        with Server() as srv:
+            out, tty = self.run_on_pty("--no-progress", "-r", 20, "-d", "1500ms",
+                                       "127.0.0.1:%d" % srv.port)
+        self.assertEqual(tty, b"")
+        self.assertTrue(out.startswith(b"smtpprobe 127.0.0.1:"), out)
+
+    def test_pipes_and_files_see_no_change(self):
+        with Server() as srv:
+            r = subprocess.run([PROBE, "-q", "-r", "20", "-d", "2500ms", "--json", "-",
+                                "127.0.0.1:%d" % srv.port], cwd=ROOT, capture_output=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0)
+            self.assertEqual(r.stderr, b"")
+            self.assertNotIn(b"\r", r.stdout)
+            self.assertEqual(json.loads(r.stdout)["attempts"], 50)   # nothing but the JSON
+            r = subprocess.run([PROBE, "-r", "20", "-d", "1500ms", "127.0.0.1:%d" % srv.port],
+                               cwd=ROOT, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0)
+            self.assertEqual(r.stderr, b"")
+            self.assertNotIn(b"\r", r.stdout)
+            self.assertTrue(r.stdout.startswith(b"smtpprobe 127.0.0.1:"), r.stdout)
+            # forced on a pipe, it is there
+            r = subprocess.run([PROBE, "-q", "--progress", "-r", "20", "-d", "1500ms",
+                                "127.0.0.1:%d" % srv.port], cwd=ROOT, capture_output=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0)
+            self.assertRegex(r.stderr, STATUS)
+
+    def test_bad_grace(self):
+        r = probe("--grace", "5", "127.0.0.1")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--grace", r.stderr)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 /* slowdns: the lab DNS server. Answers PTR, A and AAAA over UDP with
  * libevent's evdns server API, late or wrongly on purpose (faults.h).
  * This file is the I/O: options, the socket, the evdns callback, the
- * delay timers, signals and the log. The answers themselves come from
- * the pure modules (labname, zone, dnsanswer, faults, dnscounts). */
+ * delay timers, signals, the control socket and the log. The answers
+ * themselves come from the pure modules (labname, zone, dnsanswer,
+ * faults, dnscounts), the live settings from dnsctl. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,17 +22,20 @@
 #include <event2/dns_struct.h>
 #include <event2/event.h>
 
+#include <event2/buffer.h>
+
 #include "addr.h"
+#include "control.h"
 #include "monotime.h"
 #include "dnsanswer.h"
 #include "dnscounts.h"
+#include "dnsctl.h"
 #include "faults.h"
 #include "units.h"
 #include "zone.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:5353"
 #define DEFAULT_SEED 1
-#define DELAY_MAX_US (3600ULL * 1000000)	/* one hour: longer is a typo */
 #define RCVBUF_BYTES (1 << 20)	/* a burst of thousands of queries */
 #define ANSWER_TTL 0		/* no resolver in between may cache the lab */
 #define DNS_FLAG_TC 0x0200	/* not among libevent's EVDNS_FLAGS_* */
@@ -39,10 +43,8 @@
 
 struct options {
 	struct addr listen;
-	const char *zone_path;
-	struct fault_config faults;
-	uint64_t seed;
-	int quiet;
+	struct dns_settings set;	/* what the command line says */
+	const char *control_path;	/* NULL: no control socket */
 };
 
 /* A reply waiting for its delay timer. The evdns request (with its
@@ -63,13 +65,15 @@ struct server {
 	struct evdns_server_port *port;
 	struct event *sig_term, *sig_int, *sig_usr1;
 	struct zone zone;
-	struct fault_config faults;
+	struct dns_settings live;	/* command line + control socket's set */
+	struct livecfg lc;
+	struct control *ctl;
 	struct rng rng;
 	struct dnscounts counts;
 	struct pending *pending;
 	uint64_t npending;
 	uint64_t next_id;
-	int quiet;
+	char listen_text[ADDR_TEXT_MAX];	/* the address bound, port 0 resolved */
 };
 
 /* What the callback decided for one query: the log line and the reply. */
@@ -108,7 +112,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: slowdns [-hq] [-l addr:port] [-z file] [-d dur] [-j dur]\n"
 	    "               [--drop] [--servfail] [--nxdomain] [--refused]\n"
-	    "               [--truncate] [--mismatch] [-r rate] [-s seed]\n"
+	    "               [--truncate] [--mismatch] [-r rate] [-s seed] [--control path]\n"
 	    "  -l, --listen ADDR:PORT  UDP address (default " DEFAULT_LISTEN "; port 0 = any)\n"
 	    "  -z, --zone FILE         'ADDRESS NAME' lines, '#' comments\n"
 	    "  -d, --delay DUR         answer late: 300ms, 5s, ...\n"
@@ -120,8 +124,10 @@ usage(FILE *f)
 	    "  -r, --fault-rate P      apply delay and faults to a fraction P (0..1)\n"
 	    "  -s, --seed N            random seed (default %d)\n"
 	    "  -q, --quiet             no per-query log lines\n"
+	    "      --control PATH      control socket (mode 0600): show, set, unset, stats\n"
 	    "  -h, --help              this text\n"
-	    "SIGUSR1 prints the counts line; SIGTERM/SIGINT exit cleanly.\n",
+	    "SIGUSR1 prints the counts line; SIGTERM/SIGINT exit cleanly.\n"
+	    "Live, through --control: set delay=5s servfail=on fault-rate=0.5; unset delay.\n",
 	    DEFAULT_SEED);
 }
 
@@ -141,32 +147,15 @@ usage_error(const char *fmt, ...)
 	exit(2);
 }
 
-static uint64_t
-parse_delay(const char *opt, const char *arg)
+/* An option that is also a live setting goes through the setting's own
+ * parser (dnsctl.c), so the command line and "set" accept the same text. */
+static void
+parse_setting(struct options *o, const char *name, const char *arg)
 {
-	uint64_t us;
-	char why[128];
+	char why[256];
 
-	if (units_parse_duration(arg, &us) != 0) {
-		units_duration_problem(arg, why, sizeof why);
-		usage_error("bad %s: %s", opt, why);
-	}
-	if (us > DELAY_MAX_US)
-		usage_error("bad %s '%s': at most 1h", opt, arg);
-	return us;
-}
-
-static double
-parse_rate(const char *arg)
-{
-	char *end;
-	double p;
-
-	errno = 0;
-	p = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(p) || p < 0.0 || p > 1.0)
-		usage_error("bad --fault-rate '%s': expected a number from 0 to 1", arg);
-	return p;
+	if (dnsctl_parse(&o->set, name, arg, why, sizeof why) != 0)
+		usage_error("bad --%s: %s", name, why);
 }
 
 static uint64_t
@@ -182,7 +171,7 @@ parse_seed(const char *arg)
 	return (uint64_t)v;
 }
 
-enum { OPT_FAULT = 256 };
+enum { OPT_FAULT = 256, OPT_CONTROL };
 
 static void
 parse_options(int argc, char **argv, struct options *o)
@@ -196,6 +185,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "seed", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "control", required_argument, NULL, OPT_CONTROL },
 		/* Names must match the fault table (faults.c). */
 		{ "drop", no_argument, NULL, OPT_FAULT },
 		{ "servfail", no_argument, NULL, OPT_FAULT },
@@ -209,20 +199,21 @@ parse_options(int argc, char **argv, struct options *o)
 	int c, idx;
 
 	memset(o, 0, sizeof *o);
-	faults_config_init(&o->faults);
-	o->seed = DEFAULT_SEED;
+	faults_config_init(&o->set.faults);
+	o->set.seed = DEFAULT_SEED;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":l:z:d:j:r:s:qh", longopts, &idx)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
-		case 'z': o->zone_path = optarg; break;
-		case 'd': o->faults.delay_us = parse_delay("--delay", optarg); break;
-		case 'j': o->faults.jitter_us = parse_delay("--jitter", optarg); break;
-		case 'r': o->faults.rate = parse_rate(optarg); break;
-		case 's': o->seed = parse_seed(optarg); break;
-		case 'q': o->quiet = 1; break;
+		case 'z': o->set.zone = optarg; break;
+		case 'd': parse_setting(o, "delay", optarg); break;
+		case 'j': parse_setting(o, "jitter", optarg); break;
+		case 'r': parse_setting(o, "fault-rate", optarg); break;
+		case 's': o->set.seed = parse_seed(optarg); break;
+		case 'q': parse_setting(o, "quiet", "on"); break;
 		case 'h': usage(stdout); exit(0);
-		case OPT_FAULT: o->faults.flags |= faults_flag_by_name(longopts[idx].name); break;
+		case OPT_CONTROL: o->control_path = optarg; break;
+		case OPT_FAULT: parse_setting(o, longopts[idx].name, "on"); break;
 		case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -231,6 +222,9 @@ parse_options(int argc, char **argv, struct options *o)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (addr_parse(listen, -1, &o->listen) != 0)
 		usage_error("bad --listen '%s': expected 127.0.0.1:5353 or [::1]:5353", listen);
+	if (o->control_path != NULL && o->control_path[0] == '\0')
+		usage_error("bad --control '': give the path of the socket");
+	o->set.listen = listen;
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -342,7 +336,7 @@ verdict_decide(struct server *srv, const struct evdns_server_question *q,
 		[OUTCOME_REFUSED] = RCODE_REFUSED,
 	};
 
-	faults_pick(&srv->faults, &srv->rng, &v->fault);
+	faults_pick(&srv->live.faults, &srv->rng, &v->fault);
 	srv->counts.faulted += v->fault.faulted != 0;
 	dnsanswer_build(&srv->zone, q->name, q->type, q->dns_question_class,
 	    v->fault.mismatch, &v->answer);
@@ -372,7 +366,7 @@ verdict_log(const struct server *srv, struct evdns_server_request *req,
 	char peer[ADDR_TEXT_MAX] = "?", name[DNSNAME_BUF], fault[64], delay[32];
 	char answer[LOG_LINE_MAX / 2], tbuf[16], rbuf[16];
 
-	if (srv->quiet)
+	if (srv->live.quiet)
 		return;
 	if (evdns_server_request_get_requesting_addr(req, (struct sockaddr *)&ss, sizeof ss) > 0)
 		addr_format((struct sockaddr *)&ss, peer, sizeof peer);
@@ -422,7 +416,7 @@ server_request_cb(struct evdns_server_request *req, void *arg)
 	reply_send(srv, req, v.id, v.rcode, v.truncated, v.mismatch);
 }
 
-/* ---- start-up, signals, shutdown ---------------------------------------- */
+/* ---- the control socket ------------------------------------------------- */
 
 static void
 counts_print(const struct server *srv)
@@ -432,6 +426,48 @@ counts_print(const struct server *srv)
 	dnscounts_format(&srv->counts, srv->npending, buf, sizeof buf);
 	log_line("slowdns: counts %s", buf);
 }
+
+/* show/set/unset are dnsctl's table; stats is the counts line. A change
+ * (or a refused one) is logged with who asked, as bannerd logs its own. */
+static int
+control_cb(void *arg, const char *origin, const char *line, struct evbuffer *out,
+    char *err, size_t errlen)
+{
+	struct server *srv = arg;
+	char copy[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX];
+	int argc, rc, changed = 0;
+
+	snprintf(copy, sizeof copy, "%s", line);
+	argc = control_split(copy, argv, CONTROL_ARGS_MAX);
+	if (argc < 0) {
+		snprintf(err, errlen, "more than %d words", CONTROL_ARGS_MAX);
+		rc = -1;
+	} else if (argc == 0) {
+		snprintf(err, errlen, "empty request (show, set, unset, stats)");
+		rc = -1;
+	} else if ((rc = livecfg_request(&srv->lc, argc, argv, out, err, errlen, &changed)) == 1) {
+		if (strcmp(argv[0], "stats") == 0 && argc == 1) {
+			char buf[LOG_LINE_MAX];
+
+			dnscounts_format(&srv->counts, srv->npending, buf, sizeof buf);
+			evbuffer_add_printf(out, "%s\n", buf);
+			rc = 0;
+		} else if (strcmp(argv[0], "stats") == 0) {
+			snprintf(err, errlen, "stats takes no arguments");
+			rc = -1;
+		} else {
+			snprintf(err, errlen, "unknown request '%.64s' (show, set, unset, stats)", argv[0]);
+			rc = -1;
+		}
+	}
+	if (changed)
+		log_line("slowdns: control: %s (from %s)", line, origin);
+	else if (rc != 0)
+		log_line("slowdns: control: rejected: %s (from %s): %s", line, origin, err);
+	return rc;
+}
+
+/* ---- start-up, signals, shutdown ---------------------------------------- */
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -512,6 +548,7 @@ server_listen(struct server *srv, const struct addr *a)
 	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_format((struct sockaddr *)&ss, text, sizeof text);
+	memcpy(srv->listen_text, text, sizeof text);
 	log_line("slowdns: listening on %s", text);
 	return 0;
 }
@@ -535,6 +572,8 @@ server_signals(struct server *srv)
 static void
 server_free(struct server *srv)
 {
+	control_stop(srv->ctl);
+	livecfg_free(&srv->lc);
 	while (srv->pending) {
 		evdns_server_request_drop(srv->pending->req);
 		pending_free(srv->pending);
@@ -574,12 +613,12 @@ config_log(const struct server *srv, const struct options *o)
 {
 	char faults[128], delay[32], jitter[32];
 
-	faults_describe_config(&o->faults, faults, sizeof faults);
-	units_format_duration(o->faults.delay_us, delay, sizeof delay);
-	units_format_duration(o->faults.jitter_us, jitter, sizeof jitter);
+	faults_describe_config(&o->set.faults, faults, sizeof faults);
+	units_format_duration(o->set.faults.delay_us, delay, sizeof delay);
+	units_format_duration(o->set.faults.jitter_us, jitter, sizeof jitter);
 	log_line("slowdns: config zone=%s entries=%zu faults=%s fault_rate=%g delay=%s jitter=%s seed=%" PRIu64,
-	    o->zone_path ? o->zone_path : "-", srv->zone.n, faults, o->faults.rate,
-	    delay, jitter, o->seed);
+	    o->set.zone ? o->set.zone : "-", srv->zone.n, faults, o->set.faults.rate,
+	    delay, jitter, o->set.seed);
 }
 
 int
@@ -591,21 +630,31 @@ main(int argc, char **argv)
 	int rc = 1;
 
 	parse_options(argc, argv, &o);
-	if (o.zone_path && zone_load(&srv.zone, o.zone_path, err, sizeof err) != 0) {
+	if (o.set.zone && zone_load(&srv.zone, o.set.zone, err, sizeof err) != 0) {
 		fprintf(stderr, "slowdns: bad zone file: %s\n", err);
 		return 2;
 	}
-	srv.faults = o.faults;
-	srv.quiet = o.quiet;
-	rng_seed(&srv.rng, o.seed);
+	livecfg_init(&srv.lc, dnsctl_defs, dnsctl_ndefs, sizeof srv.live, &o.set, &srv.live);
+	rng_seed(&srv.rng, o.set.seed);
 	signal(SIGPIPE, SIG_IGN);
 	if ((srv.base = base_new()) == NULL || server_signals(&srv) != 0) {
 		fprintf(stderr, "slowdns: cannot set up the event loop\n");
 		goto out;
 	}
 	config_log(&srv, &o);
+	/* Before "listening on": whoever waits for that line may use it. */
+	if (o.control_path != NULL) {
+		srv.ctl = control_start(srv.base, o.control_path, 0600, (uid_t)-1, (gid_t)-1,
+		    control_cb, &srv, err, sizeof err);
+		if (srv.ctl == NULL) {
+			fprintf(stderr, "slowdns: %s\n", err);
+			goto out;
+		}
+		log_line("slowdns: control socket %s", o.control_path);
+	}
 	if (server_listen(&srv, &o.listen) != 0)
 		goto out;
+	o.set.listen = srv.live.listen = srv.listen_text;	/* what show prints */
 	if (event_base_dispatch(srv.base) < 0) {
 		fprintf(stderr, "slowdns: event loop failed\n");
 		goto out;

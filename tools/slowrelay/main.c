@@ -8,6 +8,9 @@
  *
  * With --inspect pix|pix44|asa it also inspects SMTP as those firewalls
  * did (inspect.c: the rules; here only the I/O around them).
+ *
+ * With --control PATH its settings change while it runs (relayctl.c:
+ * the table; here the socket's handler).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,8 +28,10 @@
 #include <event2/listener.h>
 
 #include "addr.h"
+#include "control.h"
 #include "inspect.h"
 #include "monotime.h"
+#include "relayctl.h"
 #include "units.h"
 
 struct conn;
@@ -35,11 +40,12 @@ struct relay {
 	struct event_base *base;
 	LIST_HEAD(, conn) conns;	/* freed at exit too */
 	struct addr upstream;
-	uint64_t banner_delay_us;
-	enum inspect_mode inspect;
-	int quiet;
+	struct relay_settings live;	/* command line + control socket's set */
+	struct livecfg lc;
+	struct control *ctl;
 	unsigned long next_id, open, total, failed;
 	unsigned long dropped;	/* by the inspection */
+	int inspected;		/* a connection was accepted with inspection on */
 };
 
 /* One client connection and its upstream connection. Server bytes wait
@@ -52,7 +58,7 @@ struct conn {
 	struct event *hold;
 	uint64_t accept_us, first_server_byte_us, released_us;
 	int held;
-	struct inspect insp;	/* unused with --inspect off */
+	struct inspect insp;	/* mode fixed at accept; unused when off */
 	char peer[ADDR_TEXT_MAX];
 	char via[ADDR_TEXT_MAX];	/* our end of the upstream connection: the peer the server logs */
 };
@@ -74,7 +80,7 @@ note_upstream_address(struct conn *c)
 static void
 conn_log(const struct conn *c, const char *event)
 {
-	if (c->r->quiet)
+	if (c->r->live.quiet)
 		return;
 	fprintf(stderr, "slowrelay: %s id=%lu client=%s", event, c->id, c->peer);
 	if (c->via[0] != '\0')
@@ -110,10 +116,10 @@ inspect_note_cb(void *arg, enum inspect_action action, const char *detail)
 	const char *key = action == INSPECT_COMMAND_REWRITTEN ? " verb=" :
 	    action == INSPECT_DROPPED ? " reason=" : action == INSPECT_BANNER_MASKED ? " " : "";
 
-	if (c->r->quiet)
+	if (c->r->live.quiet)
 		return;
 	fprintf(stderr, "slowrelay: inspect id=%lu client=%s mode=%s action=%s%s%s\n", c->id, c->peer,
-	    inspect_mode_name(c->r->inspect), inspect_action_name(action), key, key[0] ? detail : "");
+	    inspect_mode_name(c->insp.mode), inspect_action_name(action), key, key[0] ? detail : "");
 }
 
 /* Passes what src has read through the inspection, chunk by chunk: the
@@ -142,7 +148,7 @@ forward_inspected(struct conn *c, struct bufferevent *src, struct bufferevent *d
 static int
 forward(struct conn *c, struct bufferevent *src, struct bufferevent *dst)
 {
-	if (c->r->inspect == INSPECT_OFF) {
+	if (c->insp.mode == INSPECT_OFF) {
 		evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
 		return 0;
 	}
@@ -231,7 +237,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 {
 	struct relay *r = arg;
 	struct conn *c = calloc(1, sizeof *c);
-	struct timeval tv = monotime_timeval(r->banner_delay_us);
+	struct timeval tv = monotime_timeval(r->live.banner_delay_us);
 
 	if (c == NULL) {
 		close(fd);
@@ -241,8 +247,11 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 	LIST_INSERT_HEAD(&r->conns, c, link);
 	c->id = ++r->next_id;
 	c->accept_us = monotime_now_us();
-	c->held = r->banner_delay_us > 0;
-	inspect_init(&c->insp, r->inspect, inspect_note_cb, c);
+	/* The hold and the inspection are this connection's from here on: a
+	 * live change applies to the next connections. */
+	c->held = r->live.banner_delay_us > 0;
+	inspect_init(&c->insp, r->live.inspect, inspect_note_cb, c);
+	r->inspected |= r->live.inspect != INSPECT_OFF;
 	addr_format(sa, c->peer, sizeof c->peer);
 	c->client = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->server = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -273,13 +282,62 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 }
 
 static void
+format_counts(const struct relay *r, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "connections=%lu open=%lu upstream_failures=%lu", r->total,
+	    r->open, r->failed);
+
+	/* inspect_drops once the inspection is or was on: a figure that
+	 * can only be 0 is noise. */
+	if ((r->live.inspect != INSPECT_OFF || r->inspected) && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " inspect_drops=%lu", r->dropped);
+}
+
+static void
 print_counts(const struct relay *r)
 {
-	fprintf(stderr, "slowrelay: counts connections=%lu open=%lu upstream_failures=%lu",
-	    r->total, r->open, r->failed);
-	if (r->inspect != INSPECT_OFF)
-		fprintf(stderr, " inspect_drops=%lu", r->dropped);
-	fputc('\n', stderr);
+	char buf[256];
+
+	format_counts(r, buf, sizeof buf);
+	fprintf(stderr, "slowrelay: counts %s\n", buf);
+}
+
+/* show/set/unset are relayctl's table; stats is the counts line. A
+ * change (or a refused one) is logged with who asked. */
+static int
+control_cb(void *arg, const char *origin, const char *line, struct evbuffer *out,
+    char *err, size_t errlen)
+{
+	struct relay *r = arg;
+	char copy[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX], buf[256];
+	int argc, rc, changed = 0;
+
+	snprintf(copy, sizeof copy, "%s", line);
+	argc = control_split(copy, argv, CONTROL_ARGS_MAX);
+	if (argc < 0) {
+		snprintf(err, errlen, "more than %d words", CONTROL_ARGS_MAX);
+		rc = -1;
+	} else if (argc == 0) {
+		snprintf(err, errlen, "empty request (show, set, unset, stats)");
+		rc = -1;
+	} else if ((rc = livecfg_request(&r->lc, argc, argv, out, err, errlen, &changed)) == 1) {
+		if (strcmp(argv[0], "stats") == 0 && argc == 1) {
+			format_counts(r, buf, sizeof buf);
+			evbuffer_add_printf(out, "%s\n", buf);
+			rc = 0;
+		} else if (strcmp(argv[0], "stats") == 0) {
+			snprintf(err, errlen, "stats takes no arguments");
+			rc = -1;
+		} else {
+			snprintf(err, errlen, "unknown request '%.64s' (show, set, unset, stats)", argv[0]);
+			rc = -1;
+		}
+	}
+	if (changed)
+		fprintf(stderr, "slowrelay: control: %s (from %s)\n", line, origin);
+	else if (rc != 0)
+		fprintf(stderr, "slowrelay: control: rejected: %s (from %s): %s\n", line, origin, err);
+	return rc;
 }
 
 static void
@@ -296,12 +354,14 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: slowrelay -u ADDR:PORT [-l ADDR:PORT] [-b DUR] [-i MODE] [-q]\n"
+	    "usage: slowrelay -u ADDR:PORT [-l ADDR:PORT] [-b DUR] [-i MODE] [-q] [--control PATH]\n"
 	    "  -l, --listen ADDR:PORT     where clients connect (default 127.0.0.1:2526; port 0 = any)\n"
 	    "  -u, --upstream ADDR:PORT   the SMTP server behind the relay (required)\n"
 	    "  -b, --banner-delay DUR     hold the server's bytes this long after accept (default 0)\n"
 	    "  -i, --inspect MODE         inspect SMTP as a firewall did: pix, pix44, asa (default off)\n"
 	    "  -q, --quiet                no per-connection lines\n"
+	    "      --control PATH         control socket (mode 0600): show, set, unset, stats;\n"
+	    "                             live: set banner-delay=8s inspect=asa quiet=on\n"
 	    "  -h, --help                 this text\n");
 }
 
@@ -315,9 +375,13 @@ main(int argc, char **argv)
 		{ "inspect", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "control", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct relay r = { 0 };
+	struct relay_settings cmdline = { .inspect = INSPECT_OFF };
+	const char *control_path = NULL;
+	char err[512];
 	const char *listen_text = "127.0.0.1:2526", *up_text = NULL;
 	struct addr listen_addr;
 	struct evconnlistener *lev;
@@ -336,22 +400,18 @@ main(int argc, char **argv)
 			up_text = optarg;
 			break;
 		case 'b':
-			if (units_parse_duration(optarg, &r.banner_delay_us) != 0) {
-				char why[128];
-
-				units_duration_problem(optarg, why, sizeof why);
-				fprintf(stderr, "slowrelay: --banner-delay: %s\n", why);
-				return 2;
-			}
-			break;
 		case 'i':
-			if (inspect_mode_parse(optarg, &r.inspect) != 0) {
-				fprintf(stderr, "slowrelay: --inspect: pix, pix44, asa or off, not \"%s\"\n", optarg);
+		case 'q':
+			/* the live settings' own parsers: "set" accepts the same */
+			if (relayctl_parse(&cmdline, ch == 'b' ? "banner-delay" : ch == 'i' ? "inspect" :
+			    "quiet", ch == 'q' ? "on" : optarg, err, sizeof err) != 0) {
+				fprintf(stderr, "slowrelay: --%s: %s\n", ch == 'b' ? "banner-delay" : "inspect",
+				    err);
 				return 2;
 			}
 			break;
-		case 'q':
-			r.quiet = 1;
+		case 'C':
+			control_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -361,7 +421,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (up_text == NULL || optind != argc) {
+	if (up_text == NULL || optind != argc || (control_path != NULL && control_path[0] == '\0')) {
 		usage(stderr);
 		return 2;
 	}
@@ -369,6 +429,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "slowrelay: addresses are numeric ADDR:PORT ([::1]:PORT for IPv6)\n");
 		return 2;
 	}
+	cmdline.listen = listen_text;
+	cmdline.upstream = up_text;
+	livecfg_init(&r.lc, relayctl_defs, relayctl_ndefs, sizeof r.live, &cmdline, &r.live);
 	signal(SIGPIPE, SIG_IGN);
 	{
 		struct event_config *cfg = event_config_new();
@@ -388,18 +451,35 @@ main(int argc, char **argv)
 	}
 	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&real, &len);
 	addr_format((struct sockaddr *)&real, shown, sizeof shown);
+	cmdline.listen = r.live.listen = shown;	/* what show prints: port 0 resolved */
 	/* Handlers first: whoever waits for "listening on" may signal at once. */
 	sigs[0] = evsignal_new(r.base, SIGTERM, signal_cb, &r);
 	sigs[1] = evsignal_new(r.base, SIGINT, signal_cb, &r);
 	sigs[2] = evsignal_new(r.base, SIGUSR1, signal_cb, &r);
 	for (int i = 0; i < 3; i++)
 		evsignal_add(sigs[i], NULL);
+	/* Before "listening on": whoever waits for that line may use it. */
+	if (control_path != NULL) {
+		r.ctl = control_start(r.base, control_path, 0600, (uid_t)-1, (gid_t)-1, control_cb, &r,
+		    err, sizeof err);
+		if (r.ctl == NULL) {
+			fprintf(stderr, "slowrelay: %s\n", err);
+			for (int i = 0; i < 3; i++)
+				event_free(sigs[i]);
+			evconnlistener_free(lev);
+			event_base_free(r.base);
+			return 1;
+		}
+		fprintf(stderr, "slowrelay: control socket %s\n", control_path);
+	}
 	fprintf(stderr, "slowrelay: listening on %s upstream=%s banner_delay_us=%llu inspect=%s\n", shown,
-	    up_text, (unsigned long long)r.banner_delay_us, inspect_mode_name(r.inspect));
+	    up_text, (unsigned long long)r.live.banner_delay_us, inspect_mode_name(r.live.inspect));
 	LIST_INIT(&r.conns);
 	event_base_dispatch(r.base);
 	while (!LIST_EMPTY(&r.conns))
 		conn_free(LIST_FIRST(&r.conns));
+	control_stop(r.ctl);
+	livecfg_free(&r.lc);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	evconnlistener_free(lev);

@@ -1,9 +1,11 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,9 @@
 
 #include "message.h"
 #include "monotime.h"
+#include "progress.h"
 #include "proxyhdr.h"
+#include "units.h"
 
 /* Per-connection states, in the order a try goes through them. */
 enum conn_state {
@@ -40,6 +44,8 @@ struct worker;
 struct conn {
 	struct worker *w;
 	struct conn *next_free;
+	struct conn *all_next;	/* every conn the worker allocated, freed at the end */
+	bool busy;		/* an attempt holds it (not on the free list) */
 	struct event ev;
 	int fd;
 	uint32_t gen;		/* bumped when a try ends: "is this still my try?" */
@@ -75,9 +81,18 @@ struct worker {
 	const struct timeval *tv_connect, *tv_give_up, *tv_reply;
 	struct timeval tv_hold;
 	struct conn *free_list;
+	struct conn *all;
 	char *fill;
 	pthread_t thread;
 	int rc;
+	/* Stopping (a signal to the run's thread): a byte on stop_fd. */
+	int stop_fd[2];
+	struct event stop_ev, grace;
+	bool stopping;
+	uint64_t interrupted;	/* in flight when the grace ran out */
+	int done_fd;		/* the run's thread hears the end here */
+	bool live_on;		/* the status line is on: count into live */
+	struct probe_live live;
 };
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
@@ -183,18 +198,24 @@ probe_result_sort_rows(struct probe_result *r)
 static struct conn *
 conn_get(struct worker *w)
 {
-	struct conn *c = w->free_list;
+	struct conn *c = w->free_list, *all_next;
 
 	uint32_t gen = 0;
 
 	if (c != NULL) {
 		w->free_list = c->next_free;
 		gen = c->gen;
+		all_next = c->all_next;
 	} else if ((c = malloc(sizeof *c)) == NULL) {
 		return NULL;
+	} else {
+		all_next = w->all;
+		w->all = c;
 	}
 	memset(c, 0, sizeof *c);
 	c->gen = gen;
+	c->all_next = all_next;
+	c->busy = true;
 	c->w = w;
 	c->fd = -1;
 	return c;
@@ -205,6 +226,7 @@ conn_put(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	c->busy = false;
 	c->next_free = w->free_list;
 	w->free_list = c;
 }
@@ -278,6 +300,9 @@ try_end(struct conn *c, enum probe_outcome o)
 	    w->cfg->retry.retries, w->cfg->retry.tempfail, &retry);
 	c->outcome = final;
 	record_try(c, now, o);
+	if (w->live_on)
+		probe_live_try(&w->live, c->greet_us != 0, c->greet_us ? c->greet_us - c->est_us : 0,
+		    !retry, final);
 	if (retry) {
 		uint64_t wait = probe_retry_wait(&w->cfg->retry, c->try_no - 1);
 		struct timeval tv = monotime_timeval(wait);
@@ -784,6 +809,8 @@ attempt_start(struct worker *w, uint64_t attempt, uint64_t sched_us)
 		w->res->tries++;
 		w->res->outcome[OUTCOME_ERROR]++;
 		w->res->try_outcome[OUTCOME_ERROR]++;
+		if (w->live_on)
+			probe_live_try(&w->live, false, 0, true, OUTCOME_ERROR);
 		return;
 	}
 	c->attempt = attempt;
@@ -836,6 +863,40 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	worker_pump(arg);
 }
 
+/* The grace is over: what is still in flight is left unfinished. */
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	w->interrupted = w->inflight;
+	event_base_loopbreak(w->base);
+}
+
+/* The run's thread asks for a stop: start nothing more (retries of the
+ * attempts in flight still happen within the grace), let those in
+ * flight end within the grace. */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	char buf[16];
+	struct timeval tv;
+
+	(void)!read(fd, buf, sizeof buf);
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	w->quota = w->started;
+	event_del(&w->tick);
+	if (w->inflight == 0) {
+		event_base_loopbreak(w->base);
+		return;
+	}
+	tv = monotime_timeval(w->cfg->grace_us);
+	evtimer_add(&w->grace, &tv);
+}
+
 static const struct timeval *
 common_tv(struct event_base *base, uint64_t us)
 {
@@ -868,6 +929,19 @@ worker_setup(struct worker *w)
 	if (w->tv_connect == NULL || w->tv_reply == NULL || w->tv_give_up == NULL)
 		return -1;
 	evtimer_assign(&w->tick, w->base, tick_cb, w);
+	evtimer_assign(&w->grace, w->base, grace_cb, w);
+	if (pipe2(w->stop_fd, O_CLOEXEC | O_NONBLOCK) != 0) {
+		w->stop_fd[0] = w->stop_fd[1] = -1;
+		return -1;
+	}
+	event_assign(&w->stop_ev, w->base, w->stop_fd[0], EV_READ | EV_PERSIST, stop_cb, w);
+	if (event_add(&w->stop_ev, NULL) != 0)
+		return -1;
+	if (cfg->progress) {
+		if (probe_live_init(&w->live) != 0)
+			return -1;
+		w->live_on = true;
+	}
 	if (cfg->mode == MODE_SESSION) {
 		if ((w->fill = malloc(PROBE_FILL_SIZE)) == NULL)
 			return -1;
@@ -876,19 +950,34 @@ worker_setup(struct worker *w)
 	return 0;
 }
 
+/* Every conn, also those an interrupted run left in flight: their
+ * sockets closed, their events off the base before it goes. */
 static void
 worker_teardown(struct worker *w)
 {
-	while (w->free_list) {
-		struct conn *c = w->free_list;
-		w->free_list = c->next_free;
+	while (w->all) {
+		struct conn *c = w->all;
+		w->all = c->all_next;
+		if (c->busy) {
+			event_del(&c->ev);
+			if (c->fd >= 0)
+				close(c->fd);
+		}
 		free(c);
 	}
 	free(w->fill);
 	if (w->base) {
 		event_del(&w->tick);
+		event_del(&w->grace);
+		if (w->stop_fd[0] >= 0)
+			event_del(&w->stop_ev);
 		event_base_free(w->base);
 	}
+	for (int i = 0; i < 2; i++)
+		if (w->stop_fd[i] >= 0)
+			close(w->stop_fd[i]);
+	if (w->live_on)
+		probe_live_destroy(&w->live);
 }
 
 static void *
@@ -899,6 +988,7 @@ worker_main(void *arg)
 	worker_pump(w);
 	if (w->started < w->quota || w->inflight > 0)
 		w->rc = event_base_dispatch(w->base) < 0 ? -1 : 0;
+	(void)!write(w->done_fd, "", 1);
 	return NULL;
 }
 
@@ -951,18 +1041,191 @@ workers_plan(struct worker *ws, unsigned n, const struct probe_config *cfg, uint
 	}
 }
 
+/* ---- the run's own thread: signals, the status line, the end ---- */
+
+struct watch {
+	const struct probe_config *cfg;
+	struct event_base *base;
+	struct worker *ws;
+	unsigned started, done;
+	unsigned signals;
+	int done_fd[2];
+	uint64_t t0_us;
+	/* the status line: one histogram and one count per second of the window */
+	struct histogram win[PROBE_PROGRESS_WINDOW];
+	uint64_t win_attempts[PROBE_PROGRESS_WINDOW + 1], win_us[PROBE_PROGRESS_WINDOW + 1];
+	unsigned ticks;
+	size_t shown;		/* length of the line now on the terminal */
+};
+
+/* One write for the whole line, so nothing else lands in its middle. */
+static void
+status_write(struct watch *wt, const char *text, size_t len)
+{
+	char buf[512];
+	size_t n = 0;
+
+	buf[n++] = '\r';
+	if (len > sizeof buf - 2 - 256)
+		len = sizeof buf - 2 - 256;
+	memcpy(buf + n, text, len);
+	n += len;
+	/* blanks over what a longer previous line left */
+	for (size_t i = len; i < wt->shown && n < sizeof buf - 1; i++)
+		buf[n++] = ' ';
+	if (len < wt->shown)
+		buf[n++] = '\r';
+	(void)!write(STDERR_FILENO, buf, n);
+	wt->shown = len;
+}
+
+static void
+status_clear(struct watch *wt)
+{
+	if (wt->shown > 0) {
+		status_write(wt, "", 0);
+		wt->shown = 0;
+	}
+}
+
+static void
+status_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *wt = arg;
+	struct probe_progress p = { 0 };
+	struct histogram *now = &wt->win[wt->ticks % PROBE_PROGRESS_WINDOW];
+	unsigned slot = (wt->ticks + 1) % (PROBE_PROGRESS_WINDOW + 1);
+	unsigned oldest = wt->ticks + 1 > PROBE_PROGRESS_WINDOW ?
+	    (wt->ticks + 1 - PROBE_PROGRESS_WINDOW) % (PROBE_PROGRESS_WINDOW + 1) : 0;
+	struct histogram sum;
+	char line[256];
+
+	hist_init(now);
+	for (unsigned i = 0; i < wt->started; i++)
+		probe_live_take(&wt->ws[i].live, &p.attempts, &p.ok, &p.gave_up, now);
+	wt->ticks++;
+	wt->win_attempts[slot] = p.attempts;
+	wt->win_us[slot] = monotime_now_us();
+	hist_init(&sum);
+	for (unsigned i = 0; i < PROBE_PROGRESS_WINDOW && i < wt->ticks; i++)
+		hist_merge(&sum, &wt->win[i]);
+	p.window_count = hist_count(&sum);
+	p.p50_us = hist_percentile(&sum, 50);
+	p.p99_us = hist_percentile(&sum, 99);
+	if (wt->win_us[slot] > wt->win_us[oldest])
+		p.rate = (double)(p.attempts - wt->win_attempts[oldest]) * 1e6 /
+		    (double)(wt->win_us[slot] - wt->win_us[oldest]);
+	status_write(wt, line, probe_progress_format(&p, line, sizeof line));
+}
+
+/* The first signal stops the run (the workers finish within the grace
+ * and the summary is written); a second one leaves at once. */
+static void
+watch_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct watch *wt = arg;
+	char grace[32];
+
+	if (++wt->signals > 1) {
+		static const char msg[] = "smtpprobe: second signal: exiting without a summary\n";
+
+		status_clear(wt);
+		(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+		_exit(130);
+	}
+	for (unsigned i = 0; i < wt->started; i++)
+		(void)!write(wt->ws[i].stop_fd[1], "", 1);
+	if (wt->cfg->progress) {
+		char msg[160];
+		int n;
+
+		units_format_duration(wt->cfg->grace_us, grace, sizeof grace);
+		n = snprintf(msg, sizeof msg, "smtpprobe: stopping: no new attempts, %s for those in "
+		    "flight (again to quit at once)\n", grace);
+		status_clear(wt);
+		if (n > 0)
+			(void)!write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	}
+}
+
+static void
+watch_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *wt = arg;
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof buf);
+
+	if (n > 0)
+		wt->done += (unsigned)n;
+	if (wt->done >= wt->started)
+		event_base_loopbreak(wt->base);
+}
+
+/* Signals go to this thread only: the workers are started with them
+ * blocked, and this loop is the one that has handlers for them. */
+static int
+watch_setup(struct watch *wt, struct event **evs)
+{
+	static const struct timeval second = { 1, 0 };
+
+	if ((wt->base = event_base_new()) == NULL ||
+	    pipe2(wt->done_fd, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -1;
+	evs[0] = evsignal_new(wt->base, SIGINT, watch_signal_cb, wt);
+	evs[1] = evsignal_new(wt->base, SIGTERM, watch_signal_cb, wt);
+	evs[2] = event_new(wt->base, wt->done_fd[0], EV_READ | EV_PERSIST, watch_done_cb, wt);
+	evs[3] = event_new(wt->base, -1, EV_PERSIST, status_tick_cb, wt);
+	for (int i = 0; i < 4; i++)
+		if (evs[i] == NULL)
+			return -1;
+	if (event_add(evs[0], NULL) || event_add(evs[1], NULL) || event_add(evs[2], NULL) ||
+	    (wt->cfg->progress && event_add(evs[3], &second)))
+		return -1;
+	return 0;
+}
+
+static void
+watch_teardown(struct watch *wt, struct event **evs)
+{
+	for (int i = 0; i < 4; i++)
+		if (evs[i] != NULL)
+			event_free(evs[i]);
+	if (wt->base != NULL)
+		event_base_free(wt->base);
+	for (int i = 0; i < 2; i++)
+		if (wt->done_fd[i] >= 0)
+			close(wt->done_fd[i]);
+}
+
 int
 probe_run(const struct probe_config *cfg, struct probe_result *res)
 {
 	unsigned n = cfg->threads ? cfg->threads : 1;
 	struct worker *ws = calloc(n, sizeof *ws);
+	struct watch *wt = calloc(1, sizeof *wt);
+	struct event *evs[4] = { NULL };
+	sigset_t block, old;
 	int rc = 0;
 
-	if (ws == NULL)
+	if (ws == NULL || wt == NULL) {
+		free(ws);
+		free(wt);
 		return -1;
+	}
+	wt->cfg = cfg;
+	wt->ws = ws;
+	wt->done_fd[0] = wt->done_fd[1] = -1;
+	for (unsigned i = 0; i < n; i++)
+		ws[i].stop_fd[0] = ws[i].stop_fd[1] = -1;
 	raise_fd_limit();
+	if (watch_setup(wt, evs) != 0) {
+		fprintf(stderr, "smtpprobe: cannot set up the run's event loop\n");
+		rc = -1;
+		goto out;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		ws[i].cfg = cfg;
+		ws[i].done_fd = wt->done_fd[1];
 		if ((ws[i].res = probe_result_new()) == NULL || worker_setup(&ws[i]) != 0) {
 			fprintf(stderr, "smtpprobe: cannot set up event loop %u\n", i);
 			rc = -1;
@@ -970,30 +1233,46 @@ probe_run(const struct probe_config *cfg, struct probe_result *res)
 		}
 	}
 	uint64_t t0 = monotime_now_us();
+	wt->win_us[0] = t0;
 	workers_plan(ws, n, cfg, t0);
-	unsigned started = 0;
-	for (; started < n; started++) {
-		if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]) != 0) {
-			fprintf(stderr, "smtpprobe: cannot start thread %u\n", started);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (; wt->started < n; wt->started++) {
+		if (pthread_create(&ws[wt->started].thread, NULL, worker_main, &ws[wt->started]) != 0) {
+			fprintf(stderr, "smtpprobe: cannot start thread %u\n", wt->started);
 			rc = -1;
 			break;
 		}
 	}
-	for (unsigned i = 0; i < started; i++) {
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)	/* those started stop at once */
+		for (unsigned i = 0; i < wt->started; i++)
+			(void)!write(ws[i].stop_fd[1], "", 1);
+	if (wt->started > 0 && event_base_dispatch(wt->base) < 0)
+		rc = -1;
+	status_clear(wt);
+	for (unsigned i = 0; i < wt->started; i++) {
 		pthread_join(ws[i].thread, NULL);
 		if (ws[i].rc != 0)
 			rc = -1;
 	}
 	res->elapsed_us = monotime_now_us() - t0;
-	for (unsigned i = 0; i < started; i++)
+	res->stopped = wt->signals > 0;
+	for (unsigned i = 0; i < wt->started; i++) {
+		res->interrupted += ws[i].interrupted;
 		if (probe_result_merge(res, ws[i].res) != 0)
 			rc = -1;
+	}
 	probe_result_sort_rows(res);
 out:
 	for (unsigned i = 0; i < n; i++) {
 		worker_teardown(&ws[i]);
 		probe_result_free(ws[i].res);
 	}
+	watch_teardown(wt, evs);
 	free(ws);
+	free(wt);
 	return rc;
 }

@@ -7,7 +7,13 @@
  * when one ends. Open loop (-r): attempt a starts at t0 + a/rate whatever
  * the server does; every latency of its first try is measured from that
  * scheduled time, so a client that fell behind (or a server that stalled
- * it) cannot hide the wait (coordinated omission). */
+ * it) cannot hide the wait (coordinated omission).
+ *
+ * The run's own thread waits for the workers on a loop of its own, with
+ * SIGINT and SIGTERM (stop starting attempts; those in flight get
+ * grace_us to end, the rest are counted as interrupted; a second signal
+ * exits at once) and, with progress, a one-second timer that prints the
+ * status line (progress.h) on standard error. */
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,6 +50,8 @@ struct probe_config {
 	bool keep_tries;		/* keep a record per try (for --csv) */
 	const char *helo;
 	const char *client;		/* --client: this run's name in a merge (report only) */
+	bool progress;			/* the status line on stderr, refreshed each second */
+	uint64_t grace_us;		/* after a stop signal, for the attempts in flight */
 };
 
 /* A socket address as getsockname fills it; sa.sa_family is AF_UNSPEC
@@ -86,6 +94,8 @@ struct probe_result {
 	uint64_t ehlo_refused;			/* EHLO refused, fell back to HELO */
 	uint64_t ehlo_masked;			/* EHLO keywords overwritten with X's */
 	uint64_t elapsed_us;
+	bool stopped;				/* by SIGINT or SIGTERM before the end */
+	uint64_t interrupted;			/* attempts still in flight after the grace: not counted */
 	struct histogram stage[STAGE_COUNT];
 	struct probe_try *rows;
 	uint64_t nrows, cap_rows;
@@ -106,7 +116,8 @@ int probe_result_merge(struct probe_result *dst, struct probe_result *src);
 void probe_result_sort_rows(struct probe_result *r);
 
 /* Runs the whole load and fills res. Returns 0, or -1 with a message on
- * stderr when it could not start (no event base, no threads). */
+ * stderr when it could not start (no event base, no threads). A second
+ * SIGINT or SIGTERM exits the process with status 130 from inside. */
 int probe_run(const struct probe_config *cfg, struct probe_result *res);
 
 #endif

@@ -29,6 +29,7 @@ struct options {
 	struct probe_expect expects[EXPECT_MAX];
 	unsigned nexpects;
 	bool quiet;
+	int progress;		/* --progress 1, --no-progress 0, -1: stderr is a terminal */
 	char client[256];
 	bool set_attempts, set_give_up, set_retries, set_retry_after;
 };
@@ -61,7 +62,12 @@ usage(FILE *f)
 	    "      --csv FILE|-          one row per try\n"
 	    "      --expect EXPR         e.g. 'banner.p99<=200ms'; repeatable; exit 1 if one fails\n"
 	    "  -t, --threads N           event loops (threads) to spread the load over\n"
-	    "  -q, --quiet               no human summary\n");
+	    "  -q, --quiet               no human summary\n"
+	    "      --progress, --no-progress  the status line on stderr each second\n"
+	    "                            (default: on when stderr is a terminal)\n"
+	    "      --grace DUR           after Ctrl-C, for the attempts in flight (default 2s)\n"
+	    "Ctrl-C (SIGINT) or SIGTERM: no new attempts, the summary of what was done;\n"
+	    "a second one exits at once (status 130).\n");
 }
 
 static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -174,7 +180,7 @@ apply_profile(struct options *o)
 enum {
 	OPT_SIZE = 256, OPT_HOLD, OPT_GIVE_UP, OPT_RETRIES, OPT_RETRY_AFTER, OPT_PROFILE,
 	OPT_SOURCE, OPT_PROXY, OPT_PROXY_SOURCE, OPT_JSON, OPT_CSV, OPT_EXPECT, OPT_CONNECT_TIMEOUT,
-	OPT_TIMEOUT, OPT_HELO, OPT_CLIENT, OPT_RETRY_TEMPFAIL,
+	OPT_TIMEOUT, OPT_HELO, OPT_CLIENT, OPT_RETRY_TEMPFAIL, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_GRACE,
 };
 
 static const struct option long_opts[] = {
@@ -203,6 +209,9 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "helo", required_argument, NULL, OPT_HELO },
 	{ "client", required_argument, NULL, OPT_CLIENT },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -324,6 +333,12 @@ parse_one(struct options *o, int ch, const char *arg)
 	case OPT_HELO:
 		c->helo = arg;
 		return strlen(arg) > 255 || strpbrk(arg, "\r\n ") ? fail_usage("bad --helo '%s'", arg) : 0;
+	case OPT_PROGRESS:
+	case OPT_NO_PROGRESS:
+		o->progress = ch == OPT_PROGRESS;
+		return 0;
+	case OPT_GRACE:
+		return parse_duration_opt("--grace", arg, &c->grace_us, false);
 	case OPT_CLIENT:
 		if (strlen(arg) >= sizeof o->client)
 			return fail_usage("bad --client '%s' (at most 255 bytes)", arg);
@@ -382,6 +397,9 @@ finish_options(struct options *o)
 	if (c->rate <= 0 && c->threads > (c->concurrency ? c->concurrency : 1))
 		c->threads = c->concurrency ? c->concurrency : 1;
 	c->keep_tries = o->csv_path != NULL;
+	/* The status line goes to stderr, where a person running the probe
+	 * in a terminal looks; pipes, files and the lab get none of it. */
+	c->progress = o->progress < 0 ? isatty(STDERR_FILENO) == 1 : o->progress == 1;
 	return check_expect_names(o);
 }
 
@@ -608,6 +626,8 @@ main(int argc, char **argv)
 	o.cfg.size = 1024;
 	o.cfg.threads = 1;
 	o.cfg.helo = "smtpprobe.invalid";
+	o.cfg.grace_us = 2000000;
+	o.progress = -1;
 	if ((rc = parse_args(&o, argc, argv)) != 0)
 		return rc > 0 ? 0 : 2;
 	struct probe_result *res = probe_result_new();

@@ -229,6 +229,10 @@ probe_report_json(FILE *f, const struct probe_config *cfg, const struct probe_re
 	    cfg->threads ? cfg->threads : 1);
 	fprintf(f, "  \"concurrency\": %u,\n  \"target_rate\": %.3f,\n", cfg->concurrency, cfg->rate);
 	fprintf(f, "  \"give_up_us\": %" PRIu64 ",\n  \"retries\": %u,\n", cfg->give_up_us, cfg->retry.retries);
+	/* A run cut short by SIGINT/SIGTERM says so: its figures are those
+	 * of the attempts that ended, interrupted ones left out. */
+	fprintf(f, "  \"stopped\": \"%s\",\n  \"interrupted\": %" PRIu64 ",\n",
+	    res->stopped ? "signal" : "end", res->interrupted);
 	json_body(f, cfg->mode, cfg->give_up_us, res, true);
 	fprintf(f, "}\n");
 }
@@ -461,6 +465,9 @@ probe_report_human(FILE *f, const struct probe_config *cfg, const struct probe_r
 		fprintf(f, "smtpprobe %s: %s mode, closed loop, concurrency %u, %u thread(s)\n", target,
 		    probe_mode_name(cfg->mode), cfg->concurrency ? cfg->concurrency : 1,
 		    cfg->threads ? cfg->threads : 1);
+	if (res->stopped)
+		fprintf(f, "stopped by a signal: %" PRIu64 " attempt(s) still in flight after the grace"
+		    " are not counted\n", res->interrupted);
 	human_body(f, cfg->give_up_us, res);
 }
 
