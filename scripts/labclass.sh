@@ -24,6 +24,7 @@
 # Without class_cmds the commands of CLASS_GENERIC are printed.
 
 LAB_CLASS_MAX=${LAB_CLASS_MAX:-2h}
+CLASS_GRACE_S=2	# smtpprobe's --grace: the attempts in flight at Ctrl-C
 
 CLASS_GENERIC="
 cause bannerd set log.protocol_log=maximum -- the protocol log turns the reverse lookup on (rdns.enabled = auto)
@@ -69,7 +70,8 @@ class_sender() {
 
 # What this build supports: the control sockets came with the class mode.
 class_bannerd_controls() {
-	"$(lab_bin bannerd)" -t -o server.control_socket=/nonexistent/bannerd.sock -o metrics.control=on >/dev/null 2>&1
+	"$(lab_bin bannerd)" -t -o server.control_socket=/nonexistent/bannerd.sock \
+		-o metrics.listen=127.0.0.1:0 -o metrics.control=on >/dev/null 2>&1
 }
 
 class_has_control_option() {	# PROGRAM
@@ -121,9 +123,18 @@ class_nap() {	# SECONDS
 	return 0
 }
 
-# Stops smtpprobe with SIGINT, so that it writes its results, within
-# 10 s; then TERM.
-class_stop_load() {
+# Stops smtpprobe so that it writes its results: one SIGINT, never two
+# (a second one makes it quit without them). A Ctrl-C on the terminal
+# reaches the whole process group, smtpprobe included, which then ends
+# within its --grace: so at the lab's own SIGINT, wait that long first,
+# and send one only if it is still running (the lab alone was signalled).
+# At a TERM to the lab, send it at once. TERM after 10 s more.
+class_stop_load() {	# int|term
+	i=0
+	while [ "$1" = int ] && kill -0 "$probe_pid" 2>/dev/null && [ "$i" -lt $((CLASS_GRACE_S * 10 + 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	kill -INT "$probe_pid" 2>/dev/null
 	i=0
 	while kill -0 "$probe_pid" 2>/dev/null && [ "$i" -lt 100 ]; do
@@ -150,7 +161,8 @@ class_run() {	# NAME
 	LAB_WORK=$(mktemp -d /tmp/bannerlab.XXXXXX)
 	trap 'lab_cleanup; [ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_WORK"' EXIT
 	stop=""
-	trap 'stop=1' INT TERM
+	trap 'stop=int' INT
+	trap 'stop=term' TERM
 	scenario_defaults
 	class_defaults
 	. "scripts/scenarios/$name"
@@ -225,7 +237,7 @@ EOF
 
 	started=$(date +%s)
 	# shellcheck disable=SC2086
-	"$(lab_bin smtpprobe)" -r "$rate" -d "$LAB_CLASS_MAX" -c "$conc" \
+	"$(lab_bin smtpprobe)" -r "$rate" -d "$LAB_CLASS_MAX" -c "$conc" --grace "${CLASS_GRACE_S}s" \
 		--json "$LAB_OUT/probe.json" --csv "$LAB_OUT/probe.csv" \
 		"$LAB_MAIL_HOST:$PROBE_PORT" >"$LAB_OUT/probe.txt" 2>&1 9>&- &
 	probe_pid=$!
@@ -240,7 +252,7 @@ EOF
 	done
 	trap '' INT
 	trap 'exit 130' TERM
-	class_stop_load
+	class_stop_load "${stop:-int}"
 	kill "$watch_pid" 2>/dev/null
 	wait "$watch_pid" 2>/dev/null
 	echo
