@@ -1,9 +1,8 @@
 # scripts/labclass.sh: scripts/lab class NAME, a scenario for a class.
 # Sourced by scripts/lab after lablib.sh. POSIX sh, process control only.
 #
-# A class session starts the scenario's servers (slowdns, bannerd, and
-# slowrelay when the scenario asks) with their control sockets in the
-# results folder, and an open-loop smtpprobe load at the scenario's rate
+# A class session starts the scenario's servers (slowdns and bannerd)
+# with their control sockets in the results folder, and an open-loop smtpprobe load at the scenario's rate
 # until Ctrl-C (at most LAB_CLASS_MAX). The trainer changes a cause and
 # its fix live with bannerctl or the live page, and watches the banner
 # follow. Ctrl-C stops the load with SIGINT (smtpprobe writes its
@@ -16,9 +15,8 @@
 #   class_profile   the sender the running verdict judges by (a name from
 #                   smtpprobe --profile list); default the scenario's
 #                   threshold; LAB_CLASS_PROFILE overrides both
-#   class_relay     yes: slowrelay between the load and bannerd
 #   class_cmds      one command a line: KIND TARGET WORDS... -- WHAT
-#                   KIND cause or fix, TARGET bannerd, slowdns or slowrelay
+#                   KIND cause or fix, TARGET bannerd or slowdns
 #                   (whose socket bannerctl -s is given), WORDS what
 #                   bannerctl sends, WHAT the one-line why
 # Without class_cmds the commands of CLASS_GENERIC are printed.
@@ -38,7 +36,7 @@ any bannerd stats -- the SIGUSR1 figures
 "
 
 class_defaults() {
-	class_rate="" class_profile="" class_relay=no class_cmds=""
+	class_rate="" class_profile="" class_cmds=""
 }
 
 # The rate of the load: class_rate, else the scenario's -r, else 2/s.
@@ -86,6 +84,19 @@ class_sock() {	# NAME
 	echo "$s"
 }
 
+# A command's words with the scaled durations ($(T 5s): 250000us) as a
+# trainer would type them: 250ms, 5s.
+class_words() {	# WORDS
+	printf '%s\n' "$1" | awk '{
+		for (i = 1; i <= NF; i++)
+			if (match($i, /=[0-9]+us$/)) {
+				v = substr($i, RSTART + 1, RLENGTH - 3) + 0
+				u = (v % 1000000 == 0) ? sprintf("%ds", v / 1000000) : (v % 1000 == 0) ? sprintf("%dms", v / 1000) : v "us"
+				$i = substr($i, 1, RSTART) u
+			}
+		print }'
+}
+
 # The commands to paste, for the sockets this session has.
 class_print_cmds() {
 	ctl=$(lab_bin bannerctl)
@@ -98,11 +109,10 @@ class_print_cmds() {
 		case "$target" in
 		bannerd) sock=$BD_SOCK ;;
 		slowdns) sock=$DNS_SOCK ;;
-		slowrelay) sock=$RELAY_SOCK ;;
 		*) sock="" ;;
 		esac
 		[ -n "$sock" ] || continue
-		printf '  %-5s %s -s %s %s\n' "$kind" "$ctl" "$sock" "$words"
+		printf '  %-5s %s -s %s %s\n' "$kind" "$ctl" "$sock" "$(class_words "$words")"
 		[ -z "$why" ] || printf '        # %s\n' "$why"
 	done
 }
@@ -151,6 +161,9 @@ class_stop_load() {	# int|term
 class_run() {	# NAME
 	name=$1
 	[ -f "scripts/scenarios/$name" ] || lab_die "no scenario '$name' (scripts/lab list)"
+	max_us=$(lab_us "$LAB_CLASS_MAX" 2>/dev/null)
+	[ -n "$max_us" ] && [ "$max_us" -gt 0 ] ||
+		lab_die "LAB_CLASS_MAX=$LAB_CLASS_MAX: give the longest session as a duration, e.g. 2h, 45m"
 	! grep -q '^topology=yes' "scripts/scenarios/$name" ||
 		lab_die "$name runs across the topology's namespaces; a class session runs on loopback (scripts/lab topology is the class mode of those)"
 	lab_lock "class-$name"
@@ -179,7 +192,7 @@ class_run() {	# NAME
 		prepare
 	fi
 
-	DNS_SOCK="" BD_SOCK="" RELAY_SOCK="" url=""
+	DNS_SOCK="" BD_SOCK="" url=""
 	if class_has_control_option slowdns; then
 		DNS_SOCK=$(class_sock slowdns)
 		# shellcheck disable=SC2086
@@ -202,18 +215,6 @@ class_run() {	# NAME
 		url=$(sed -n 's/.*live page: \(http[^ "]*\).*/\1/p' "$LAB_OUT/bannerd.log" | head -1)
 	fi
 	PROBE_PORT=$BD_PORT
-	if [ "$class_relay" = yes ]; then
-		RELAY_SOCK=$(class_sock slowrelay)
-		relay_args=""
-		class_has_control_option slowrelay && relay_args="--control $RELAY_SOCK" || RELAY_SOCK=""
-		# shellcheck disable=SC2086
-		"$(lab_bin slowrelay)" -l 127.0.0.1:0 -u "127.0.0.1:$BD_PORT" $relay_args \
-			>"$LAB_OUT/slowrelay.log" 2>&1 9>&- &
-		relay_pid=$!
-		lab_track "$relay_pid"
-		lab_wait_line "$LAB_OUT/slowrelay.log" "listening on" 10 "$relay_pid" || lab_die "slowrelay did not start"
-		PROBE_PORT=$(lab_port_of "$LAB_OUT/slowrelay.log" "listening on")
-	fi
 
 	rate=$(class_rate_of)
 	conc=$(class_concurrency "$rate")

@@ -5,7 +5,8 @@ close lines when this bannerd has no /live), the running verdict
 PLAIN_EVERY_S or when the likely cause changes when the output is not
 one. It also follows slowdns's and slowrelay's logs for their
 'control: ...' lines, which carry no time, and writes each, stamped when
-seen, to the run's marks file, so the plot marks it. Runs until the lab
+seen (within FAULT_TICK_S), to the run's marks file, so the plot
+marks it. Runs until the lab
 stops it (TERM)."""
 import json
 import os
@@ -22,6 +23,7 @@ from .units import fmt_duration
 KEEP_US = 60000000   # records kept: a few windows
 PLAIN_EVERY_S = 10
 LIVE_TIMEOUT_S = 2
+FAULT_TICK_S = 0.1
 
 
 class Follow:
@@ -120,7 +122,11 @@ def run(out, live_url, threshold_us, label, interval_s=1.0):
                 sys.stdout.flush()
                 last_plain = time.monotonic()
             last_cause = s["cause"]
-            time.sleep(interval_s)
+            # slowdns's and slowrelay's lines carry no time: look for
+            # them ten times a second, so their marks are that close
+            for _ in range(max(1, int(interval_s / FAULT_TICK_S))):
+                time.sleep(FAULT_TICK_S)
+                follow_faults(faults, os.path.join(out, "marks"), src.changes)
     finally:
         if tty:
             sys.stdout.write("\n")

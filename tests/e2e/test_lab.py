@@ -297,6 +297,38 @@ class LabClassTest(unittest.TestCase):
             self.assertRegex(f.read(), r'control: %s \(from socket uid=\d+' % re.escape(change))
 
 
+    def test_the_load_stops_by_itself_at_lab_class_max(self):
+        r = lab("class", "baseline", "--quick", env={"LAB_RESULTS": self.results, "LAB_CLASS_MAX": "3s"},
+                timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("at most 3s", r.stdout)
+        self.assertNotIn("did not stop", r.stdout)
+        with open(os.path.join(self.results, "class-baseline", "probe.json")) as f:
+            probe = json.load(f)
+        # 3 s at 20 a second: about 60 attempts, never an endless load
+        self.assertGreaterEqual(probe["attempts"], 30)
+        self.assertLessEqual(probe["attempts"], 80)
+
+    def test_refusals(self):
+        env = {"LAB_RESULTS": self.results}
+        r = lab("class", "nosuch", env=env, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no scenario 'nosuch'", r.stdout)
+        r = lab("class", "baseline", env=dict(env, LAB_CLASS_MAX="forever"), timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("LAB_CLASS_MAX=forever", r.stdout)
+        r = lab("class", "baseline", env=dict(env, LAB_CLASS_MAX="0"), timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        # a scenario with programs of its own is not a class session's
+        r = lab("class", "firewall-path", env=env, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("starts its own programs", r.stdout)
+        r = lab("class", "baseline", env=dict(env, LAB_CLASS_PROFILE="nosuch"), timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no sender profile 'nosuch'", r.stdout)
+        r = lab("class", env=env, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stdout)
+
     def test_on_a_terminal_one_line_refreshed_and_term_to_the_lab_alone(self):
         import pty
         master, slave = pty.openpty()
