@@ -94,3 +94,30 @@ class Intervals(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ClassPlot(unittest.TestCase):
+    """Many changes on one plot: numbers on the lines, the words in the
+    key (one mark keeps its label by the line, as retune-live's does)."""
+
+    def script(self, marks):
+        from labanalysis.plot_banner import banner_script
+        from test_plot_axes import open_loop
+        rows = open_loop([200] * 30 + [3 * S] * 30, S // 2)
+        for r in rows:
+            r["greeted"] = True
+        return banner_script("/dev/null", {"name": "class-baseline", "threshold_us": 10 * S}, rows, marks)
+
+    def test_three_changes_are_numbered(self):
+        text = self.script([(5 * S, "set banner.delay=3s"), (15 * S, "slowdns: set delay=5s"),
+                            (25 * S, "set rdns.enabled=off")])
+        self.assertIn("set label 20 '1' at", text)
+        self.assertIn("set label 22 '3' at", text)
+        self.assertIn("title '1  at 5 s: set banner.delay=3s'", text)
+        self.assertIn("title '3  at 25 s: set rdns.enabled=off'", text)
+        self.assertEqual(text.count("set arrow"), 3)
+
+    def test_one_change_keeps_its_label(self):
+        text = self.script([(15 * S, "SIGHUP: tuned")])
+        self.assertIn("'SIGHUP: tuned at 15 s'", text)
+        self.assertNotIn("title '1  at", text)
