@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import BUILD, ROOT, group_processes, wait_for
+from harness import BUILD, ROOT, SANITIZER_MARKS, group_processes, wait_for
 
 LAB = os.path.join(ROOT, "scripts", "lab")
 
@@ -292,6 +292,11 @@ class LabClassTest(unittest.TestCase):
         self.assertGreater(last["tries"], 0)
         # before it, whatever the loaded machine made of it, not the delay
         self.assertNotEqual(summary["intervals"][0]["cause"], "delay")
+        for name in ("bannerd.stderr", "slowdns.log", "probe.txt"):
+            with open(os.path.join(d, name), errors="replace") as f:
+                text = f.read()
+            for mark in SANITIZER_MARKS:
+                self.assertNotIn(mark, text, name)
         # the change, as bannerd logged it, is what the plot marks
         with open(os.path.join(d, "bannerd.log")) as f:
             self.assertRegex(f.read(), r'control: %s \(from socket uid=\d+' % re.escape(change))
