@@ -18,7 +18,7 @@ import subprocess
 import time
 import unittest
 
-from harness import Slowdns, binary, run, tmpdir, write
+from harness import SANITIZER_MARKS, Slowdns, binary, run, tmpdir, write
 
 QTYPE = {'A': 1, 'PTR': 12, 'AAAA': 28}
 RCODE = {'NOERROR': 0, 'SERVFAIL': 2, 'NXDOMAIN': 3, 'REFUSED': 5}
@@ -397,7 +397,16 @@ class ControlTests(unittest.TestCase):
 
     def start(self, *args):
         self.sock = os.path.join(tmpdir(self), 'slowdns.sock')
-        return Slowdns(self, '--control', self.sock, *args)
+        srv = Slowdns(self, '--control', self.sock, *args)
+        self.addCleanup(self.no_sanitizer_report, srv)
+        return srv
+
+    def no_sanitizer_report(self, srv):
+        """Under SANITIZE=1 a report (a leak shows at exit) fails the test."""
+        srv.stop()
+        text = srv.log_text()
+        if any(mark in text for mark in SANITIZER_MARKS):
+            raise AssertionError('slowdns sanitizer report:\n' + text[-6000:])
 
     def ptr(self, srv, timeout=5):
         r, elapsed = query(srv.port, '1.0.0.127.in-addr.arpa', 'PTR', timeout=timeout)
@@ -473,6 +482,18 @@ class ControlTests(unittest.TestCase):
             self.assertTrue(0.7 <= time.monotonic() - start <= 3.0)
         _, fast = self.ptr(srv)
         self.assertLess(fast, 0.25)
+
+    def test_words_at_the_limit(self):
+        # common/control.h: at most 64 words a request, verb included
+        srv = self.start()
+        pairs = ['delay=%dms' % (i + 1) for i in range(63)]
+        self.assertEqual(control(self.sock, 'set ' + ' '.join(pairs)), ([], 'OK'))
+        self.assertEqual(control(self.sock, 'show delay')[0], ['delay=63.0ms # from set'])
+        body, last = control(self.sock, 'set ' + ' '.join(pairs + ['delay=1s']))
+        self.assertEqual(last, 'ERR more than 64 words')
+        self.assertEqual(control(self.sock, 'show delay')[0], ['delay=63.0ms # from set'])
+        _, elapsed = self.ptr(srv)
+        self.assertTrue(0.05 <= elapsed <= 3.0, elapsed)
 
     def test_stats(self):
         srv = self.start('-q')

@@ -134,6 +134,17 @@ START_TEST(limits)
 	ck_assert_uint_eq(f.live.faults.delay_us, DNSCTL_DELAY_MAX_US);
 	ck_assert_int_eq(request(&f, "set delay=3600000001us", NULL, 0), -1);
 	ck_assert_int_eq(request(&f, "set fault-rate=1", NULL, 0), 0);
+	/* a table of LIVECFG_MAX settings is the longest */
+	{
+		static struct livecfg_def defs[LIVECFG_MAX + 1];
+		struct livecfg lc;
+		char a[1], b[1];
+
+		for (size_t i = 0; i <= LIVECFG_MAX; i++)
+			defs[i] = dnsctl_defs[0];
+		ck_assert_int_eq(livecfg_init(&lc, defs, LIVECFG_MAX, sizeof a, a, b), 0);
+		ck_assert_int_eq(livecfg_init(&lc, defs, LIVECFG_MAX + 1, sizeof a, a, b), -1);
+	}
 	memset(big, '1', sizeof big);
 	memcpy(big, "set delay=", 10);
 	big[10 + 255] = '\0';	/* 255 bytes of value: read, and refused by its parser */

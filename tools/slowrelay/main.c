@@ -32,7 +32,6 @@
 #include "inspect.h"
 #include "monotime.h"
 #include "relayctl.h"
-#include "units.h"
 
 struct conn;
 
