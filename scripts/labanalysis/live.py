@@ -6,7 +6,7 @@ shares. Pure: records in, one line out; watch.py feeds it, from
 bannerd's /live or, without it, from the protocol log's close lines.
 Tested in tests/lab/test_live.py."""
 from . import stats
-from .cause import IMMEDIATE_US, LEVERS
+from .cause import IMMEDIATE_US, LEVERS, SHORT
 from .units import fmt_duration, fmt_share
 
 WINDOW_US = 10000000
@@ -16,7 +16,7 @@ STAGES = ("queue", "proxy", "rdns_wait", "rdns", "ident", "delay", "write")
 WORDS = {
     "queue": "the queue for a worker slot",
     "proxy": "the PROXY header",
-    "rdns_wait": "the wait for a resolver thread",
+    "rdns_wait": "sessions waiting for a resolver thread, queued or in a slot",
     "rdns": "the reverse lookup",
     "ident": "the ident query",
     "delay": "the injected delay",
@@ -51,11 +51,14 @@ def window(recs, now_us, window_us=WINDOW_US):
     return [r for r in recs if now_us - window_us < r["t_us"] <= now_us]
 
 
-def likely_cause(recs):
+def likely_cause(recs, window_us=WINDOW_US, threads=None):
     """-> (stage, lever, share of the stages' time): the stage holding
     most of the waits; 'none' when no stage averages IMMEDIATE_US (a
-    healthy server). A queue with resolver waits in it is the resolver
-    threads' (sessions keep their slot while they wait for one)."""
+    healthy server). A queue is often the resolver threads' (sessions
+    keep their slot while they wait for one): when the lookups asked for
+    in the window keep every thread busy (Little's law, as the verdict
+    checks it: rate x lookup time >= SHORT x threads), or the resolver
+    waits are a tenth of the time, the resolver threads are named."""
     total = {s: sum(r["stages"][s] for r in recs) for s in STAGES}
     grand = sum(total.values())
     if not recs or grand <= 0:
@@ -63,18 +66,25 @@ def likely_cause(recs):
     best = max(STAGES, key=lambda s: total[s])
     if total[best] / len(recs) < IMMEDIATE_US:
         return "none", "none", total[best] / grand
-    if best == "queue" and total["rdns_wait"] > 0.1 * grand:
-        return "rdns_wait", LEVERS["rdns_wait"], (total["queue"] + total["rdns_wait"]) / grand
+    if best == "queue" and total["rdns_wait"] > 0:
+        # the rate over the time the records span (a session younger
+        # than the window has not filled it)
+        ts = [r["t_us"] for r in recs]
+        span_s = min(window_us, max(max(ts) - min(ts), 1000000)) / 1e6
+        demand = (len(recs) / span_s) * (total["rdns"] / len(recs) / 1e6)
+        if total["rdns_wait"] > 0.1 * grand or (threads and demand >= SHORT * threads):
+            return "rdns_wait", LEVERS["rdns_wait"], (total["queue"] + total["rdns_wait"]) / grand
     return best, LEVERS[best], total[best] / grand
 
 
-def summary(recs, threshold_us):
-    """The figures of one window of records."""
+def summary(recs, threshold_us, window_us=WINDOW_US, threads=None):
+    """The figures of one window of records; threads: the resolver
+    threads (rdns.mode = pool), None without them."""
     got = [r["banner_us"] for r in recs if r["banner"]]
     waited = [r for r in recs if not r["banner"] and not r["rejected"]]
     over = sum(1 for b in got if threshold_us and b > threshold_us) + len(waited)
     judged = len(got) + len(waited)
-    stage, lever, share = likely_cause([r for r in recs if not r["rejected"]])
+    stage, lever, share = likely_cause([r for r in recs if not r["rejected"]], window_us, threads)
     return {"n": len(recs), "banners": len(got), "no_banner": len(waited),
             "rejected": sum(1 for r in recs if r["rejected"]),
             "p50_us": stats.percentile(got, 50), "p99_us": stats.percentile(got, 99),
@@ -83,7 +93,9 @@ def summary(recs, threshold_us):
 
 
 def render(s, label, window_us=WINDOW_US, gauges=None, last_change=None, clock=""):
-    """One line: what the senders would do now. label: the sender
+    """One line, the most important first (a narrow terminal cuts the
+    end): the greeting times, who would give up, the likely cause, then
+    bannerd's sessions and queue and the last change. label: the sender
     ('impatient-10 (10s)')."""
     parts = ["%slast %d s:" % (clock + " " if clock else "", round(window_us / 1e6))]
     if not s["n"]:
@@ -99,14 +111,13 @@ def render(s, label, window_us=WINDOW_US, gauges=None, last_change=None, clock="
         parts.append(what)
         if s["share"] is not None and label:
             parts.append("| %s would give up on %s" % (label, fmt_share(s["share"])))
-    if gauges:
-        parts.append("| open %s, queued %s" % (gauges.get("sessions", "?"), gauges.get("queued", "?")))
-    if s["n"]:
         if s["cause"] == "none":
             parts.append("| likely cause: none (a healthy banner)")
         else:
-            parts.append("| likely cause: %s, %s of the wait (%s) -> %s" % (
-                s["cause"], fmt_share(s["cause_share"]), WORDS[s["cause"]], s["lever"]))
+            parts.append("| likely cause: %s -> %s (%s of the wait: %s)" % (
+                s["cause"], s["lever"], fmt_share(s["cause_share"]), WORDS[s["cause"]]))
+    if gauges:
+        parts.append("| open %s, queued %s" % (gauges.get("sessions", "?"), gauges.get("queued", "?")))
     if last_change:
         parts.append("| last change: %s" % last_change)
     return " ".join(parts)

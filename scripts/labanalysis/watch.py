@@ -53,7 +53,7 @@ class Source:
     def __init__(self, live_url, log_path):
         self.url, self.seq, self.use_live = live_url, 0, bool(live_url)
         self.log = Follow(log_path)
-        self.gauges, self.changes = None, []
+        self.gauges, self.changes, self.threads = None, [], None
 
     def poll(self):
         recs = []
@@ -65,6 +65,9 @@ class Source:
                     recs.append(live.from_live(c))
                 self.seq = max(self.seq, int(doc.get("seq") or 0))
                 self.gauges = doc.get("gauges")
+                keys = doc.get("keys") or {}
+                pooled = keys.get("rdns.mode") == "pool"
+                self.threads = ((self.gauges or {}).get("rdns_threads") or None) if pooled else None
             except urllib.error.HTTPError as e:
                 if e.code == 404:
                     self.use_live = False	# a bannerd without /live: its log
@@ -108,7 +111,7 @@ def run(out, live_url, threshold_us, label, interval_s=1.0):
             follow_faults(faults, os.path.join(out, "marks"), src.changes)
             now_us = int(time.time() * 1e6)
             recs = [r for r in recs if r["t_us"] > now_us - KEEP_US]
-            s = live.summary(live.window(recs, now_us), threshold_us)
+            s = live.summary(live.window(recs, now_us), threshold_us, threads=src.threads)
             last = max(src.changes) if src.changes else None
             change = ("%s (%s ago)" % (last[1], _ago(now_us - last[0]))) if last else None
             line = live.render(s, who, gauges=src.gauges, last_change=change,

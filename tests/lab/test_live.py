@@ -66,6 +66,25 @@ class Live(unittest.TestCase):
         s = live.summary(recs, 5 * S)
         self.assertEqual((s["cause"], s["lever"]), ("rdns_wait", "rdns.threads"))
 
+    def test_a_queue_behind_busy_resolver_threads_is_theirs(self):
+        # untuned: 40 lookups a second of 50 ms each keep 2 threads busy;
+        # the sessions wait in the queue holding their slots, the waits
+        # for a thread themselves are short
+        recs = [live.from_live(conn(i, NOW - (i % 100) * S // 10, 700000, queue=640000, rdns_wait=10000,
+                                    rdns=50000)) for i in range(400)]
+        s = live.summary(recs, S // 2, threads=2)
+        self.assertEqual((s["cause"], s["lever"]), ("rdns_wait", "rdns.threads"))
+        # with plenty of threads the same queue is the workers'
+        s = live.summary(recs, S // 2, threads=64)
+        self.assertEqual((s["cause"], s["lever"]), ("queue", "pool.workers"))
+
+    def test_the_cause_comes_before_the_gauges(self):
+        recs = [live.from_live(conn(i, NOW, 3 * S, delay=3 * S)) for i in range(5)]
+        line = live.render(live.summary(recs, 10 * S), "impatient-10 (10s)",
+                           gauges={"sessions": 5, "queued": 0}, last_change="set banner.delay=3s (2s ago)")
+        self.assertLess(line.index("likely cause"), line.index("open 5"))
+        self.assertLess(line.index("open 5"), line.index("last change"))
+
     def test_no_connection_says_so(self):
         s = live.summary([], 10 * S)
         line = live.render(s, "impatient-10 (10s)", gauges={"sessions": 0, "queued": 0},
