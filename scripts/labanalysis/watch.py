@@ -1,13 +1,12 @@
 """The running verdict's I/O (scripts/lab class): about once a second,
 bannerd's new connections (from its /live, or from the protocol log's
-close lines when this bannerd has no /live), the running verdict
-(live.py) refreshed in place on a terminal, or as a plain line every
-PLAIN_EVERY_S or when the likely cause changes when the output is not
-one. It also follows slowdns's and slowrelay's logs for their
-'control: ...' lines, which carry no time, and writes each, stamped when
-seen (within FAULT_TICK_S), to the run's marks file, so the plot
-marks it. Runs until the lab
-stops it (TERM)."""
+close lines when this bannerd has no /live) and the running verdict
+(live.py): refreshed in place on a terminal; when the output is not
+one, a plain line every PLAIN_EVERY_S, when the likely cause changes
+and when a change is seen. It also follows slowdns's and slowrelay's
+logs for their 'control: ...' lines, which carry no time, and writes
+each, stamped when seen (within FAULT_TICK_S), to the run's marks file,
+so that the plot marks it. Runs until the lab stops it (TERM)."""
 import json
 import os
 import shutil
@@ -103,7 +102,7 @@ def run(out, live_url, threshold_us, label, interval_s=1.0):
     tty = sys.stdout.isatty()
     src = Source(live_url, os.path.join(out, "bannerd.log"))
     faults = [(n, Follow(os.path.join(out, n + ".log"))) for n in ("slowdns", "slowrelay")]
-    recs, last_plain, last_cause = [], 0.0, None
+    recs, last_plain, last_cause, seen_changes = [], 0.0, None, 0
     who = "%s (%s)" % (label.split(" ")[0] or "a sender", fmt_duration(threshold_us)) if threshold_us else ""
     try:
         while True:
@@ -120,11 +119,12 @@ def run(out, live_url, threshold_us, label, interval_s=1.0):
                 width = shutil.get_terminal_size((160, 24)).columns
                 sys.stdout.write("\r\033[K" + line[:max(20, width - 1)])
                 sys.stdout.flush()
-            elif s["cause"] != last_cause or time.monotonic() - last_plain >= PLAIN_EVERY_S:
+            elif (s["cause"] != last_cause or len(src.changes) != seen_changes
+                  or time.monotonic() - last_plain >= PLAIN_EVERY_S):
                 sys.stdout.write("live: " + line + "\n")
                 sys.stdout.flush()
                 last_plain = time.monotonic()
-            last_cause = s["cause"]
+            last_cause, seen_changes = s["cause"], len(src.changes)
             # slowdns's and slowrelay's lines carry no time: look for
             # them ten times a second, so their marks are that close
             for _ in range(max(1, int(interval_s / FAULT_TICK_S))):

@@ -108,3 +108,30 @@ class Live(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FollowTest(unittest.TestCase):
+    """The watcher's reader of a growing log: whole lines only, each once."""
+
+    def test_a_partial_line_waits_for_its_end(self):
+        import os
+        import tempfile
+        from labanalysis import watch
+        fd, path = tempfile.mkstemp()
+        os.close(fd)
+        try:
+            f = watch.Follow(path)
+            self.assertEqual(f.lines(), [])
+            with open(path, "a") as w:
+                w.write("slowdns: control: set delay=5s (from socket uid=0 pid=1)\nslowdns: con")
+            self.assertEqual(f.lines(), ["slowdns: control: set delay=5s (from socket uid=0 pid=1)"])
+            with open(path, "a") as w:
+                w.write("trol: set drop=on (from socket uid=0 pid=2)\n")
+            got = f.lines()
+            self.assertEqual(got, ["slowdns: control: set drop=on (from socket uid=0 pid=2)"])
+            self.assertEqual(records.control_change(got[0]), ("set drop=on", "socket uid=0 pid=2"))
+            self.assertEqual(f.lines(), [])
+        finally:
+            os.remove(path)
+        # a file that is not there (yet): nothing, no error
+        self.assertEqual(watch.Follow(path).lines(), [])
