@@ -258,7 +258,7 @@ TOOLS       = smtpprobe slowdns slowrelay
 # scripts/lab runs from its own root (scripts/..., conf/presets/...).
 # Globs, so that files added later are installed too.
 LAB_EXEC    = scripts/lab scripts/demo
-LAB_DATA    = scripts/lablib.sh scripts/labnet.sh scripts/labpostfix.sh $(shell find scripts/scenarios -maxdepth 1 -type f 2>/dev/null) \
+LAB_DATA    = scripts/lablib.sh scripts/labnet.sh scripts/labpostfix.sh scripts/labclass.sh $(shell find scripts/scenarios -maxdepth 1 -type f 2>/dev/null) \
               $(shell find scripts/labanalysis -name '*.py' 2>/dev/null) $(wildcard conf/presets/*.conf)
 
 # The Prometheus scrape config and rules go together into one directory:

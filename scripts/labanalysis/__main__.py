@@ -11,6 +11,8 @@
                             first (sender=... filter=... mail=...); prints
                             the table and the hop where the time appears,
                             writes OUT/pathtest.txt and OUT/pathtest.json
+  watch DIR [options]       a class session's running verdict, about once
+                            a second, until TERM (scripts/lab class)
 """
 import argparse
 import csv
@@ -18,7 +20,7 @@ import json
 import os
 import sys
 
-from . import cause, expect, figures, pathtest, plot, records, sessions, verdict
+from . import cause, expect, figures, intervals, pathtest, plot, records, sessions, verdict
 from .units import DurationError, fmt_duration, parse_duration
 
 
@@ -97,6 +99,12 @@ def analyse(a):
            "probe": run["probe"], "rows": rows, "attributed": cause.attributable(rows),
            "res": res, "figures": fig, "checks": checks, "extra": extra, "relay": run["relay"],
            "events": run["log"]["events"]}
+    # every change during the run, as the plot marks it
+    ctx["changes"] = intervals.changes(run["marks"], run["log"]["events"])
+    ctx["t0_wall_us"] = t0
+    if a.class_session:
+        ctx["intervals"] = intervals.analyse(rows, run["log"]["sessions"], cap, a.threshold_us,
+                                             run["marks"], run["log"]["events"], t0, run["log"]["config"])
     ctx["plots"] = plot.plots_for_run(out, ctx, run, t0)
     text = verdict.render(ctx)
     with open(os.path.join(out, "verdict.txt"), "w") as f:
@@ -171,6 +179,8 @@ def main(argv=None):
     an.add_argument("--threshold", dest="threshold_us", type=lambda s: parse_duration(s, "us"), default=0)
     an.add_argument("--threshold-label", default="")
     an.add_argument("--expect-file")
+    an.add_argument("--class", dest="class_session", action="store_true",
+                    help="a class session (scripts/lab class): a verdict per interval between changes")
     cp = sub.add_parser("compare")
     cp.add_argument("a")
     cp.add_argument("b")
@@ -180,6 +190,11 @@ def main(argv=None):
     pt = sub.add_parser("pathtest")
     pt.add_argument("out")
     pt.add_argument("vantages", nargs="+", metavar="VANTAGE=PROBE_JSON")
+    wa = sub.add_parser("watch")
+    wa.add_argument("dir")
+    wa.add_argument("--live", default="", help="bannerd's /live URL (none: its log alone)")
+    wa.add_argument("--threshold", dest="threshold_us", type=lambda s: parse_duration(s, "us"), default=0)
+    wa.add_argument("--threshold-label", default="")
     a = p.parse_args(argv)
     try:
         if a.cmd == "analyse":
@@ -188,6 +203,9 @@ def main(argv=None):
             return table(a.dirs)
         if a.cmd == "compare":
             return plot.compare(a.a, a.b, a.output)
+        if a.cmd == "watch":
+            from . import watch
+            return watch.run(a.dir, a.live, a.threshold_us, a.threshold_label)
         if a.cmd == "pathtest":
             return run_pathtest(a.out, a.vantages)
     except (DurationError, OSError) as e:

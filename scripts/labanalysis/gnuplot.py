@@ -94,21 +94,46 @@ def y_setup(ya, what):
     return out
 
 
+NUMBER_MARKS_FROM = 2  # this many marks on a plot: numbers on the lines, words in the key
+
+
+def numbered(marks, xa):
+    """The marks a plot shows (those within its x range), and whether
+    they are numbered: a class session's many changes would write their
+    labels over each other and off the plot's edge."""
+    shown = [m for m in marks if xa["lo"] <= m[0] / xa["div"] <= xa["hi"]]
+    return shown, len(shown) >= NUMBER_MARKS_FROM
+
+
+def mark_key(marks, xa):
+    """The key's entries for numbered marks: 'N  at T: label'."""
+    shown, numbers = numbered(marks, xa)
+    if not numbers:
+        return []
+    return ["NaN with lines dt 2 lw 2 lc rgb '%s' title %s"
+            % (MARK, q("%d  at %s: %s" % (i, tick_label(x_us) if x_us > 0 else "0", label)))
+            for i, (x_us, label) in enumerate(shown, 1)]
+
+
 def mark_lines(marks, xa, points=()):
     """Vertical dashed lines with their label at the top or bottom, on a
     side of the line where it covers no point (points: (x, y) as shares
-    of the plot's width and height)."""
+    of the plot's width and height); from NUMBER_MARKS_FROM marks on, a
+    number above each line instead, and the words in the key
+    (mark_key)."""
     out = []
-    for i, (x_us, label) in enumerate(marks):
+    shown, numbers = numbered(marks, xa)
+    for i, (x_us, label) in enumerate(shown):
         x = x_us / xa["div"]
-        if not xa["lo"] <= x <= xa["hi"]:
-            continue
         out.append("set arrow from %s, graph 0 to %s, graph 1 nohead lc rgb '%s' dt 2 lw 2 front"
                    % (num(x), num(x), MARK))
+        if numbers:
+            out.append("set label %d %s at %s, graph 1.035 center tc rgb '%s' font ',12' boxed front"
+                       % (20 + i, q(str(i + 1)), num(x), INK))
+            continue
         text = "%s at %s" % (label, tick_label(x_us) if x_us > 0 else "0")
         y, side = free_spot(frac(x, xa["lo"], xa["hi"]), len(text) + 2, points)
         out.append("set label %d %s at %s, graph %.2f %s offset %s tc rgb '%s' boxed front"
                    % (20 + i, q(text), num(x), y - 0.07 * (i % 3) * (1 if y > 0.5 else -1), side,
                       "1,0" if side == "left" else "-1,0", INK))
     return out
-

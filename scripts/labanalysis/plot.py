@@ -20,7 +20,7 @@ import csv
 import os
 import sys
 
-from . import gnuplot, records
+from . import gnuplot, intervals, records
 from .plot_axes import estimate_t0, mark_offsets
 from .plot_banner import banner_script
 from .plot_compare import compare_script
@@ -53,13 +53,11 @@ def _rows_of(out, ctx):
 
 
 def _fixes(run):
-    """The scenario's marks, else bannerd's own reload lines: [(wall us,
-    label)]."""
-    marks = [(m["wall_us"], m.get("label") or "") for m in run.get("marks") or []]
-    if marks:
-        return marks
-    events = ((run.get("log") or {}).get("events")) or []
-    return [(e["wall_us"], "bannerd reloaded (SIGHUP)") for e in events if e.get("key") == "reload"]
+    """What changed during the run, as [(wall us, label)]: the scenario's
+    marks, live changes (bannerd's control lines; slowdns's and
+    slowrelay's are marks the lab stamped), and reloads none of them
+    explains."""
+    return intervals.changes(run.get("marks"), (run.get("log") or {}).get("events"))
 
 
 def _plan(out, ctx, run, t0_wall_us):

@@ -3,7 +3,7 @@ when it arrived (or the attempt number for a burst), coloured by what a
 sender with the scenario's give-up threshold would do, with the
 scenario's marks (a SIGHUP) as vertical lines. Drawn for every run with
 client tries. banner_script is pure: rows in, gnuplot script out."""
-from .gnuplot import GREEN, GREY, INK, MARK, ORANGE, RED, block, head, mark_lines, num, q, y_setup
+from .gnuplot import GREEN, GREY, INK, MARK, ORANGE, RED, block, head, mark_key, mark_lines, num, q, y_setup
 from .plot_axes import (CLASSES, STACK_LABELS, STACK_MIN, STACK_SHARE, burst_label, cluster_label, clusters,
                         fmt_us, frac, label_side, mode_note, order_rows, row_class, threshold_title, x_axis,
                         y_axis, y_of)
@@ -101,6 +101,8 @@ def banner_script(path, ctx, rows, marks):
         vmax = max([r["client_us"] for r in rows] or [0])
         series.append("NaN with lines dt 2 lw 2 lc rgb '%s' title %s"
                       % (RED, q(threshold_title(thr, tlabel, vmax))))
+    if xa["mode"] == "time":
+        series.extend(mark_key(marks, xa))
     for x_us, label in hidden:
         series.append("NaN with lines dt 2 lw 2 lc rgb '%s' title %s"
                       % (MARK, q("%s: not drawn, x is the attempt number here" % label)))

@@ -77,19 +77,45 @@ def read_bannerd_log(path):
         return {"sessions": sessions, "events": events, "config": config}
     with open(path, errors="replace") as f:
         for line in f:
-            parts = line.rstrip("\n").split(" ", 2)
-            if len(parts) < 3:
-                continue
-            stamp, kind, rest = parts
-            try:
-                when = wall_us(stamp)
-            except ValueError:
-                continue
+            kind, when, rest = bannerd_line(line)
             if kind == "close":
                 sessions.append(_close_record(when, parse_kv(rest)))
             elif kind == "daemon":
                 _daemon_line(when, parse_kv(rest).get("msg", ""), events, config)
     return {"sessions": sessions, "events": events, "config": config}
+
+
+def bannerd_line(line):
+    """One line of bannerd's text log -> (kind, wall us, the rest), or
+    (None, None, None) for a line that is not one (a partial last line,
+    a stray message)."""
+    parts = line.rstrip("\n").split(" ", 2)
+    if len(parts) < 3:
+        return None, None, None
+    stamp, kind, rest = parts
+    try:
+        return kind, wall_us(stamp), rest
+    except ValueError:
+        return None, None, None
+
+
+def close_record(when, rest):
+    """A close line's record (what read_bannerd_log lists), for a reader
+    that follows the log as it grows."""
+    return _close_record(when, parse_kv(rest))
+
+
+_CONTROL = re.compile(r"(?:^|: )control: (?!rejected: )(.*) \(from (.*)\)$")
+
+
+def control_change(msg):
+    """A daemon's 'control: <request line> (from <origin>)', the line
+    bannerd, slowdns and slowrelay all write for a change made through a
+    control socket or the live page -> (line, origin); None for any other
+    line, a rejected request included. slowdns and slowrelay put their
+    name in front ('slowdns: control: ...')."""
+    m = _CONTROL.search(msg.rstrip("\n"))
+    return (m.group(1), m.group(2)) if m else None
 
 
 def _close_record(when, kv):
@@ -163,6 +189,13 @@ def _daemon_line(when, msg, events, config):
             events.append({"wall_us": when, "key": key,
                            "old": int(m.group(1)), "new": int(m.group(2))})
             return
+    change = control_change(msg)
+    if change:
+        # a live change (bannerctl, the live page): a mark on the plot
+        # and a boundary of a class session's intervals
+        events.append({"wall_us": when, "key": "control", "old": None, "new": None,
+                       "line": change[0], "origin": change[1]})
+        return
     if msg.startswith("reload: configuration"):
         events.append({"wall_us": when, "key": "reload", "old": None, "new": None})
 

@@ -3,7 +3,7 @@ happened (outcomes, greeting times) is kept apart from what would have
 happened (who would give up at a threshold)."""
 import json
 
-from . import stats
+from . import intervals, stats
 from .figures import give_up_counts
 from .sessions import PARTS
 from .units import fmt_duration, fmt_share
@@ -179,6 +179,9 @@ def render(ctx):
     out.append("cause: " + res["lines"][0])
     out.extend(res["lines"][1:])
     out.extend(reloads(ctx.get("events") or [], rows, ctx["threshold_us"]))
+    if ctx.get("intervals") is not None:
+        out.extend(intervals.render(ctx["intervals"], ctx.get("t0_wall_us"), ctx["threshold_us"],
+                                    ctx.get("threshold_label") or ""))
     out.extend(both_sides(ctx.get("relay")))
     out.extend(who_would_give_up(rows, ctx["probe"], ctx["scale"]))
     out.extend(ctx.get("extra") or [])
@@ -202,7 +205,16 @@ def summary(ctx, passed):
         "checks": ctx["checks"],
         "figures": {k: v for k, v in fig.items()},
         "durations_us": sorted(fig.durations),
+        # the changes the plot marks: seconds from the load's start
+        # (null when no try was matched to place it) and the label
+        "changes": [{"wall_us": w, "at_s": _since(w, ctx.get("t0_wall_us")), "label": l}
+                    for w, l in ctx.get("changes") or []],
+        "intervals": ctx.get("intervals"),
     }
+
+
+def _since(wall_us, t0_wall_us):
+    return None if t0_wall_us is None else round((wall_us - t0_wall_us) / 1e6, 3)
 
 
 def write_summary(path, ctx, passed):
