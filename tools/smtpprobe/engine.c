@@ -308,6 +308,10 @@ try_end(struct conn *c, enum probe_outcome o)
 		struct timeval tv = monotime_timeval(wait);
 		c->state = STATE_RETRY_WAIT;
 		event_assign(&c->ev, w->base, -1, 0, retry_cb, c);
+		/* A relative timeout counts from the loop's cached time, which
+		 * may be older than now by this iteration's work: the retry
+		 * would come early and the retry wait read shorter than set. */
+		event_base_update_cache_time(w->base);
 		event_add(&c->ev, &tv);
 		return;
 	}
@@ -917,6 +921,10 @@ worker_setup(struct worker *w)
 	if (ec == NULL)
 		return -1;
 	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	/* Without it libevent's timers read CLOCK_MONOTONIC_COARSE (4 ms
+	 * steps here): the schedule, the give-up and the retry wait fired up
+	 * to a tick early against the precise clock the figures use. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
 	event_config_require_features(ec, EV_FEATURE_ET | EV_FEATURE_EARLY_CLOSE);
 	w->base = event_base_new_with_config(ec);
 	event_config_free(ec);
