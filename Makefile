@@ -184,13 +184,15 @@ $(B)/tests/unit/%.o: tests/unit/%.c
 
 # The tests take promtool from PROMTOOL, else from PATH, else from .deps/.
 # Under SANITIZE=thread, only the e2e files where threads meet (TSAN_TESTS:
-# the worker pool, the resolver threads, reload and shutdown, the presets)
+# the worker pool, the resolver threads, reload and shutdown, the presets,
+# the live page's ring that every worker writes, changes made through the
+# control socket and the page while workers run)
 # run, one run-tests call per pattern; every file runs even after a
 # failure, and any ThreadSanitizer report fails its test (harness.py).
 # MAKEFLAGS is emptied for them: the install test's own `make install`
 # must build the plain tree, not inherit SANITIZE=thread and then hold a
 # TSan-slowed bannerd to the lab's timing expectations.
-TSAN_TESTS   = bannerd_pool bannerd_rdns bannerd_lifecycle bannerd_state presets
+TSAN_TESTS   = bannerd_pool bannerd_rdns bannerd_lifecycle bannerd_state presets _live. bannerctl
 TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
 check:
 	$(Q)scripts/install-deps --test
