@@ -9,6 +9,8 @@
 
 #include <event2/buffer.h>
 
+#include "control.h"
+
 int
 livecfg_init(struct livecfg *lc, const struct livecfg_def *defs, size_t n, size_t size,
     const void *cmdline, void *live)
@@ -255,25 +257,39 @@ livecfg_unset(struct livecfg *lc, int argc, char **argv, char *err, size_t errle
 }
 
 int
-livecfg_request(struct livecfg *lc, int argc, char **argv, struct evbuffer *out,
-    char *err, size_t errlen, int *changed)
+livecfg_request(struct livecfg *lc, const char *line, livecfg_stats_fn *stats,
+    void *stats_arg, struct evbuffer *out, char *err, size_t errlen, int *changed)
 {
+	char copy[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX];
+	int argc, rc;
+
 	*changed = 0;
+	snprintf(copy, sizeof copy, "%s", line);
+	argc = control_split(copy, argv, CONTROL_ARGS_MAX);
+	if (argc < 0) {
+		snprintf(err, errlen, "more than %d words", CONTROL_ARGS_MAX);
+		return -1;
+	}
 	if (argc == 0) {
-		snprintf(err, errlen, "empty request");
+		snprintf(err, errlen, "empty request (show, set, unset, stats)");
 		return -1;
 	}
 	if (strcmp(argv[0], "show") == 0)
 		return livecfg_show(lc, argc - 1, argv + 1, out, err, errlen);
-	if (strcmp(argv[0], "set") == 0) {
-		int rc = livecfg_set(lc, argc - 1, argv + 1, err, errlen);
+	if (strcmp(argv[0], "set") == 0 || strcmp(argv[0], "unset") == 0) {
+		rc = argv[0][0] == 's' ? livecfg_set(lc, argc - 1, argv + 1, err, errlen) :
+		    livecfg_unset(lc, argc - 1, argv + 1, err, errlen);
 		*changed = rc == 0;
 		return rc;
 	}
-	if (strcmp(argv[0], "unset") == 0) {
-		int rc = livecfg_unset(lc, argc - 1, argv + 1, err, errlen);
-		*changed = rc == 0;
-		return rc;
+	if (strcmp(argv[0], "stats") == 0) {
+		if (argc != 1) {
+			snprintf(err, errlen, "stats takes no arguments");
+			return -1;
+		}
+		stats(stats_arg, out);
+		return 0;
 	}
-	return 1;
+	snprintf(err, errlen, "unknown request '%.64s' (show, set, unset, stats)", argv[0]);
+	return -1;
 }

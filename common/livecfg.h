@@ -59,11 +59,13 @@ int livecfg_set(struct livecfg *lc, int argc, char **argv, char *err, size_t err
 /* "unset NAME...": back to the command line's values. */
 int livecfg_unset(struct livecfg *lc, int argc, char **argv, char *err, size_t errlen);
 
-/* Dispatches a split request (argv[0] the verb) among show, set and
- * unset. Returns 0 or -1 as those do, and 1 when the verb is none of
- * them (the tool answers stats, or says the verb is unknown). *changed
- * is set when the live settings changed. */
-int livecfg_request(struct livecfg *lc, int argc, char **argv, struct evbuffer *out,
-    char *err, size_t errlen, int *changed);
+/* A whole request line, as control.h hands it to a tool: split, then
+ * show, set and unset here, and "stats" through the tool's counts line
+ * (stats appends it to out). Returns 0, or -1 with err set, as a
+ * control_fn does; *changed is set when the live settings changed, so the
+ * tool logs the change (or, on -1, the refusal). */
+typedef void livecfg_stats_fn(void *arg, struct evbuffer *out);
+int livecfg_request(struct livecfg *lc, const char *line, livecfg_stats_fn *stats,
+    void *stats_arg, struct evbuffer *out, char *err, size_t errlen, int *changed);
 
 #endif

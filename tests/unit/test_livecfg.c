@@ -32,22 +32,23 @@ setup_dns(struct fixture *f)
 	    &f->cmdline, &f->live), 0);
 }
 
+static void
+stats_line(void *arg, struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "counts %s\n", (const char *)arg);
+}
+
 /* Runs one request line; returns its rc, the body in out (if given). */
 static int
 request(struct fixture *f, const char *line, char *out, size_t outlen)
 {
-	char copy[1024], *argv[64];
 	struct evbuffer *b = evbuffer_new();
-	int argc, changed, rc;
+	int changed, rc;
 
-	snprintf(copy, sizeof copy, "%s", line);
-	argc = 0;
-	for (char *p = strtok(copy, " "); p != NULL; p = strtok(NULL, " "))
-		argv[argc++] = p;
 	f->err[0] = '\0';
-	rc = livecfg_request(&f->lc, argc, argv, b, f->err, sizeof f->err, &changed);
-	ck_assert_int_eq(changed, rc == 0 && (strcmp(argv[0], "set") == 0 ||
-	    strcmp(argv[0], "unset") == 0));
+	rc = livecfg_request(&f->lc, line, stats_line, "x", b, f->err, sizeof f->err, &changed);
+	ck_assert_int_eq(changed, rc == 0 && (strncmp(line, "set ", 4) == 0 ||
+	    strncmp(line, "unset ", 6) == 0));
 	if (out != NULL) {
 		size_t n = evbuffer_get_length(b) < outlen - 1 ? evbuffer_get_length(b) : outlen - 1;
 
@@ -117,7 +118,19 @@ START_TEST(set_is_atomic)
 	ck_assert_int_eq(request(&f, "unset", NULL, 0), -1);
 	ck_assert_int_eq(request(&f, "show nothing", NULL, 0), -1);
 	ck_assert_mem_eq(&f.live, &before, sizeof before);
-	ck_assert_int_eq(request(&f, "stats", NULL, 0), 1);	/* the tool's verb */
+	ck_assert_int_eq(request(&f, "stats now", NULL, 0), -1);
+	ck_assert_str_eq(f.err, "stats takes no arguments");
+	ck_assert_int_eq(request(&f, "reload", NULL, 0), -1);
+	ck_assert_str_eq(f.err, "unknown request 'reload' (show, set, unset, stats)");
+	ck_assert_int_eq(request(&f, "   ", NULL, 0), -1);
+	ck_assert_mem_eq(&f.live, &before, sizeof before);
+	{
+		char out[64];
+
+		/* stats is the tool's own line */
+		ck_assert_int_eq(request(&f, "stats", out, sizeof out), 0);
+		ck_assert_str_eq(out, "counts x\n");
+	}
 	livecfg_free(&f.lc);
 }
 END_TEST

@@ -426,6 +426,16 @@ counts_print(const struct server *srv)
 	log_line("slowdns: counts %s", buf);
 }
 
+static void
+control_stats(void *arg, struct evbuffer *out)
+{
+	struct server *srv = arg;
+	char buf[LOG_LINE_MAX];
+
+	dnscounts_format(&srv->counts, srv->npending, buf, sizeof buf);
+	evbuffer_add_printf(out, "%s\n", buf);
+}
+
 /* show/set/unset are dnsctl's table; stats is the counts line. A change
  * (or a refused one) is logged with who asked, as bannerd logs its own. */
 static int
@@ -433,32 +443,9 @@ control_cb(void *arg, const char *origin, const char *line, struct evbuffer *out
     char *err, size_t errlen)
 {
 	struct server *srv = arg;
-	char copy[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX];
-	int argc, rc, changed = 0;
+	int changed, rc = livecfg_request(&srv->lc, line, control_stats, srv, out, err, errlen,
+	    &changed);
 
-	snprintf(copy, sizeof copy, "%s", line);
-	argc = control_split(copy, argv, CONTROL_ARGS_MAX);
-	if (argc < 0) {
-		snprintf(err, errlen, "more than %d words", CONTROL_ARGS_MAX);
-		rc = -1;
-	} else if (argc == 0) {
-		snprintf(err, errlen, "empty request (show, set, unset, stats)");
-		rc = -1;
-	} else if ((rc = livecfg_request(&srv->lc, argc, argv, out, err, errlen, &changed)) == 1) {
-		if (strcmp(argv[0], "stats") == 0 && argc == 1) {
-			char buf[LOG_LINE_MAX];
-
-			dnscounts_format(&srv->counts, srv->npending, buf, sizeof buf);
-			evbuffer_add_printf(out, "%s\n", buf);
-			rc = 0;
-		} else if (strcmp(argv[0], "stats") == 0) {
-			snprintf(err, errlen, "stats takes no arguments");
-			rc = -1;
-		} else {
-			snprintf(err, errlen, "unknown request '%.64s' (show, set, unset, stats)", argv[0]);
-			rc = -1;
-		}
-	}
 	if (changed)
 		log_line("slowdns: control: %s (from %s)", line, origin);
 	else if (rc != 0)

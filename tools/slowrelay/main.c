@@ -301,6 +301,15 @@ print_counts(const struct relay *r)
 	fprintf(stderr, "slowrelay: counts %s\n", buf);
 }
 
+static void
+control_stats(void *arg, struct evbuffer *out)
+{
+	char buf[256];
+
+	format_counts(arg, buf, sizeof buf);
+	evbuffer_add_printf(out, "%s\n", buf);
+}
+
 /* show/set/unset are relayctl's table; stats is the counts line. A
  * change (or a refused one) is logged with who asked. */
 static int
@@ -308,30 +317,9 @@ control_cb(void *arg, const char *origin, const char *line, struct evbuffer *out
     char *err, size_t errlen)
 {
 	struct relay *r = arg;
-	char copy[CONTROL_LINE_MAX + 1], *argv[CONTROL_ARGS_MAX], buf[256];
-	int argc, rc, changed = 0;
+	int changed, rc = livecfg_request(&r->lc, line, control_stats, r, out, err, errlen,
+	    &changed);
 
-	snprintf(copy, sizeof copy, "%s", line);
-	argc = control_split(copy, argv, CONTROL_ARGS_MAX);
-	if (argc < 0) {
-		snprintf(err, errlen, "more than %d words", CONTROL_ARGS_MAX);
-		rc = -1;
-	} else if (argc == 0) {
-		snprintf(err, errlen, "empty request (show, set, unset, stats)");
-		rc = -1;
-	} else if ((rc = livecfg_request(&r->lc, argc, argv, out, err, errlen, &changed)) == 1) {
-		if (strcmp(argv[0], "stats") == 0 && argc == 1) {
-			format_counts(r, buf, sizeof buf);
-			evbuffer_add_printf(out, "%s\n", buf);
-			rc = 0;
-		} else if (strcmp(argv[0], "stats") == 0) {
-			snprintf(err, errlen, "stats takes no arguments");
-			rc = -1;
-		} else {
-			snprintf(err, errlen, "unknown request '%.64s' (show, set, unset, stats)", argv[0]);
-			rc = -1;
-		}
-	}
 	if (changed)
 		fprintf(stderr, "slowrelay: control: %s (from %s)\n", line, origin);
 	else if (rc != 0)
