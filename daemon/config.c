@@ -601,12 +601,12 @@ config_key_index(const char *key, char *err, size_t errlen)
 	char section[64];
 
 	if (dot != NULL && (size_t)(dot - key) < sizeof section) {
+		const struct conf_key *k;
+
 		memcpy(section, key, (size_t)(dot - key));
 		section[dot - key] = '\0';
-		for (size_t i = 0; i < N_KEYS; i++)
-			if (strcmp(conf_keys[i].section, section) == 0 &&
-			    strcmp(conf_keys[i].name, dot + 1) == 0)
-				return (int)i;
+		if ((k = key_find(section, dot + 1)) != NULL)
+			return (int)(k - conf_keys);
 		if (strlen(dot + 1) < 64) {
 			unknown_key(section, dot + 1, err, errlen);
 			return -1;

@@ -307,34 +307,22 @@ log_metrics(void)
 	metrics_free(m);
 }
 
-/* Keys read once at start-up: a reload that changes them says so. */
+/* Keys read once at start-up (config.c's list): a reload that changes
+ * them says so. */
 static void
 warn_restart_only(const struct config *old, const struct config *c)
 {
-	const char *changed[10];
-	size_t n = 0;
+	char was[CONF_STR_MAX], now[CONF_STR_MAX];
 
-	if (strcmp(c->metrics_listen, old->metrics_listen) != 0)
-		changed[n++] = "metrics.listen";
-	if (c->metrics_control != old->metrics_control)
-		changed[n++] = "metrics.control";
-	if (strcmp(c->metrics_control_allow, old->metrics_control_allow) != 0)
-		changed[n++] = "metrics.control_allow";
-	if (c->metrics_live_buffer != old->metrics_live_buffer)
-		changed[n++] = "metrics.live_buffer";
-
-	if (strcmp(c->listen_address, old->listen_address) != 0)
-		changed[n++] = "listen.address";
-	if (c->listen_backlog != old->listen_backlog)
-		changed[n++] = "listen.backlog";
-	if (strcmp(c->server_user, old->server_user) != 0)
-		changed[n++] = "server.user";
-	if (strcmp(c->server_pidfile, old->server_pidfile) != 0)
-		changed[n++] = "server.pidfile";
-	if (strcmp(c->server_control_socket, old->server_control_socket) != 0)
-		changed[n++] = "server.control_socket";
-	for (size_t i = 0; i < n; i++)
-		log_error("reload: %s changed; it takes effect only after a restart", changed[i]);
+	for (size_t i = 0; i < config_key_count(); i++) {
+		if (!config_key_restart_only(i))
+			continue;
+		config_key_format(old, i, 0, was, sizeof was);
+		config_key_format(c, i, 0, now, sizeof now);
+		if (strcmp(was, now) != 0)
+			log_error("reload: %s.%s changed; it takes effect only after a restart",
+			    config_key_section(i), config_key_name(i));
+	}
 }
 
 /* Puts c in force, as a reload does: SIGHUP and every bannerctl change
