@@ -58,18 +58,20 @@ control_split(char *line, char **argv, int max)
 	}
 }
 
-void
+int
 control_run(control_fn *fn, void *arg, const char *origin, const char *line,
     struct evbuffer *out)
 {
 	char err[512] = "";
 	struct evbuffer *body = evbuffer_new();
+	int rc;
 
 	if (body == NULL) {
 		evbuffer_add_printf(out, "ERR out of memory\n");
-		return;
+		return -1;
 	}
-	if (fn(arg, origin, line, body, err, sizeof err) == 0) {
+	rc = fn(arg, origin, line, body, err, sizeof err) == 0 ? 0 : -1;
+	if (rc == 0) {
 		evbuffer_add_buffer(out, body);
 		evbuffer_add_printf(out, "OK\n");
 	} else {
@@ -80,6 +82,7 @@ control_run(control_fn *fn, void *arg, const char *origin, const char *line,
 		evbuffer_add_printf(out, "ERR %s\n", err[0] ? err : "failed");
 	}
 	evbuffer_free(body);
+	return rc;
 }
 
 static void

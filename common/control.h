@@ -38,8 +38,10 @@ struct control *control_start(struct event_base *base, const char *path,
 void control_stop(struct control *c);
 
 /* Runs one request through fn and writes the whole reply (body, then
- * "OK" or "ERR why") to out: what the socket does, for other front ends. */
-void control_run(control_fn *fn, void *arg, const char *origin,
+ * "OK" or "ERR why") to out: what the socket does, for other front ends.
+ * Returns fn's answer (0 for OK, -1 for ERR), so that a front end with
+ * its own status (HTTP's) need not read it back from the reply. */
+int control_run(control_fn *fn, void *arg, const char *origin,
     const char *line, struct evbuffer *out);
 
 /* Splits line in place into at most max blank-separated words. Returns

@@ -202,17 +202,6 @@ body_line(struct evbuffer *body, const char **why)
 	return line;
 }
 
-/* Whether control_run's reply ends in "OK": its last line decides. */
-static int
-reply_ok(struct evbuffer *out)
-{
-	size_t len = evbuffer_get_length(out);
-	const char *p = (const char *)evbuffer_pullup(out, -1);
-
-	return p != NULL && ((len == 3 && memcmp(p, "OK\n", 3) == 0) ||
-	    (len > 3 && memcmp(p + len - 4, "\nOK\n", 4) == 0));
-}
-
 static void
 control_cb(struct evhttp_request *req, void *arg)
 {
@@ -231,7 +220,7 @@ control_cb(struct evhttp_request *req, void *arg)
 		send_message(req, 405, "Method Not Allowed", "ERR POST one request line to /control");
 		return;
 	}
-	if (peer_of(req, &ss) != 0 || addr_cidr_list_match(e->control_allow, (struct sockaddr *)&ss) != 1) {
+	if (!peer_may_control(e, req) || peer_of(req, &ss) != 0) {
 		send_message(req, 403, "Forbidden", "ERR this address is not in metrics.control_allow");
 		return;
 	}
@@ -266,8 +255,7 @@ control_cb(struct evhttp_request *req, void *arg)
 		addr_format_host((struct sockaddr *)&peer.ss, host, sizeof host);
 	}
 	snprintf(origin, sizeof origin, "http %s", host);
-	control_run(e->control, e->control_arg, origin, line, out);
-	if (reply_ok(out))
+	if (control_run(e->control, e->control_arg, origin, line, out) == 0)
 		send_text(req, 200, "OK", out);
 	else
 		send_text(req, 400, "Bad Request", out);

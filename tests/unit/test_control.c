@@ -65,13 +65,13 @@ START_TEST(run_frames_ok_and_err)
 	struct evbuffer *out = evbuffer_new();
 	char *s;
 
-	control_run(echo_handler, NULL, "test", "show", out);
+	ck_assert_int_eq(control_run(echo_handler, NULL, "test", "show", out), 0);
 	s = drain(out);
 	ck_assert_str_eq(s, "partial body\ntest said show\nOK\n");
 	free(s);
 	/* A failure drops the body (it would read as an answer) and keeps
 	 * the reason on the one ERR line. */
-	control_run(echo_handler, NULL, "test", "fail", out);
+	ck_assert_int_eq(control_run(echo_handler, NULL, "test", "fail", out), -1);
 	s = drain(out);
 	ck_assert_str_eq(s, "ERR bad value\n");
 	free(s);
