@@ -73,6 +73,24 @@ def group_processes(pgid):
     return out
 
 
+def control(path, line, timeout=5.0):
+    """One request on a control socket (common/control.h), spoken raw:
+    returns (body lines, last line)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(line.encode() + b"\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    lines = data.decode().splitlines()
+    assert data.endswith(b"\n") and lines, data
+    return lines[:-1], lines[-1]
+
+
 def wait_for(predicate, timeout, what, interval=0.01):
     """Polls predicate until it returns something true; fails after timeout."""
     deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ import subprocess
 import time
 import unittest
 
-from harness import SANITIZER_MARKS, Slowdns, binary, run, tmpdir, write
+from harness import SANITIZER_MARKS, Slowdns, binary, control, run, tmpdir, write
 
 QTYPE = {'A': 1, 'PTR': 12, 'AAAA': 28}
 RCODE = {'NOERROR': 0, 'SERVFAIL': 2, 'NXDOMAIN': 3, 'REFUSED': 5}
@@ -113,24 +113,6 @@ def query(port, name, qtype, timeout=2.0, qid=0x4242, host='127.0.0.1'):
 def run_slowdns(*args):
     return run([binary('slowdns')] + list(args), timeout=10, text=True,
                stdin=subprocess.DEVNULL)
-
-
-def control(path, line, timeout=5.0):
-    """One request on a control socket (common/control.h), spoken raw:
-    returns (body lines, last line)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        s.sendall(line.encode() + b'\n')
-        data = b''
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    lines = data.decode().splitlines()
-    assert data.endswith(b'\n') and lines, data
-    return lines[:-1], lines[-1]
 
 
 # ---- the tests --------------------------------------------------------------

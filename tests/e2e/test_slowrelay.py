@@ -16,8 +16,8 @@ import subprocess
 import threading
 import time
 
-from harness import (SANITIZER_MARKS, BannerdTest, Conversation, binary, duration_us, run, tmpdir,
-                     wait_for)
+from harness import (SANITIZER_MARKS, BannerdTest, Conversation, binary, control, duration_us, run,
+                     tmpdir, wait_for)
 
 
 class Relay:
@@ -305,24 +305,6 @@ class InspectTest(BannerdTest):
                            capture_output=True, timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--inspect", r.stderr)
-
-
-def control(path, line, timeout=5.0):
-    """One request on a control socket (common/control.h), spoken raw:
-    returns (body lines, last line)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        s.sendall(line.encode() + b"\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    lines = data.decode().splitlines()
-    assert data.endswith(b"\n") and lines, data
-    return lines[:-1], lines[-1]
 
 
 class ControlTest(BannerdTest):
