@@ -145,12 +145,12 @@ $(B)/gen/webassets_data.c: scripts/webembed $(foreach a,$(WEB_ASSETS),$(lastword
 $(WEB_OBJ): $(B)/gen/webassets_data.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
-# bannerctl is plain sockets: only common/control.h's constants, no
-# library.
+# bannerctl is plain sockets: only common/control.h's constants, and
+# inih to read -c's file as bannerd does.
 $(B)/bin/bannerctl: $(call obj,$(CTL_SRC))
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell pkg-config --libs inih 2>/dev/null)
 
 # The bench's floor server and reference client (tests/floor_*.c) are
 # plain C on purpose: no libevent, no common/.

@@ -3,9 +3,9 @@
  *
  *   bannerctl -s /run/bannerd.ctl set log.protocol_log=none
  *
- * Plain sockets and no libevent: one connect, one line out, the reply
- * in, under one deadline for the whole exchange. */
-#include <ctype.h>
+ * Plain sockets and no libevent (inih reads -c's file, as bannerd
+ * does): one connect, one line out, the reply in, under one deadline
+ * for the whole exchange. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <ini.h>
 
 #include "control.h"
 
@@ -36,63 +38,37 @@ usage(FILE *f)
 	    "  -t seconds  deadline for the whole exchange (default 10)\n");
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
+struct conf_socket {
+	char *path;
+	size_t len;
+	int found;
+};
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
+static int
+conf_socket_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_socket *cs = user;
+
+	if (strcmp(section, "server") == 0 && strcmp(name, "control_socket") == 0) {
+		snprintf(cs->path, cs->len, "%s", value);
+		cs->found = 1;	/* the last one wins, as in bannerd */
+	}
+	return 1;	/* the rest of the file is bannerd's to judge */
 }
 
-/* server.control_socket from an INI file: [server], "control_socket =".
- * Returns 0 with path set, or -1 after saying why. */
+/* server.control_socket from bannerd's configuration file, read with
+ * the INI reader bannerd itself uses. Returns 0 with path set, or -1
+ * after saying why. */
 static int
 socket_from_conf(const char *file, char *path, size_t len)
 {
-	char line[4096], section[64] = "";
-	FILE *f = fopen(file, "r");
-	int found = 0;
+	struct conf_socket cs = { path, len, 0 };
 
-	if (f == NULL) {
+	if (ini_parse(file, conf_socket_cb, &cs) == -1) {
 		fprintf(stderr, "bannerctl: %s: %s\n", file, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *s = trim(line), *eq;
-
-		if (*s == ';' || *s == '#' || *s == '\0')
-			continue;
-		if (*s == '[') {
-			char *end = strchr(s, ']');
-
-			if (end != NULL) {
-				*end = '\0';
-				snprintf(section, sizeof section, "%s", trim(s + 1));
-			}
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (eq == NULL || strcmp(section, "server") != 0)
-			continue;
-		*eq = '\0';
-		/* An inline comment starts at a ';' after a blank, as inih has it. */
-		for (char *c = eq + 1; *c != '\0'; c++)
-			if (*c == ';' && isspace((unsigned char)c[-1])) {
-				*c = '\0';
-				break;
-			}
-		if (strcmp(trim(s), "control_socket") == 0) {
-			snprintf(path, len, "%s", trim(eq + 1));
-			found = 1;	/* the last one wins, as in bannerd */
-		}
-	}
-	fclose(f);
-	if (!found || path[0] == '\0') {
+	if (!cs.found || path[0] == '\0') {
 		fprintf(stderr, "bannerctl: %s sets no server.control_socket; pass -s PATH\n", file);
 		return -1;
 	}
